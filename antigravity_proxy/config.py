@@ -1,0 +1,397 @@
+"""The gateway's configuration: ``config.yaml`` plus a few environment overrides.
+
+This is the only module that reads ``os.environ``. ``load_config`` returns a frozen
+``Config`` tree; everything else receives the part it needs. Validation is strict:
+an unknown key, a wrong type or an unknown auth mode stops start-up with one line
+naming the key (``ConfigError``). A missing file is created with the defaults, and
+an empty ``proxy.api_key`` is replaced by a generated one that is saved, so a key
+exists whenever auth can be on.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fcntl
+import json
+import os
+import secrets
+import types
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final, Union, get_args, get_origin, get_type_hints
+
+import yaml
+
+from antigravity_proxy.fsutil import write_atomic
+
+AUTH_MODES: Final = ("off", "strict", "all_except_health", "auto")
+ZAI_DISPATCH_MODES: Final = ("off", "exclusive", "pooled", "fallback")
+DEFAULT_HOME: Final = "~/.antigravity_proxy"
+DEFAULT_BASE_URLS: Final = (
+    "https://daily-cloudcode-pa.sandbox.googleapis.com/v1internal",
+    "https://daily-cloudcode-pa.googleapis.com/v1internal",
+    "https://cloudcode-pa.googleapis.com/v1internal",
+)
+DEFAULT_USER_AGENT: Final = (
+    "Antigravity/4.3.0 (X11; Linux x86_64) Chrome/132.0.6834.160 Electron/39.2.3"
+)
+
+
+DEFAULT_TEMPLATE: Final = """\
+# antigravity-proxy configuration. Every key is optional; shown are the defaults.
+home: {home}
+server:
+  # host: 127.0.0.1        # 0.0.0.0 when proxy.allow_lan_access is true
+  port: 8045
+  workers: 1
+  threads: 32
+proxy:
+  api_key: {api_key}
+  auth_mode: auto            # off | strict | all_except_health | auto
+  allow_lan_access: false
+  max_body_bytes: 104857600
+upstream:
+  base_urls:
+    - https://daily-cloudcode-pa.sandbox.googleapis.com/v1internal
+    - https://daily-cloudcode-pa.googleapis.com/v1internal
+    - https://cloudcode-pa.googleapis.com/v1internal
+  oauth_token_url: https://oauth2.googleapis.com/token
+  connect_timeout: 20
+  read_timeout: 600
+accounts:
+  quota_refresh_minutes: 15
+  max_cooldown_seconds: 300
+  max_attempts: 3
+model_mapping: {{}}
+zai:
+  enabled: false
+  api_key: ""
+  dispatch_mode: "off"
+  base_url: https://api.z.ai/api/anthropic
+  mcp_base_url: https://api.z.ai/api/mcp
+  vision_base_url: https://api.z.ai/api/paas/v4
+  mcp:
+    enabled: false
+    web_search_enabled: false
+    web_reader_enabled: false
+    vision_enabled: false
+"""
+
+
+class ConfigError(ValueError):
+    """The configuration cannot be used; the message names the key at fault."""
+
+
+@dataclass(frozen=True, slots=True)
+class ServerConfig:
+    host: str = "127.0.0.1"
+    port: int = 8045
+    workers: int = 1
+    threads: int = 32
+
+
+@dataclass(frozen=True, slots=True)
+class ProxyConfig:
+    api_key: str = ""
+    auth_mode: str = "auto"
+    allow_lan_access: bool = False
+    max_body_bytes: int = 104857600
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamConfig:
+    base_urls: tuple[str, ...] = DEFAULT_BASE_URLS
+    oauth_token_url: str = "https://oauth2.googleapis.com/token"
+    userinfo_url: str = "https://www.googleapis.com/oauth2/v2/userinfo"
+    connect_timeout: float = 20
+    read_timeout: float = 600
+    user_agent: str = DEFAULT_USER_AGENT
+    fallback_project: str = "bamboo-precept-lgxtn"
+
+
+@dataclass(frozen=True, slots=True)
+class OAuthConfig:
+    client_id: str = ""
+    client_secret: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class AccountsConfig:
+    quota_refresh_minutes: float = 15
+    max_cooldown_seconds: int = 300
+    max_attempts: int = 3
+
+
+@dataclass(frozen=True, slots=True)
+class ZaiMcpConfig:
+    enabled: bool = False
+    web_search_enabled: bool = False
+    web_reader_enabled: bool = False
+    vision_enabled: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ZaiConfig:
+    enabled: bool = False
+    api_key: str = ""
+    dispatch_mode: str = "off"
+    base_url: str = "https://api.z.ai/api/anthropic"
+    mcp_base_url: str = "https://api.z.ai/api/mcp"
+    vision_base_url: str = "https://api.z.ai/api/paas/v4"
+    mcp: ZaiMcpConfig = field(default_factory=ZaiMcpConfig)
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """The whole configuration, as loaded once at start-up."""
+
+    home: str = DEFAULT_HOME
+    server: ServerConfig = field(default_factory=ServerConfig)
+    proxy: ProxyConfig = field(default_factory=ProxyConfig)
+    upstream: UpstreamConfig = field(default_factory=UpstreamConfig)
+    oauth: OAuthConfig = field(default_factory=OAuthConfig)
+    accounts: AccountsConfig = field(default_factory=AccountsConfig)
+    model_mapping: Mapping[str, str] = field(default_factory=dict)
+    zai: ZaiConfig = field(default_factory=ZaiConfig)
+    routes_file: str = ""
+    config_path: str = field(default="", metadata={"internal": True})
+
+    @property
+    def home_dir(self) -> Path:
+        return Path(self.home).expanduser()
+
+    @property
+    def accounts_dir(self) -> Path:
+        return self.home_dir / "accounts"
+
+    @property
+    def effective_auth_mode(self) -> str:
+        """``auto`` resolves by LAN exposure, as the reference's ``auto`` does."""
+        if self.proxy.auth_mode != "auto":
+            return self.proxy.auth_mode
+        return "all_except_health" if self.proxy.allow_lan_access else "off"
+
+
+def default_config_path(env: Mapping[str, str]) -> Path:
+    """``ANTIGRAVITY_PROXY_CONFIG``, else ``<home>/config.yaml``."""
+    if env.get("ANTIGRAVITY_PROXY_CONFIG"):
+        return Path(env["ANTIGRAVITY_PROXY_CONFIG"]).expanduser()
+    home = env.get("ANTIGRAVITY_PROXY_HOME") or DEFAULT_HOME
+    return Path(home).expanduser() / "config.yaml"
+
+
+def load_config(
+    path: str | Path | None = None, env: Mapping[str, str] | None = None
+) -> Config:
+    """Read, create or complete the config file, apply env overrides, validate.
+
+    Why the file may be written: a first run must leave a config a user can edit,
+    and a generated API key must be stable across restarts and worker processes,
+    so it is saved under a file lock before any worker serves a request.
+    """
+    env = os.environ if env is None else env
+    cfg_path = Path(path).expanduser() if path else default_config_path(env)
+    raw = _read_or_create(cfg_path, env)
+    raw = _ensure_api_key(cfg_path, raw, env)
+    config = _build(raw, env)
+    return dataclasses.replace(config, config_path=str(cfg_path))
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    return data
+
+
+def _read_or_create(path: Path, env: Mapping[str, str]) -> dict[str, Any]:
+    if path.exists():
+        return _read_yaml(path)
+    home = env.get("ANTIGRAVITY_PROXY_HOME") or str(path.parent)
+    with _locked(path):
+        if not path.exists():
+            text = DEFAULT_TEMPLATE.format(
+                home=json.dumps(home), api_key="sk-" + secrets.token_hex(16)
+            )
+            write_atomic(path, text.encode("utf-8"), mode=0o600)
+        return _read_yaml(path)
+
+
+def _ensure_api_key(
+    path: Path, raw: dict[str, Any], env: Mapping[str, str]
+) -> dict[str, Any]:
+    proxy = raw.get("proxy")
+    if env.get("ANTIGRAVITY_PROXY_API_KEY"):
+        return raw
+    if isinstance(proxy, dict) and proxy.get("api_key"):
+        return raw
+    if proxy is not None and not isinstance(proxy, dict):
+        return raw  # _build reports the type error
+    with _locked(path):
+        fresh = _read_yaml(path) if path.exists() else raw
+        fresh_proxy = fresh.setdefault("proxy", {})
+        if not isinstance(fresh_proxy, dict):
+            return fresh
+        if not fresh_proxy.get("api_key"):
+            fresh_proxy["api_key"] = "sk-" + secrets.token_hex(16)
+            _save(path, fresh)
+    return fresh
+
+
+class _locked:
+    """An exclusive ``flock`` on ``<config>.lock`` across processes."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path.with_name(path.name + ".lock")
+
+    def __enter__(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        fcntl.flock(self.fd, fcntl.LOCK_EX)
+
+    def __exit__(self, *exc: object) -> None:
+        fcntl.flock(self.fd, fcntl.LOCK_UN)
+        os.close(self.fd)
+
+
+def _save(path: Path, raw: Mapping[str, Any]) -> None:
+    text = yaml.safe_dump(dict(raw), sort_keys=False, default_flow_style=False)
+    write_atomic(path, text.encode("utf-8"), mode=0o600)
+
+
+def _build(raw: Mapping[str, Any], env: Mapping[str, str]) -> Config:
+    merged = _apply_env(raw, env)
+    config = _from_mapping(Config, merged, "")
+    _check_enums(config)
+    return _apply_lan_binding(config, merged)
+
+
+def _apply_env(raw: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
+    merged = {k: (dict(v) if isinstance(v, dict) else v) for k, v in raw.items()}
+    overrides = (
+        ("ANTIGRAVITY_PROXY_API_KEY", "proxy", "api_key", str),
+        ("ANTIGRAVITY_PROXY_AUTH_MODE", "proxy", "auth_mode", str),
+        ("ANTIGRAVITY_PROXY_HOST", "server", "host", str),
+        ("ANTIGRAVITY_PROXY_PORT", "server", "port", _env_int),
+    )
+    for var, section, key, convert in overrides:
+        if env.get(var):
+            target = merged.setdefault(section, {})
+            if isinstance(target, dict):
+                target[key] = convert(var, env[var]) if convert is _env_int else env[var]
+    if "home" not in merged and env.get("ANTIGRAVITY_PROXY_HOME"):
+        merged["home"] = env["ANTIGRAVITY_PROXY_HOME"]
+    return merged
+
+
+def _env_int(var: str, value: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise ConfigError(f"{var}: expected an integer, got {value!r}") from None
+
+
+def _apply_lan_binding(config: Config, merged: Mapping[str, Any]) -> Config:
+    server = merged.get("server")
+    host_set = isinstance(server, Mapping) and "host" in server
+    if config.proxy.allow_lan_access and not host_set:
+        server_cfg = dataclasses.replace(config.server, host="0.0.0.0")
+        return dataclasses.replace(config, server=server_cfg)
+    return config
+
+
+def _check_enums(config: Config) -> None:
+    if config.proxy.auth_mode not in AUTH_MODES:
+        raise ConfigError(
+            f"proxy.auth_mode: expected one of {', '.join(AUTH_MODES)}, "
+            f"got {config.proxy.auth_mode!r}"
+        )
+    if config.zai.dispatch_mode not in ZAI_DISPATCH_MODES:
+        raise ConfigError(
+            f"zai.dispatch_mode: expected one of {', '.join(ZAI_DISPATCH_MODES)}, "
+            f"got {config.zai.dispatch_mode!r}"
+        )
+    if not 1 <= config.server.port <= 65535:
+        raise ConfigError(f"server.port: expected 1-65535, got {config.server.port}")
+    for name in ("workers", "threads"):
+        if getattr(config.server, name) < 1:
+            raise ConfigError(f"server.{name}: expected a positive integer")
+    if not config.upstream.base_urls:
+        raise ConfigError("upstream.base_urls: expected at least one URL")
+    if config.accounts.max_attempts < 1:
+        raise ConfigError("accounts.max_attempts: expected a positive integer")
+
+
+def _from_mapping(cls: type[Any], raw: Any, prefix: str) -> Any:
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{prefix.rstrip('.') or 'config'}: expected a mapping")
+    hints = get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls) if not f.metadata.get("internal")}
+    unknown = sorted(set(raw) - set(fields))
+    if unknown:
+        raise ConfigError(f"{prefix}{unknown[0]}: unknown key")
+    values = {
+        name: _convert(hints[name], raw[name], prefix + name)
+        for name in fields
+        if name in raw
+    }
+    return cls(**values)
+
+
+def _convert(hint: Any, value: Any, key: str) -> Any:
+    if dataclasses.is_dataclass(hint):
+        return _from_mapping(hint, value if value is not None else {}, key + ".")
+    origin = get_origin(hint)
+    if origin in (Union, types.UnionType):
+        return _convert(get_args(hint)[0], value, key)
+    if origin is tuple:
+        return tuple(_convert_list(value, key))
+    if origin in (Mapping, dict) or hint is Mapping:
+        return _convert_str_map(value, key)
+    return _convert_scalar(hint, value, key)
+
+
+def _convert_list(value: Any, key: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{key}: expected a list of strings")
+    return value
+
+
+def _convert_str_map(value: Any, key: str) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    ):
+        raise ConfigError(f"{key}: expected a mapping of strings to strings")
+    return dict(value)
+
+
+def _convert_scalar(hint: Any, value: Any, key: str) -> Any:
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{key}: expected true or false, got {value!r}")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{key}: expected an integer, got {value!r}")
+        return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{key}: expected a number, got {value!r}")
+        return float(value)
+    if hint is str:
+        if value is None:
+            return ""
+        if not isinstance(value, str):
+            raise ConfigError(f"{key}: expected a string, got {value!r}")
+        return value
+    raise ConfigError(f"{key}: unsupported type {hint!r}")  # pragma: no cover

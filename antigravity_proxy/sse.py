@@ -1,0 +1,110 @@
+"""Server-sent events, sans-IO: a decoder fed with bytes, and an encoder.
+
+The decoder follows the HTML living standard's event-stream parsing: lines end in
+CR, LF or CRLF (a CRLF may be split across two chunks), ``:`` starts a comment,
+``data`` lines of one event are joined with ``\\n``, a blank line dispatches the
+event, and an event with no ``data`` is dropped. It never does I/O, so the same
+code serves the upstream reader, the tests and the benchmarks.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class SSEEvent:
+    data: str
+    event: str = ""
+    id: str = ""
+
+    def json(self) -> Any:
+        """The ``data`` parsed as JSON (raises ``ValueError`` when it is not)."""
+        return json.loads(self.data)
+
+
+class SSEDecoder:
+    """Incremental event-stream parser: ``feed(chunk)`` returns completed events."""
+
+    def __init__(self) -> None:
+        self._buffer = ""
+        self._pending_cr = False
+        self._data: list[str] = []
+        self._event = ""
+        self._id = ""
+
+    def feed(self, chunk: bytes | str) -> list[SSEEvent]:
+        text = chunk.decode("utf-8", "replace") if isinstance(chunk, bytes) else chunk
+        if not text:
+            return []
+        if self._pending_cr and text.startswith("\n"):
+            text = text[1:]
+        self._pending_cr = text.endswith("\r")
+        self._buffer += text
+        events: list[SSEEvent] = []
+        for line in self._complete_lines():
+            event = self._process_line(line)
+            if event is not None:
+                events.append(event)
+        return events
+
+    def flush(self) -> list[SSEEvent]:
+        """End of stream: a final event without its blank line still counts.
+
+        Why: upstreams (and our fake) sometimes close right after the last
+        ``data:`` line; dropping that event would lose the finish reason.
+        """
+        events: list[SSEEvent] = []
+        if self._buffer:
+            line, self._buffer = self._buffer, ""
+            event = self._process_line(line)
+            if event is not None:
+                events.append(event)
+        event = self._dispatch()
+        if event is not None:
+            events.append(event)
+        return events
+
+    def _complete_lines(self) -> list[str]:
+        normalized = self._buffer.replace("\r\n", "\n").replace("\r", "\n")
+        *lines, rest = normalized.split("\n")
+        self._buffer = rest
+        return lines
+
+    def _process_line(self, line: str) -> SSEEvent | None:
+        if not line:
+            return self._dispatch()
+        if line.startswith(":"):
+            return None
+        name, _, value = line.partition(":")
+        if value.startswith(" "):
+            value = value[1:]
+        if name == "data":
+            self._data.append(value)
+        elif name == "event":
+            self._event = value
+        elif name == "id" and "\0" not in value:
+            self._id = value
+        return None
+
+    def _dispatch(self) -> SSEEvent | None:
+        if not self._data:
+            self._event = ""
+            return None
+        event = SSEEvent(data="\n".join(self._data), event=self._event, id=self._id)
+        self._data = []
+        self._event = ""
+        return event
+
+
+def encode_event(data: str | Any, event: str | None = None) -> bytes:
+    """One SSE frame; non-string data is serialised as compact JSON."""
+    if isinstance(data, str):
+        text = data
+    else:
+        text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    head = f"event: {event}\n" if event else ""
+    body = "".join(f"data: {line}\n" for line in text.split("\n"))
+    return (head + body + "\n").encode("utf-8")
