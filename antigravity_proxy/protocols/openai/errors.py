@@ -1,0 +1,48 @@
+"""OpenAI's error body: ``{"error": {"message", "type", "param", "code"}}``.
+
+Types and codes follow the official API: 401 is ``invalid_request_error`` with code
+``invalid_api_key``; 429 is ``rate_limit_error``; gateway-side failures are
+``api_error``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Final
+
+from antigravity_proxy.errors import ErrorKind, GatewayError
+
+ERROR_TYPE: Final[Mapping[ErrorKind, str]] = {
+    ErrorKind.INVALID_REQUEST: "invalid_request_error",
+    ErrorKind.AUTHENTICATION: "invalid_request_error",
+    ErrorKind.PERMISSION: "permission_error",
+    ErrorKind.NOT_FOUND: "invalid_request_error",
+    ErrorKind.METHOD_NOT_ALLOWED: "invalid_request_error",
+    ErrorKind.TOO_LARGE: "invalid_request_error",
+    ErrorKind.RATE_LIMIT: "rate_limit_error",
+    ErrorKind.OVERLOADED: "api_error",
+    ErrorKind.NOT_IMPLEMENTED: "api_error",
+    ErrorKind.UPSTREAM: "api_error",
+    ErrorKind.TIMEOUT: "api_error",
+    ErrorKind.INTERNAL: "api_error",
+}
+DEFAULT_CODE: Final[Mapping[ErrorKind, str]] = {
+    ErrorKind.AUTHENTICATION: "invalid_api_key",
+    ErrorKind.RATE_LIMIT: "rate_limit_exceeded",
+    ErrorKind.NOT_IMPLEMENTED: "not_implemented",
+}
+
+
+def error_body(err: GatewayError) -> dict[str, Any]:
+    return {
+        "error": {
+            "message": err.message,
+            "type": ERROR_TYPE[err.kind],
+            "param": err.param,
+            "code": err.code or DEFAULT_CODE.get(err.kind),
+        }
+    }
+
+
+def error_status(err: GatewayError) -> int:
+    return err.status
