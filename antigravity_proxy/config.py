@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import fcntl
-import json
 import os
 import secrets
 import types
@@ -40,7 +39,7 @@ DEFAULT_USER_AGENT: Final = (
 
 DEFAULT_TEMPLATE: Final = """\
 # antigravity-proxy configuration. Every key is optional; shown are the defaults.
-home: {home}
+# home: ~/.antigravity_proxy   # data dir; env ANTIGRAVITY_PROXY_HOME
 server:
   # host: 127.0.0.1        # 0.0.0.0 when proxy.allow_lan_access is true
   port: 8045
@@ -215,12 +214,9 @@ def _read_yaml(path: Path) -> dict[str, Any]:
 def _read_or_create(path: Path, env: Mapping[str, str]) -> dict[str, Any]:
     if path.exists():
         return _read_yaml(path)
-    home = env.get("ANTIGRAVITY_PROXY_HOME") or str(path.parent)
     with _locked(path):
         if not path.exists():
-            text = DEFAULT_TEMPLATE.format(
-                home=json.dumps(home), api_key="sk-" + secrets.token_hex(16)
-            )
+            text = DEFAULT_TEMPLATE.format(api_key="sk-" + secrets.token_hex(16))
             write_atomic(path, text.encode("utf-8"), mode=0o600)
         return _read_yaml(path)
 
@@ -286,7 +282,9 @@ def _apply_env(raw: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, Any]
         if env.get(var):
             target = merged.setdefault(section, {})
             if isinstance(target, dict):
-                target[key] = convert(var, env[var]) if convert is _env_int else env[var]
+                target[key] = (
+                    convert(var, env[var]) if convert is _env_int else env[var]
+                )
     if "home" not in merged and env.get("ANTIGRAVITY_PROXY_HOME"):
         merged["home"] = env["ANTIGRAVITY_PROXY_HOME"]
     return merged
@@ -334,7 +332,9 @@ def _from_mapping(cls: type[Any], raw: Any, prefix: str) -> Any:
     if not isinstance(raw, Mapping):
         raise ConfigError(f"{prefix.rstrip('.') or 'config'}: expected a mapping")
     hints = get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls) if not f.metadata.get("internal")}
+    fields = {
+        f.name: f for f in dataclasses.fields(cls) if not f.metadata.get("internal")
+    }
     unknown = sorted(set(raw) - set(fields))
     if unknown:
         raise ConfigError(f"{prefix}{unknown[0]}: unknown key")
@@ -347,7 +347,7 @@ def _from_mapping(cls: type[Any], raw: Any, prefix: str) -> Any:
 
 
 def _convert(hint: Any, value: Any, key: str) -> Any:
-    if dataclasses.is_dataclass(hint):
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         return _from_mapping(hint, value if value is not None else {}, key + ".")
     origin = get_origin(hint)
     if origin in (Union, types.UnionType):
@@ -391,6 +391,10 @@ def _convert_scalar(hint: Any, value: Any, key: str) -> Any:
     if hint is str:
         if value is None:
             return ""
+        if isinstance(value, bool):
+            # YAML 1.1 reads a bare `off`/`on` as a boolean; `auth_mode: off` and
+            # `dispatch_mode: off` are meant as the words.
+            return "on" if value else "off"
         if not isinstance(value, str):
             raise ConfigError(f"{key}: expected a string, got {value!r}")
         return value

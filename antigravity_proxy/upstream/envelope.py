@@ -86,6 +86,6 @@ def account_session_id(account_id: str) -> str:
 
 
 def _ordered(request: dict[str, Any]) -> dict[str, Any]:
-    head = {k: request[k] for k in REQUEST_KEY_ORDER if k in request}
+    head: dict[str, Any] = {k: request[k] for k in REQUEST_KEY_ORDER if k in request}
     tail = {k: v for k, v in request.items() if k not in head}
     return {**head, **tail}

@@ -28,7 +28,10 @@ ERROR_TYPE: Final[Mapping[ErrorKind, str]] = {
 
 
 def error_body(err: GatewayError) -> dict[str, Any]:
-    return {"type": "error", "error": {"type": ERROR_TYPE[err.kind], "message": err.message}}
+    return {
+        "type": "error",
+        "error": {"type": ERROR_TYPE[err.kind], "message": err.message},
+    }
 
 
 def error_status(err: GatewayError) -> int:

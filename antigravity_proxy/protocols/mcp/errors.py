@@ -23,7 +23,11 @@ RPC_CODE: Final[Mapping[ErrorKind, int]] = {
 
 def error_body(err: GatewayError) -> dict[str, Any]:
     code = RPC_CODE.get(err.kind, -32603)
-    return {"jsonrpc": "2.0", "id": None, "error": {"code": code, "message": err.message}}
+    return {
+        "jsonrpc": "2.0",
+        "id": None,
+        "error": {"code": code, "message": err.message},
+    }
 
 
 def error_status(err: GatewayError) -> int:

@@ -1,0 +1,98 @@
+"""The gateway key check: a WSGI wrapper around the dispatcher.
+
+Modes (``proxy.auth_mode``): ``off`` lets everything through; ``strict`` wants the
+key everywhere, ``/healthz`` included; ``all_except_health`` exempts exactly
+``GET /healthz``; ``auto`` is ``all_except_health`` when the gateway is exposed to
+the LAN, else ``off``. The decision uses the *routed* endpoint (the Werkzeug match
+the dispatcher will use), never the raw path, so ``//healthz``, ``/healthz/``,
+``HEAD /healthz`` or case tricks cannot reach a protected handler without the key.
+
+The key may come in ``Authorization: Bearer``, ``x-api-key``, ``x-goog-api-key``, or
+the ``key`` query parameter on Gemini routes; any one carrying the right key passes.
+Comparison is constant-time. The key is never logged and never forwarded.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Final
+from urllib.parse import parse_qsl
+
+from antigravity_proxy.app import Gateway, Match, error_response
+from antigravity_proxy.errors import AuthError
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIEnvironment
+
+HEALTH_HANDLER: Final = "antigravity_proxy.handlers.internal.healthz"
+HEALTH_PATH: Final = "/healthz"
+AUTH_MESSAGES: Final = {
+    "openai": (
+        "Incorrect API key provided. "
+        "Pass the gateway key as 'Authorization: Bearer <key>'."
+    ),
+    "anthropic": "invalid x-api-key",
+    "gemini": "API key not valid. Please pass a valid API key.",
+}
+
+
+class AuthMiddleware:
+    """Reject requests without the gateway key, in the route's own error format."""
+
+    def __init__(self, gateway: Gateway, api_key: str, mode: str) -> None:
+        self.gateway = gateway
+        self.api_key = api_key.encode("utf-8")
+        self.mode = mode
+
+    def __call__(
+        self, environ: WSGIEnvironment, start_response: StartResponse
+    ) -> Iterable[bytes]:
+        match = self.gateway.match(environ)
+        if self._requires_key(match, environ) and not self._authorized(match, environ):
+            protocol = self.gateway.protocol_of(match, environ)
+            message = AUTH_MESSAGES.get(protocol, "missing or invalid API key")
+            response = error_response(AuthError(message), protocol)
+            return response(environ, start_response)
+        return self.gateway(environ, start_response)
+
+    def _requires_key(self, match: Match, environ: WSGIEnvironment) -> bool:
+        if self.mode == "off":
+            return False
+        if self.mode == "strict":
+            return True
+        # Werkzeug ignores leading slashes when matching, so `//healthz` would
+        # route to health; only the canonical path is exempt.
+        is_health = (
+            match.route is not None
+            and match.route.handler == HEALTH_HANDLER
+            and environ.get("REQUEST_METHOD") == "GET"
+            and environ.get("PATH_INFO") == HEALTH_PATH
+        )
+        return not is_health
+
+    def _authorized(self, match: Match, environ: WSGIEnvironment) -> bool:
+        allow_query = match.route is not None and match.route.protocol == "gemini"
+        allow_query = (
+            allow_query or self.gateway.protocol_of(match, environ) == "gemini"
+        )
+        found = False
+        for candidate in _presented_keys(environ, allow_query):
+            # No early exit: every presented key is compared, in constant time.
+            found |= hmac.compare_digest(candidate.encode("utf-8"), self.api_key)
+        return found
+
+
+def _presented_keys(environ: WSGIEnvironment, allow_query: bool) -> Iterator[str]:
+    authorization = environ.get("HTTP_AUTHORIZATION", "")
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        yield token.strip()
+    for header in ("HTTP_X_API_KEY", "HTTP_X_GOOG_API_KEY"):
+        value = environ.get(header, "").strip()
+        if value:
+            yield value
+    if allow_query:
+        for name, value in parse_qsl(environ.get("QUERY_STRING", "")):
+            if name == "key" and value:
+                yield value

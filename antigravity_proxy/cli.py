@@ -1,0 +1,88 @@
+"""The ``antigravity-proxy`` command: ``serve`` and ``routes``.
+
+Start-up problems (a bad config key, a broken routes.yaml) print one line naming
+the culprit and exit with status 2, before any socket is opened.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+import sys
+from collections.abc import Sequence
+
+from antigravity_proxy import __version__
+from antigravity_proxy.config import Config, ConfigError, load_config
+from antigravity_proxy.routing import RouteError, resolve_handler
+from antigravity_proxy.server import GatewayServer
+from antigravity_proxy.wsgi import routes_for
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        config = load_config(args.config)
+        return int(args.run(config, args))
+    except (ConfigError, RouteError) as exc:
+        print(f"antigravity-proxy: {exc}", file=sys.stderr)
+        return 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="antigravity-proxy",
+        description="OpenAI / Anthropic / Gemini gateway served by Google accounts.",
+    )
+    parser.add_argument("--version", action="version", version=__version__)
+    parser.add_argument("--config", help="config file (default: <home>/config.yaml)")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run the gateway under gunicorn")
+    serve.add_argument("--config", default=argparse.SUPPRESS, help="config file")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--workers", type=int)
+    serve.add_argument("--threads", type=int)
+    serve.set_defaults(run=run_serve)
+    routes = commands.add_parser("routes", help="print the route table as loaded")
+    routes.add_argument("--config", default=argparse.SUPPRESS, help="config file")
+    routes.set_defaults(run=run_routes)
+    return parser
+
+
+def run_serve(config: Config, args: argparse.Namespace) -> int:
+    overrides = {
+        name: getattr(args, name)
+        for name in ("host", "port", "workers", "threads")
+        if getattr(args, name) is not None
+    }
+    config = dataclasses.replace(
+        config, server=dataclasses.replace(config.server, **overrides)
+    )
+    for route in routes_for(config):
+        if route.enabled:
+            resolve_handler(route.handler)
+    GatewayServer(config).run()
+    return 0
+
+
+def run_routes(config: Config, args: argparse.Namespace) -> int:
+    routes = routes_for(config)
+    for route in routes:
+        if route.enabled:
+            resolve_handler(route.handler)
+    width = max(len(r.path) for r in routes)
+    for route in routes:
+        state = "enabled" if route.enabled else "disabled"
+        methods = ",".join(route.methods)
+        columns = f"{methods:<28} {route.path:<{width}} {route.protocol:<9} {state:<8}"
+        print(f"{columns} {route.handler}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,56 @@
+"""Running the gateway under gunicorn (gthread workers), embedded or via a file.
+
+``gunicorn_options`` is the single source of the server settings: ``serve`` embeds
+gunicorn with them, and ``gunicorn.conf.py`` exports the same values for people
+who run ``gunicorn`` themselves.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from gunicorn.app.base import BaseApplication
+
+from antigravity_proxy.config import Config
+from antigravity_proxy.wsgi import create_app
+
+# The query string is left out: Gemini clients may carry the key in ``?key=``.
+ACCESS_LOG_FORMAT: Final = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms "%(a)s"'
+
+
+def gunicorn_options(config: Config) -> dict[str, Any]:
+    server = config.server
+    return {
+        "bind": [f"{_bracket(server.host)}:{server.port}"],
+        "workers": server.workers,
+        "threads": server.threads,
+        "worker_class": "gthread",
+        "accesslog": "-",
+        "errorlog": "-",
+        "access_log_format": ACCESS_LOG_FORMAT,
+        # Streams may stay open for minutes; gthread workers heartbeat from their
+        # main loop, so this bounds a stuck worker, not a long response.
+        "timeout": 120,
+        "graceful_timeout": 30,
+        "keepalive": 75,
+        "proc_name": "antigravity-proxy",
+    }
+
+
+def _bracket(host: str) -> str:
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
+class GatewayServer(BaseApplication):  # type: ignore[misc]
+    """gunicorn embedded: the master validates config; each worker builds the app."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in gunicorn_options(self.config).items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Any:
+        return create_app(self.config)

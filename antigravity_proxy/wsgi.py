@@ -1,0 +1,40 @@
+"""``create_app``: the only wiring point between config, routes and services.
+
+gunicorn loads ``antigravity_proxy.wsgi:create_app()`` once per worker process, so
+every worker builds its own upstream sessions after the fork.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from antigravity_proxy.app import Gateway
+from antigravity_proxy.auth import AuthMiddleware
+from antigravity_proxy.config import Config, load_config
+from antigravity_proxy.cors import CorsMiddleware
+from antigravity_proxy.routing import (
+    DEFAULT_ROUTES_FILE,
+    Route,
+    load_routes_file,
+    resolve_handlers,
+)
+from antigravity_proxy.services import Services
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIApplication
+
+
+def routes_for(config: Config) -> list[Route]:
+    """The route table named by ``routes_file``, else the one beside the package."""
+    return load_routes_file(config.routes_file or DEFAULT_ROUTES_FILE)
+
+
+def create_app(config: Config | None = None) -> WSGIApplication:
+    """Build the WSGI application: CORS around auth around the dispatcher."""
+    config = config if config is not None else load_config()
+    routes = routes_for(config)
+    handlers = resolve_handlers(routes)
+    services = Services(config=config)
+    gateway = Gateway(routes, handlers, services)
+    auth = AuthMiddleware(gateway, config.proxy.api_key, config.effective_auth_mode)
+    return CorsMiddleware(auth)

@@ -1,0 +1,110 @@
+"""End-to-end fixtures: the real CLI under real gunicorn on a free loopback port."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.conftest import API_KEY, write_config
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Gateway:
+    def __init__(self, process: subprocess.Popen, base_url: str, home: Path, log: Path):
+        self.process = process
+        self.base_url = base_url
+        self.home = home
+        self.log = log
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+@contextmanager
+def run_gateway(
+    home: Path, data: dict, *, workers: int = 1, threads: int = 8, env=None
+):
+    """Start `antigravity-proxy serve`, wait for /healthz, stop it with SIGTERM."""
+    data = dict(data)
+    data.setdefault("proxy", {}).setdefault("api_key", API_KEY)
+    config_path = write_config(home, data)
+    port = free_port()
+    log = home / "gateway.log"
+    child_env = {
+        k: v for k, v in os.environ.items() if not k.startswith("ANTIGRAVITY_PROXY_")
+    }
+    child_env.pop("PORT", None)
+    child_env.update(env or {})
+    command = [
+        sys.executable,
+        "-m",
+        "antigravity_proxy.cli",
+        "--config",
+        str(config_path),
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--threads",
+        str(threads),
+    ]
+    with open(log, "wb") as log_file:
+        process = subprocess.Popen(
+            command, stdout=log_file, stderr=subprocess.STDOUT, env=child_env
+        )
+    gateway = Gateway(process, f"http://127.0.0.1:{port}", home, log)
+    try:
+        wait_healthy(gateway)
+        yield gateway
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(5)
+
+
+def wait_healthy(gateway: Gateway, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if gateway.process.poll() is not None:
+            raise RuntimeError(f"gateway exited early:\n{gateway.log_text()}")
+        try:
+            with requests.get(
+                gateway.base_url + "/healthz", headers={"x-api-key": API_KEY}, timeout=1
+            ) as response:
+                if response.status_code == 200:
+                    return
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"gateway never became healthy:\n{gateway.log_text()}")
+
+
+@pytest.fixture
+def gateway_factory(tmp_path):
+    """Call with config data (and options) to get a running gateway context."""
+
+    def start(data: dict | None = None, **options):
+        return run_gateway(tmp_path / "home", data or {}, **options)
+
+    return start
