@@ -9,6 +9,7 @@ code serves the upstream reader, the tests and the benchmarks.
 
 from __future__ import annotations
 
+import codecs
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +30,7 @@ class SSEDecoder:
     """Incremental event-stream parser: ``feed(chunk)`` returns completed events."""
 
     def __init__(self) -> None:
+        self._utf8 = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self._buffer = ""
         self._pending_cr = False
         self._data: list[str] = []
@@ -36,7 +38,8 @@ class SSEDecoder:
         self._id = ""
 
     def feed(self, chunk: bytes | str) -> list[SSEEvent]:
-        text = chunk.decode("utf-8", "replace") if isinstance(chunk, bytes) else chunk
+        # An incremental decoder: a multi-byte character may be split across chunks.
+        text = self._utf8.decode(chunk) if isinstance(chunk, bytes) else chunk
         if not text:
             return []
         if self._pending_cr and text.startswith("\n"):
@@ -57,6 +60,7 @@ class SSEDecoder:
         ``data:`` line; dropping that event would lose the finish reason.
         """
         events: list[SSEEvent] = []
+        self._buffer += self._utf8.decode(b"", final=True)
         if self._buffer:
             line, self._buffer = self._buffer, ""
             event = self._process_line(line)

@@ -1,0 +1,86 @@
+"""The SSE decoder: whole streams, byte by byte, and every split point."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from antigravity_proxy.sse import SSEDecoder, SSEEvent, encode_event
+
+STREAMS = {
+    "lf": b'data: {"a":1}\n\ndata: {"b":2}\n\n',
+    "crlf": b'data: {"a":1}\r\n\r\ndata: {"b":2}\r\n\r\n',
+    "cr": b'data: {"a":1}\r\rdata: {"b":2}\r\r',
+    "comments and fields": b': keep-alive\nevent: x\nid: 7\ndata: {"a":1}\n\n:ping\n\ndata: {"b":2}\n\n',
+    "no space after colon": b'data:{"a":1}\n\ndata:{"b":2}\n\n',
+}
+
+
+def decode_all(chunks) -> list[SSEEvent]:
+    decoder = SSEDecoder()
+    events = [event for chunk in chunks for event in decoder.feed(chunk)]
+    return events + decoder.flush()
+
+
+@pytest.mark.parametrize("name", STREAMS)
+def test_sse_decoder_whole_stream(name):
+    events = decode_all([STREAMS[name]])
+    assert [e.json() for e in events] == [{"a": 1}, {"b": 2}]
+
+
+@pytest.mark.parametrize("name", STREAMS)
+def test_sse_decoder_byte_by_byte(name):
+    data = STREAMS[name]
+    events = decode_all([data[i : i + 1] for i in range(len(data))])
+    assert [e.json() for e in events] == [{"a": 1}, {"b": 2}]
+
+
+@pytest.mark.parametrize("name", STREAMS)
+def test_sse_decoder_every_split_point(name):
+    data = STREAMS[name]
+    for cut in range(len(data) + 1):
+        events = decode_all([data[:cut], data[cut:]])
+        assert [e.json() for e in events] == [{"a": 1}, {"b": 2}], cut
+
+
+def test_sse_decoder_keeps_event_name_and_id():
+    events = decode_all([STREAMS["comments and fields"]])
+    assert (events[0].event, events[0].id) == ("x", "7")
+    assert events[1].event == ""
+
+
+def test_sse_decoder_joins_multiline_data():
+    events = decode_all([b"data: line1\ndata: line2\n\n"])
+    assert events == [SSEEvent(data="line1\nline2")]
+
+
+def test_sse_decoder_flush_emits_unterminated_last_event():
+    decoder = SSEDecoder()
+    assert decoder.feed(b'data: {"done":true}') == []
+    assert [e.json() for e in decoder.flush()] == [{"done": True}]
+
+
+def test_sse_decoder_drops_events_without_data():
+    assert decode_all([b"event: ping\n\n: comment\n\n"]) == []
+
+
+def test_sse_decoder_multibyte_utf8_split():
+    data = 'data: {"t":"héllo ✓"}\n\n'.encode()
+    for cut in range(len(data) + 1):
+        events = decode_all([data[:cut], data[cut:]])
+        assert [e.json() for e in events] == [{"t": "héllo ✓"}], cut
+
+
+def test_encode_event_round_trips():
+    frame = encode_event({"a": "x\ny"}, event="message_start")
+    assert frame.startswith(b"event: message_start\ndata: ")
+    assert frame.endswith(b"\n\n")
+    events = decode_all([frame])
+    assert events[0].event == "message_start"
+    assert json.loads(events[0].data) == {"a": "x\ny"}
+
+
+def test_encode_event_multiline_string():
+    events = decode_all([encode_event("a\nb")])
+    assert events == [SSEEvent(data="a\nb")]
