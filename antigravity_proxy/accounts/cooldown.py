@@ -1,0 +1,306 @@
+"""How long an account rests after an upstream error, and why.
+
+This module owns the reading of Cloud Code error answers (status, headers, body)
+into a `Cooldown`: a delay, a `Reason` and whether the whole account or only the
+requested model's quota group should rest. It is pure: the caller keeps the
+consecutive-failure counter and the cooldown records (``state.py``), and passes
+``failures`` and the cap in. Structured fields are read first (``Retry-After``,
+``google.rpc.RetryInfo``, ``google.rpc.ErrorInfo``); matching message text is
+confined to the one documented table `MESSAGE_TEXT_RULES`.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any, Final, Literal
+
+Scope = Literal["account", "model"]
+
+
+class Reason(enum.Enum):
+    """Why the upstream refused, as far as its answer tells."""
+
+    QUOTA_EXHAUSTED = "QUOTA_EXHAUSTED"
+    RATE_LIMIT_EXCEEDED = "RATE_LIMIT_EXCEEDED"
+    MODEL_CAPACITY_EXHAUSTED = "MODEL_CAPACITY_EXHAUSTED"
+    SERVER_ERROR = "SERVER_ERROR"
+    UNKNOWN = "UNKNOWN"
+
+
+class TextMeaning(enum.Enum):
+    """What a match of a `MESSAGE_TEXT_RULES` row means, when not a `Reason`."""
+
+    DELAY = "delay"
+    """The groups are the wait: ``(seconds)`` or ``(minutes, seconds)``."""
+    RESOURCE_EXHAUSTED = "resource_exhausted"
+    """A rate limit worded as exhaustion: rests 30 s instead of 5 s."""
+
+
+@dataclass(frozen=True, slots=True)
+class TextRule:
+    """One row of `MESSAGE_TEXT_RULES`: a pattern and what a match means."""
+
+    meaning: Reason | TextMeaning
+    pattern: re.Pattern[str]
+
+
+def _rule(meaning: Reason | TextMeaning, pattern: str) -> TextRule:
+    return TextRule(meaning, re.compile(pattern, re.IGNORECASE | re.DOTALL))
+
+
+_EXPLICIT_QUOTA = r"quota_exhausted|quotaresetdelay|quota reset|quota limit|per day"
+
+MESSAGE_TEXT_RULES: Final[tuple[TextRule, ...]] = (
+    _rule(Reason.MODEL_CAPACITY_EXHAUSTED, r"model_capacity"),
+    _rule(Reason.RATE_LIMIT_EXCEEDED, r"per minute|rate limit|too many requests"),
+    _rule(
+        Reason.RATE_LIMIT_EXCEEDED,
+        rf"^(?!.*(?:{_EXPLICIT_QUOTA}|daily quota))"
+        r".*(?:resource has been exhausted|resource_exhausted)",
+    ),
+    _rule(Reason.QUOTA_EXHAUSTED, rf"{_EXPLICIT_QUOTA}|daily quota|exhausted|quota"),
+    _rule(
+        TextMeaning.RESOURCE_EXHAUSTED,
+        r"resource has been exhausted|resource_exhausted",
+    ),
+    _rule(TextMeaning.DELAY, r"try again in (\d+)m\s*(\d+)s"),
+    _rule(TextMeaning.DELAY, r"(?:try again in|backoff for|wait)\s*(\d+)s"),
+    _rule(TextMeaning.DELAY, r"quota will reset in (\d+) second"),
+    _rule(TextMeaning.DELAY, r"retry after (\d+) second"),
+    _rule(TextMeaning.DELAY, r"\(wait (\d+)s\)"),
+)
+"""The only place where the wording of an upstream error decides anything.
+
+Why text at all: a 429 from Cloud Code does not always carry a structured
+``ErrorInfo.reason`` (bare ``RESOURCE_EXHAUSTED`` answers, answers relayed from
+the model backends, HTML from a front end), and some state their wait only in
+prose. Rows are tried in order, and for a `Reason` the first match wins, so the
+per-minute wording beats the word "quota" in ``Quota limit 'Tokens per minute'
+exceeded``, and a bare "resource exhausted" is a short rate limit unless an
+explicit quota marker says otherwise. Bodies are matched case-insensitively.
+"""
+
+COOLDOWN_STATUSES: Final[frozenset[int]] = frozenset({404, 429, 500, 503, 529})
+"""Statuses that rest an account; others are the request's fault or transient."""
+
+QUOTA_BACKOFF_LADDER: Final[tuple[int, ...]] = (60, 300, 1800, 7200)
+CAPACITY_BACKOFF_LADDER: Final[tuple[int, ...]] = (5, 10, 15)
+MIN_EXPLICIT_SECONDS: Final = 2
+_LONGEST_DELAY: Final = Decimal(10**9)
+_REASON_FROM_DETAIL: Final[Mapping[str, Reason]] = {
+    reason.value: reason
+    for reason in (
+        Reason.QUOTA_EXHAUSTED,
+        Reason.RATE_LIMIT_EXCEEDED,
+        Reason.MODEL_CAPACITY_EXHAUSTED,
+    )
+}
+_DURATION_PART: Final = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
+_DURATION: Final = re.compile(rf"(?:{_DURATION_PART.pattern})+")
+_UNIT_SECONDS: Final[Mapping[str, Decimal]] = {
+    "ns": Decimal("1e-9"),
+    "us": Decimal("1e-6"),
+    "µs": Decimal("1e-6"),
+    "ms": Decimal("0.001"),
+    "s": Decimal(1),
+    "m": Decimal(60),
+    "h": Decimal(3600),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Cooldown:
+    """A rest period earned by an error.
+
+    :param seconds: how long to rest, already capped.
+    :param reason: why, as far as the answer tells.
+    :param scope: ``"model"`` rests only the requested model's quota group (the
+        account may still serve other models); ``"account"`` rests it entirely.
+    """
+
+    seconds: float
+    reason: Reason
+    scope: Scope
+
+
+def cooldown_from_error(
+    status: int,
+    headers: Mapping[str, str],
+    body: str,
+    *,
+    failures: int = 0,
+    max_seconds: int = 300,
+) -> Cooldown | None:
+    """The rest an upstream error answer earns, or None when it earns none.
+
+    An explicit wait in the answer wins (raised to 2 s so a hot loop cannot
+    form); otherwise the reason picks a default, climbing a ladder with
+    ``failures`` (the caller's count of earlier consecutive failures on this
+    account). Everything is capped at ``max_seconds``: Antigravity-Manager caps
+    at 300 s, which leaves quota-exhausted accounts to be probed every 5 minutes.
+    """
+    if status not in COOLDOWN_STATUSES:
+        return None
+    error = _error_object(body)
+    reason = _reason(status, error, body)
+    explicit = _explicit_delay(headers, error, body)
+    if explicit is not None:
+        seconds: float = max(explicit, MIN_EXPLICIT_SECONDS)
+    else:
+        seconds = _default_seconds(status, reason, body, max(failures, 0))
+    scope: Scope = "model" if reason is Reason.QUOTA_EXHAUSTED else "account"
+    return Cooldown(seconds=min(seconds, max_seconds), reason=reason, scope=scope)
+
+
+def _reason(status: int, error: Mapping[str, Any] | None, body: str) -> Reason:
+    if status != 429:
+        return Reason.SERVER_ERROR
+    for detail in _details(error):
+        reason = _REASON_FROM_DETAIL.get(str(detail.get("reason")))
+        if reason is not None:
+            return reason
+    for rule in MESSAGE_TEXT_RULES:
+        if isinstance(rule.meaning, Reason) and rule.pattern.search(body):
+            return rule.meaning
+    return Reason.UNKNOWN
+
+
+def _default_seconds(status: int, reason: Reason, body: str, failures: int) -> float:
+    if reason is Reason.QUOTA_EXHAUSTED:
+        return QUOTA_BACKOFF_LADDER[min(failures, len(QUOTA_BACKOFF_LADDER) - 1)]
+    if reason is Reason.MODEL_CAPACITY_EXHAUSTED:
+        return CAPACITY_BACKOFF_LADDER[min(failures, len(CAPACITY_BACKOFF_LADDER) - 1)]
+    if reason is Reason.RATE_LIMIT_EXCEEDED:
+        return 30 if _matches(TextMeaning.RESOURCE_EXHAUSTED, body) else 5
+    if reason is Reason.SERVER_ERROR:
+        return 5 if status == 404 else 8
+    return 60
+
+
+def _explicit_delay(
+    headers: Mapping[str, str], error: Mapping[str, Any] | None, body: str
+) -> int | None:
+    # Sources in order: the Retry-After header (delta-seconds; an HTTP-date is
+    # ignored, this module has no clock), RetryInfo.retryDelay,
+    # ErrorInfo.metadata.quotaResetDelay, error.retry_after, then the DELAY rows
+    # of MESSAGE_TEXT_RULES. Whole seconds, rounded up.
+    for value in (
+        _retry_after_header(headers),
+        _detail_delay(error),
+        _error_retry_after(error),
+        _text_delay(body),
+    ):
+        if value is not None:
+            return value
+    return None
+
+
+def _retry_after_header(headers: Mapping[str, str]) -> int | None:
+    for name, value in headers.items():
+        if name.lower() == "retry-after":
+            seconds = _decimal(value.strip())
+            return None if seconds is None else _ceil(seconds)
+    return None
+
+
+def _detail_delay(error: Mapping[str, Any] | None) -> int | None:
+    details = _details(error)
+    for detail in details:
+        delay = _duration_decimal(detail.get("retryDelay"))
+        if delay is not None:
+            return _ceil(delay)
+    for detail in details:
+        metadata = detail.get("metadata")
+        if isinstance(metadata, Mapping):
+            delay = _duration_decimal(metadata.get("quotaResetDelay"))
+            if delay is not None:
+                return _ceil(delay)
+    return None
+
+
+def _error_retry_after(error: Mapping[str, Any] | None) -> int | None:
+    value = None if error is None else error.get("retry_after")
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    return None
+
+
+def _text_delay(body: str) -> int | None:
+    for rule in MESSAGE_TEXT_RULES:
+        if rule.meaning is not TextMeaning.DELAY:
+            continue
+        match = rule.pattern.search(body)
+        if match is not None:
+            *minutes, seconds = (_ceil(Decimal(group)) for group in match.groups())
+            return _ceil(Decimal(sum(minutes) * 60 + seconds))
+    return None
+
+
+def _matches(meaning: TextMeaning, body: str) -> bool:
+    return any(
+        rule.meaning is meaning and rule.pattern.search(body)
+        for rule in MESSAGE_TEXT_RULES
+    )
+
+
+def parse_duration(text: str) -> float | None:
+    """Seconds in a Go/protobuf duration (``1h16m0.667s``, ``200ms``), or None.
+
+    Cloud Code writes ``RetryInfo.retryDelay`` as a protobuf Duration
+    (``"1.203608125s"``) and ``quotaResetDelay`` in Go's ``time.Duration``
+    notation (``"2h1m1s"``, ``"510.790006ms"``).
+    """
+    seconds = _duration_decimal(text)
+    return None if seconds is None else float(seconds)
+
+
+def _duration_decimal(value: object) -> Decimal | None:
+    # Decimal keeps "4560.667" exact, so rounding up never adds a spurious second.
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    if not _DURATION.fullmatch(text):
+        return None
+    parts = _DURATION_PART.findall(text)
+    return sum(
+        (Decimal(number) * _UNIT_SECONDS[unit] for number, unit in parts), Decimal(0)
+    )
+
+
+def _decimal(text: str) -> Decimal | None:
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        return None
+    return value if value.is_finite() and value >= 0 else None
+
+
+def _ceil(seconds: Decimal) -> int:
+    # Bounded first: a hostile "1e999999999" must not become a gigantic int.
+    return math.ceil(min(seconds, _LONGEST_DELAY))
+
+
+def _error_object(body: str) -> Mapping[str, Any] | None:
+    """The ``error`` object of a Google JSON error body, or None."""
+    try:
+        parsed = json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+    if isinstance(parsed, list) and parsed:
+        # Some Google front ends wrap the error in a one-element array.
+        parsed = parsed[0]
+    error = parsed.get("error") if isinstance(parsed, dict) else None
+    return error if isinstance(error, dict) else None
+
+
+def _details(error: Mapping[str, Any] | None) -> list[Mapping[str, Any]]:
+    details = None if error is None else error.get("details")
+    if not isinstance(details, list):
+        return []
+    return [detail for detail in details if isinstance(detail, Mapping)]

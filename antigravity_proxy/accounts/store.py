@@ -1,0 +1,399 @@
+"""The account files: ``<home>/accounts/<id>.json``, one Google account each.
+
+This module owns those files, in the Antigravity-Manager format so a user can
+copy that app's ``accounts`` folder in. `Account` is a typed read-only view; edits
+go through `AccountStore.update`, a read-modify-write under an exclusive ``flock``
+on ``<id>.json.lock`` (gunicorn workers are separate processes), written
+atomically with unknown fields preserved. The mutators at the bottom (`set_token`,
+`disable`, `mark_forbidden`, …) are the common edits, pure functions of the dict.
+"""
+
+from __future__ import annotations
+
+import copy
+import fcntl
+import json
+import logging
+import os
+import re
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+from antigravity_proxy.accounts.quota import ModelQuota, models_from_raw
+from antigravity_proxy.fsutil import write_atomic
+
+log = logging.getLogger(__name__)
+
+MAX_REASON_BYTES: Final = 800
+"""Reasons are upstream bodies; long ones are cut so files stay small."""
+
+QUOTA_PROTECTION_REASON: Final = "quota_protection"
+"""Legacy account-level quota protection: such an account still serves (§3.3)."""
+
+_ID: Final = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*")  # no leading dot
+_SUFFIX: Final = ".json"
+_CREATE_LOCK: Final = ".create.lock"
+_CLEARED_ON_ENABLE: Final = ("disabled_reason", "disabled_at", "proxy_disabled_reason")
+_CLEARED_ON_ENABLE_TOO: Final = ("proxy_disabled_at", "validation_blocked_until")
+
+
+class AccountLoadError(ValueError):
+    """An account file that is not a valid account; the message names the field."""
+
+
+class AccountNotFound(LookupError):
+    """No account file with that id."""
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """A read-only, typed view of one account file (tokens hidden from repr).
+
+    :param project_id: ``token.project_id``, ``""`` until resolved.
+    :param tier: ``quota.subscription_tier``, ``""`` when unknown.
+    :param forbidden: ``quota.is_forbidden``: the upstream answered 403.
+    :param validation_blocked_until: unix seconds; None when not blocked.
+    """
+
+    id: str
+    email: str
+    access_token: str = field(repr=False)
+    refresh_token: str = field(repr=False)
+    expires_in: int
+    expiry_timestamp: int
+    project_id: str = ""
+    tier: str = ""
+    disabled: bool = False
+    disabled_reason: str | None = None
+    proxy_disabled: bool = False
+    proxy_disabled_reason: str | None = None
+    forbidden: bool = False
+    validation_blocked_until: int | None = None
+    quota_models: tuple[ModelQuota, ...] = ()
+    quota_last_updated: int | None = None
+
+    def usable(self, now: float) -> bool:
+        """Whether the account may serve requests at ``now`` (unix seconds).
+
+        Skips disabled, forbidden, proxy-disabled and validation-blocked accounts.
+        Unlike Antigravity-Manager, an account without quota data is usable (its
+        quota is simply unknown), and a legacy ``quota_protection`` proxy-disable
+        does not lock the account out for good: quota is checked per model.
+        """
+        legacy = self.proxy_disabled_reason == QUOTA_PROTECTION_REASON
+        if self.disabled or self.forbidden or (self.proxy_disabled and not legacy):
+            return False
+        blocked = self.validation_blocked_until
+        return blocked is None or now >= blocked
+
+
+def account_from_raw(raw: Mapping[str, Any], *, source: str = "account") -> Account:
+    """Build an `Account` from a parsed file, or raise `AccountLoadError`.
+
+    Required (as Antigravity-Manager's loader requires them): ``id``, ``email``,
+    ``token.access_token``, ``token.refresh_token``, ``token.expires_in`` and
+    ``token.expiry_timestamp``. Optional fields of the wrong type read as absent.
+    """
+    token, quota = _mapping(raw.get("token")), _mapping(raw.get("quota"))
+    return Account(
+        id=_required_str(raw, "id", source),
+        email=_required_str(raw, "email", source),
+        access_token=_required_str(token, "token.access_token", source),
+        refresh_token=_required_str(token, "token.refresh_token", source),
+        expires_in=_required_int(token, "token.expires_in", source),
+        expiry_timestamp=_required_int(token, "token.expiry_timestamp", source),
+        project_id=_optional_str(token.get("project_id")) or "",
+        tier=_optional_str(quota.get("subscription_tier")) or "",
+        disabled=raw.get("disabled") is True,
+        disabled_reason=_optional_str(raw.get("disabled_reason")),
+        proxy_disabled=raw.get("proxy_disabled") is True,
+        proxy_disabled_reason=_optional_str(raw.get("proxy_disabled_reason")),
+        forbidden=quota.get("is_forbidden") is True,
+        validation_blocked_until=_validation_blocked_until(raw),
+        quota_models=models_from_raw(quota),
+        quota_last_updated=_optional_int(quota.get("last_updated")),
+    )
+
+
+def _required_str(raw: Mapping[str, Any], name: str, source: str) -> str:
+    value = raw.get(name.rpartition(".")[2])
+    if isinstance(value, str) and value:
+        return value
+    raise AccountLoadError(f"{source}: missing or empty field {name}")
+
+
+def _required_int(raw: Mapping[str, Any], name: str, source: str) -> int:
+    value = _optional_int(raw.get(name.rpartition(".")[2]))
+    if value is not None:
+        return value
+    raise AccountLoadError(f"{source}: missing or non-integer field {name}")
+
+
+def _mapping(value: object) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _optional_str(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _optional_int(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _validation_blocked_until(raw: Mapping[str, Any]) -> int | None:
+    if raw.get("validation_blocked") is not True:
+        return None
+    return _optional_int(raw.get("validation_blocked_until"))
+
+
+def validate_id(account_id: str) -> str:
+    """Return ``account_id`` if it is a safe file name stem, else raise ValueError."""
+    if not _ID.fullmatch(account_id):
+        raise ValueError(f"invalid account id {account_id!r}")
+    return account_id
+
+
+class AccountStore:
+    """The ``accounts`` directory: one JSON file per account.
+
+    :param directory: ``<home>/accounts``; created on the first write.
+    :param clock: unix time source, for ``created_at``.
+    """
+
+    def __init__(
+        self, directory: Path, *, clock: Callable[[], float] = time.time
+    ) -> None:
+        self._directory = directory
+        self._clock = clock
+
+    def ids(self) -> list[str]:
+        """Ids of the account files present, sorted; temp and lock files ignored."""
+        try:
+            names = [entry.name for entry in self._directory.iterdir()]
+        except FileNotFoundError:
+            return []
+        stems = (name[: -len(_SUFFIX)] for name in names if name.endswith(_SUFFIX))
+        return sorted(stem for stem in stems if _ID.fullmatch(stem))
+
+    def get(self, account_id: str) -> Account:
+        """The account, or `AccountNotFound` / `AccountLoadError`."""
+        path = self._path(account_id)
+        return _checked(self._read(path), account_id, path.name)
+
+    def get_raw(self, account_id: str) -> dict[str, Any]:
+        """The parsed file, unvalidated beyond being a JSON object."""
+        return self._read(self._path(account_id))
+
+    def all(self) -> list[Account]:
+        """Every readable account; a bad file is logged by name and skipped."""
+        accounts: list[Account] = []
+        for account_id in self.ids():
+            try:
+                accounts.append(self.get(account_id))
+            except AccountNotFound:
+                continue  # removed since ids() listed it
+            except (AccountLoadError, OSError) as exc:
+                log.warning("skipping account file %s%s: %s", account_id, _SUFFIX, exc)
+        return accounts
+
+    def create(self, raw: Mapping[str, Any]) -> Account:
+        """Add an account; an existing account with the same email gets the token.
+
+        Logging in again with a known Google account must not duplicate it; the
+        new token replaces the old one (see `replace_token`). A missing ``id`` gets
+        a fresh UUID 4, a missing ``created_at`` the current time.
+        """
+        new = copy.deepcopy(dict(raw))
+        with _locked(self._directory / _CREATE_LOCK):
+            existing = self._find_by_email(new.get("email"))
+            if existing is not None:
+                token = _mapping(new.get("token"))
+                return self.update(
+                    existing, lambda current: replace_token(current, token)
+                )
+            if new.get("id") is None:
+                new["id"] = str(uuid.uuid4())
+            path = self._path(str(new["id"]))
+            new.setdefault("created_at", int(self._clock()))
+            account = _checked(new, str(new["id"]), path.name)
+            with _locked(_lock_path(path)):
+                if path.exists():
+                    raise FileExistsError(f"account {account.id} already exists")
+                _write(path, new)
+        return account
+
+    def update(
+        self, account_id: str, mutate: Callable[[dict[str, Any]], None]
+    ) -> Account:
+        """Read, ``mutate`` in place, validate and rewrite one file, atomically.
+
+        The lock spans the read and the write, so updates from several processes
+        are serialised. A mutation leaving the file invalid writes nothing.
+        """
+        path = self._path(account_id)
+        with _locked(_lock_path(path)):
+            raw = self._read(path)
+            mutate(raw)
+            account = _checked(raw, account_id, path.name)
+            _write(path, raw)
+        return account
+
+    def remove(self, account_id: str) -> None:
+        """Delete the account file (and its lock file); `AccountNotFound` if absent."""
+        path = self._path(account_id)
+        lock = _lock_path(path)
+        with _locked(lock):
+            try:
+                path.unlink()
+            except FileNotFoundError:
+                raise AccountNotFound(account_id) from None
+            lock.unlink(missing_ok=True)
+
+    def _path(self, account_id: str) -> Path:
+        return self._directory / f"{validate_id(account_id)}{_SUFFIX}"
+
+    def _read(self, path: Path) -> dict[str, Any]:
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise AccountNotFound(path.name[: -len(_SUFFIX)]) from None
+        try:
+            raw = json.loads(data)
+        except (ValueError, RecursionError) as exc:
+            # The decoder's message gives a position, never the file's content.
+            raise AccountLoadError(f"{path.name}: not valid JSON: {exc}") from None
+        if not isinstance(raw, dict):
+            raise AccountLoadError(f"{path.name}: not a JSON object")
+        return raw
+
+    def _find_by_email(self, email: object) -> str | None:
+        if not isinstance(email, str) or not email.strip():
+            return None
+        wanted = email.strip().casefold()
+        for account_id in self.ids():
+            try:
+                found = self.get_raw(account_id).get("email")
+            except (AccountNotFound, AccountLoadError, OSError):
+                continue
+            if isinstance(found, str) and found.strip().casefold() == wanted:
+                return account_id
+        return None
+
+
+def _checked(raw: Mapping[str, Any], account_id: str, source: str) -> Account:
+    account = account_from_raw(raw, source=source)
+    if account.id != account_id:
+        raise AccountLoadError(f"{source}: field id {account.id!r} does not match")
+    return account
+
+
+def _lock_path(path: Path) -> Path:
+    return path.with_name(path.name + ".lock")
+
+
+@contextmanager
+def _locked(lock_path: Path) -> Iterator[None]:
+    lock_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
+
+
+def _write(path: Path, raw: Mapping[str, Any]) -> None:
+    # Pretty-printed like Antigravity-Manager's serde_json::to_string_pretty.
+    text = json.dumps(raw, indent=2, ensure_ascii=False) + "\n"
+    write_atomic(path, text.encode("utf-8"))
+
+
+def set_token(
+    raw: dict[str, Any],
+    access_token: str,
+    expires_in: int,
+    now: int,
+    *,
+    refresh_token: str | None = None,
+    id_token: str | None = None,
+) -> None:
+    """Store a refreshed access token; the refresh/id tokens only when rotated."""
+    token = _object(raw, "token")
+    token.update(access_token=access_token, expires_in=expires_in)
+    token["expiry_timestamp"] = now + expires_in
+    rotated = {"refresh_token": refresh_token, "id_token": id_token}
+    token.update({key: value for key, value in rotated.items() if value is not None})
+
+
+def replace_token(raw: dict[str, Any], token: Mapping[str, Any]) -> None:
+    """Merge a new login's token in; re-enable an account disabled by invalid_grant."""
+    # invalid_grant means the old refresh token died: a new login is the fix.
+    _object(raw, "token").update(copy.deepcopy(dict(token)))
+    reason = raw.get("disabled_reason")
+    if isinstance(reason, str) and reason.startswith("invalid_grant"):
+        raw.update(disabled=False, disabled_reason=None, disabled_at=None)
+
+
+def disable(raw: dict[str, Any], reason: str, now: int) -> None:
+    """Disable the account (e.g. ``invalid_grant: …`` after a failed refresh)."""
+    message = truncate_utf8(reason, MAX_REASON_BYTES)
+    raw.update(disabled=True, disabled_reason=message, disabled_at=now)
+
+
+def mark_forbidden(raw: dict[str, Any], reason: str, now: int) -> None:
+    """Take a 403-answering account out of the pool until a user re-enables it."""
+    reason = truncate_utf8(reason, MAX_REASON_BYTES)
+    _object(raw, "quota").update(is_forbidden=True, forbidden_reason=reason)
+    message = truncate_utf8(f"Forbidden (403): {reason}", MAX_REASON_BYTES)
+    raw.update(
+        proxy_disabled=True, proxy_disabled_reason=message, proxy_disabled_at=now
+    )
+
+
+def set_enabled(raw: dict[str, Any], enabled: bool, *, now: int | None = None) -> None:
+    """Enable (clearing every disable, forbidden and validation mark) or disable.
+
+    Disabling is the user's switch, ``proxy_disabled`` with reason ``manual``;
+    ``disabled`` is left to the token lifecycle (`disable`).
+    """
+    if not enabled:
+        raw.update(
+            proxy_disabled=True, proxy_disabled_reason="manual", proxy_disabled_at=now
+        )
+        return
+    raw.update(disabled=False, proxy_disabled=False, validation_blocked=False)
+    raw.update(dict.fromkeys(_CLEARED_ON_ENABLE + _CLEARED_ON_ENABLE_TOO))
+    quota = raw.get("quota")
+    if isinstance(quota, dict):
+        quota.update(is_forbidden=False, forbidden_reason=None)
+
+
+def set_project(raw: dict[str, Any], project_id: str) -> None:
+    """Remember the Cloud Code project resolved by ``loadCodeAssist``."""
+    _object(raw, "token")["project_id"] = project_id
+
+
+def set_quota(raw: dict[str, Any], quota: Mapping[str, Any]) -> None:
+    """Replace the ``quota`` object (built by ``quota.quota_to_raw``)."""
+    raw["quota"] = copy.deepcopy(dict(quota))
+
+
+def truncate_utf8(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` UTF-8 bytes, never mid-character."""
+    encoded = text.encode("utf-8")
+    if len(encoded) <= limit:
+        return text
+    return encoded[:limit].decode("utf-8", errors="ignore")
+
+
+def _object(raw: dict[str, Any], name: str) -> dict[str, Any]:
+    value = raw.get(name)
+    if not isinstance(value, dict):
+        value = raw[name] = {}
+    return value
