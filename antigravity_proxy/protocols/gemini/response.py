@@ -1,0 +1,132 @@
+"""Upstream ``GenerateContentResponse`` chunks → one response, and what to remember.
+
+The gateway always streams from the upstream (protocol-translation.md §0), so a
+non-streaming answer is the fold of the streamed chunks. ``merge_chunks`` is that
+fold for every protocol: what a client collects equals what it would have seen
+streamed. Unlike the reference collector (§8.3) it keeps every candidate, thought
+parts, signatures, ``modelVersion`` and ``responseId``, as the real API does.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping, Sequence
+from typing import Any, Final
+
+from antigravity_proxy.upstream.envelope import unwrap_response
+
+TEXT_PART_KEYS: Final = frozenset({"text", "thought", "thoughtSignature"})
+
+
+def merge_chunks(chunks: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Fold streamed chunks into the response the non-streaming API returns.
+
+    Per candidate ``index`` (0 when absent): parts are appended in order;
+    adjacent text parts of the same kind (thought or not) are concatenated and
+    keep the ``thoughtSignature`` one of them carried (two different signatures
+    keep two parts); an empty unsigned text part is dropped once the candidate
+    has a part; function calls, inline data and other parts are kept as they
+    are. Any other candidate key (``finishReason``, ``safetyRatings``,
+    ``groundingMetadata``, ``citationMetadata``...) and any top-level key
+    (``usageMetadata``, ``modelVersion``, ``responseId``, ``promptFeedback``...)
+    takes its last value. Candidates are sorted by index.
+    """
+    top: dict[str, Any] = {}
+    candidates: dict[int, dict[str, Any]] = {}
+    for chunk in chunks:
+        response = unwrap_response(chunk)
+        for key, value in response.items():
+            if key != "candidates":
+                top[key] = copy.deepcopy(value)
+            elif isinstance(value, list):
+                for candidate in value:
+                    _merge_candidate(candidates, candidate)
+    if not candidates:
+        return top
+    return {"candidates": [candidates[i] for i in sorted(candidates)], **top}
+
+
+def response_to_client(merged: Mapping[str, Any]) -> dict[str, Any]:
+    """The Gemini client's ``generateContent`` body: the response, unwrapped."""
+    return copy.deepcopy(unwrap_response(dict(merged)))
+
+
+def signatures_from_chunk(chunk: Mapping[str, Any]) -> dict[str, str]:
+    """functionCall id (or name, when it has no id) → its ``thoughtSignature``.
+
+    Why: Gemini clients may replay a call without its signature; the handler
+    stores these so ``request_to_upstream`` can restore them.
+    """
+    found: dict[str, str] = {}
+    for candidate in _list(unwrap_response(dict(chunk)).get("candidates")):
+        content = candidate.get("content") if isinstance(candidate, Mapping) else None
+        for part in _list(
+            content.get("parts") if isinstance(content, Mapping) else None
+        ):
+            if not isinstance(part, Mapping):
+                continue
+            call = part.get("functionCall")
+            signature = part.get("thoughtSignature") or part.get("thought_signature")
+            if isinstance(call, Mapping) and isinstance(signature, str) and signature:
+                key = call.get("id") or call.get("name")
+                if isinstance(key, str):
+                    found[key] = signature
+    return found
+
+
+def _merge_candidate(candidates: dict[int, dict[str, Any]], candidate: Any) -> None:
+    if not isinstance(candidate, Mapping):
+        return
+    index = candidate.get("index", 0)
+    target = candidates.setdefault(index if isinstance(index, int) else 0, {})
+    for key, value in candidate.items():
+        if key == "content" and isinstance(value, Mapping):
+            _merge_content(target.setdefault("content", {}), value)
+        else:
+            target[key] = copy.deepcopy(value)
+
+
+def _merge_content(target: dict[str, Any], content: Mapping[str, Any]) -> None:
+    for key, value in content.items():
+        if key == "parts" and isinstance(value, list):
+            parts = target.setdefault("parts", [])
+            for part in value:
+                if isinstance(part, Mapping):
+                    _append_part(parts, part)
+        elif key == "role":
+            target.setdefault("role", value)
+        else:
+            target[key] = copy.deepcopy(value)
+
+
+def _append_part(parts: list[dict[str, Any]], part: Mapping[str, Any]) -> None:
+    last = parts[-1] if parts else None
+    if last is not None and _joinable(last, part):
+        last["text"] += part["text"]
+        if part.get("thoughtSignature"):
+            last["thoughtSignature"] = part["thoughtSignature"]
+        return
+    if (
+        parts
+        and _is_text(part)
+        and not part["text"]
+        and not part.get("thoughtSignature")
+    ):
+        return
+    parts.append(copy.deepcopy(dict(part)))
+
+
+def _joinable(last: Mapping[str, Any], part: Mapping[str, Any]) -> bool:
+    if not (_is_text(last) and _is_text(part)):
+        return False
+    if bool(last.get("thought")) != bool(part.get("thought")):
+        return False
+    return not (last.get("thoughtSignature") and part.get("thoughtSignature"))
+
+
+def _is_text(part: Mapping[str, Any]) -> bool:
+    return isinstance(part.get("text"), str) and TEXT_PART_KEYS.issuperset(part)
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []

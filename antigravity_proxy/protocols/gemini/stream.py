@@ -1,0 +1,73 @@
+"""Upstream stream → the Gemini client's ``streamGenerateContent`` body.
+
+The upstream always answers in SSE with each ``GenerateContentResponse`` wrapped
+in ``{"response": ...}``. The client gets the unwrapped chunks, framed as the
+real API frames them: ``data: <json>\\r\\n\\r\\n`` with ``alt=sse``, otherwise
+one JSON array written incrementally (``[{...}``, ``,\\r\\n{...}``, ``]``). A
+failure after the first byte ends the stream with a Gemini error object, never
+an OpenAI-shaped chunk (the reference's [QUIRK], §8.3).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from antigravity_proxy.errors import GatewayError
+from antigravity_proxy.protocols.gemini.errors import error_body
+from antigravity_proxy.protocols.gemini.response import signatures_from_chunk
+from antigravity_proxy.upstream.envelope import unwrap_response
+
+
+class GeminiStreamTranslator:
+    """Re-frames upstream chunks for a Gemini client.
+
+    :param sse: ``True`` for ``alt=sse`` (SSE events), ``False`` for the JSON
+        array the API returns to ``streamGenerateContent`` without ``alt=sse``.
+    """
+
+    def __init__(self, sse: bool) -> None:
+        self.sse = sse
+        self.signatures: dict[str, str] = {}
+        self._sent = 0
+        self._closed = False
+
+    def feed(self, chunk: Mapping[str, Any]) -> list[bytes]:
+        """One upstream ``data:`` JSON → the client's frame for it.
+
+        Remembers the thought signatures of function calls on the way. An
+        event with nothing in it (a bare envelope) is not forwarded.
+        """
+        if self._closed:
+            return []
+        response = unwrap_response(dict(chunk))
+        if not response:
+            return []
+        self.signatures.update(signatures_from_chunk(response))
+        return [self._frame(response)]
+
+    def finish(self) -> list[bytes]:
+        """End of the upstream stream: close the array (``[]`` if it was empty)."""
+        if self._closed:
+            return []
+        self._closed = True
+        if self.sse:
+            return []
+        return [b"]" if self._sent else b"[]"]
+
+    def error(self, err: GatewayError) -> list[bytes]:
+        """A failure mid-stream: the Gemini error body as the last element."""
+        if self._closed:
+            return []
+        frame = self._frame(error_body(err))
+        self._closed = True
+        return [frame] if self.sse else [frame, b"]"]
+
+    def _frame(self, payload: Mapping[str, Any]) -> bytes:
+        text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+        first = self._sent == 0
+        self._sent += 1
+        if self.sse:
+            return f"data: {text}\r\n\r\n".encode()
+        return (("[" if first else ",\r\n") + text).encode()
