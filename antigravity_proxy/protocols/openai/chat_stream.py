@@ -1,0 +1,323 @@
+"""Upstream Gemini stream events, as OpenAI ``chat.completion.chunk`` SSE.
+
+Owns the chat stream state machine (one ``ChatStreamTranslator`` per response, one
+method per upstream event kind) and the mappings it shares with the non-stream
+collector and legacy completions: finish reasons, usage, candidate and part access.
+Frames follow the official API: a first chunk per choice with ``role`` and empty
+``content``, content / ``reasoning_content`` deltas as they arrive, each tool call
+as a header chunk (``index``, ``id``, ``type``, ``function.name``) then its
+arguments, a finishing chunk with an empty delta, the usage chunk with empty
+``choices`` when ``include_usage``, then ``data: [DONE]``.
+
+Dropped upstream fields: ``groundingMetadata``, ``citationMetadata``,
+``safetyRatings``, ``avgLogprobs``, ``modelVersion``, ``responseId`` (the client
+sees ``ctx.id``), ``executableCode`` / ``codeExecutionResult`` / ``fileData`` parts,
+thought images, and thought signatures on non-call parts.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+from antigravity_proxy.errors import GatewayError
+from antigravity_proxy.protocols.openai.errors import error_body
+from antigravity_proxy.protocols.openai.types import (
+    ChatCompletionChunk,
+    ChatContext,
+    ChatDelta,
+    ChunkChoice,
+    ToolCallDelta,
+    Usage,
+)
+from antigravity_proxy.sse import encode_event
+from antigravity_proxy.upstream.envelope import unwrap_response
+
+logger = logging.getLogger(__name__)
+
+FINISH_REASON_FROM_UPSTREAM: Final[Mapping[str, str]] = {
+    "STOP": "stop",
+    "MAX_TOKENS": "length",
+    "SAFETY": "content_filter",
+    "RECITATION": "content_filter",
+    "BLOCKLIST": "content_filter",
+    "PROHIBITED_CONTENT": "content_filter",
+    "SPII": "content_filter",
+    "IMAGE_SAFETY": "content_filter",
+    "IMAGE_PROHIBITED_CONTENT": "content_filter",
+    "IMAGE_RECITATION": "content_filter",
+    "LANGUAGE": "stop",
+    "OTHER": "stop",
+    "MALFORMED_FUNCTION_CALL": "stop",
+    "UNEXPECTED_TOOL_CALL": "stop",
+    "TOO_MANY_TOOL_CALLS": "stop",
+    "NO_IMAGE": "stop",
+    "FINISH_REASON_UNSPECIFIED": "stop",
+}
+DEFAULT_FINISH_REASON: Final = "stop"
+DONE: Final = encode_event("[DONE]")
+
+
+def finish_reason_from_upstream(reason: str) -> str:
+    """An upstream ``finishReason`` as OpenAI's; unknown ones are logged as stop."""
+    mapped = FINISH_REASON_FROM_UPSTREAM.get(reason)
+    if mapped is None:
+        logger.warning("unknown upstream finishReason %r reported as stop", reason)
+        return DEFAULT_FINISH_REASON
+    return mapped
+
+
+def usage_from_upstream(metadata: Mapping[str, Any]) -> Usage:
+    """``usageMetadata`` as OpenAI ``usage``.
+
+    Why thoughts count as completion tokens: OpenAI bills reasoning inside
+    ``completion_tokens`` and reports it again in ``reasoning_tokens``. The total
+    is recomputed so ``prompt + completion == total`` holds as on OpenAI (the
+    upstream total also counts tool-use prompt tokens).
+    """
+    prompt = _count(metadata, "promptTokenCount")
+    thoughts = _count(metadata, "thoughtsTokenCount")
+    completion = _count(metadata, "candidatesTokenCount") + thoughts
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+        "prompt_tokens_details": {
+            "cached_tokens": _count(metadata, "cachedContentTokenCount")
+        },
+        "completion_tokens_details": {"reasoning_tokens": thoughts},
+    }
+
+
+def candidates_of(response: Mapping[str, Any]) -> list[tuple[int, Mapping[str, Any]]]:
+    """(choice index, candidate) pairs; a candidate without ``index`` uses its
+    position, as the upstream omits ``index`` when it is 0."""
+    raw = response.get("candidates")
+    if not isinstance(raw, list):
+        return []
+    pairs: list[tuple[int, Mapping[str, Any]]] = []
+    for position, candidate in enumerate(raw):
+        if isinstance(candidate, Mapping):
+            index = candidate.get("index")
+            if isinstance(index, bool) or not isinstance(index, int):
+                index = position
+            pairs.append((index, candidate))
+    return pairs
+
+
+def parts_of(candidate: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The object parts of a candidate's content (none when it has no content)."""
+    content = candidate.get("content")
+    parts = content.get("parts") if isinstance(content, Mapping) else None
+    if not isinstance(parts, list):
+        return []
+    return [part for part in parts if isinstance(part, Mapping)]
+
+
+def image_markdown(inline: Mapping[str, Any]) -> str:
+    """An inlineData image as a markdown data-URL image, as chat clients render."""
+    mime = inline.get("mimeType") or "image/png"
+    return f"![image](data:{mime};base64,{inline.get('data', '')})"
+
+
+def prompt_blocked(response: Mapping[str, Any]) -> bool:
+    """True when the upstream refused the prompt itself (no candidates at all)."""
+    feedback = response.get("promptFeedback")
+    return isinstance(feedback, Mapping) and bool(feedback.get("blockReason"))
+
+
+def compact_json(value: Any) -> str:
+    """Tool-call arguments as OpenAI sends them: compact JSON text."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _count(metadata: Mapping[str, Any], key: str) -> int:
+    value = metadata.get(key)
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+@dataclass(slots=True)
+class _Choice:
+    index: int
+    tool_calls: int = 0
+    finished: bool = False
+
+
+class ChatStreamTranslator:
+    """Feeds upstream events in, gets ``chat.completion.chunk`` frames out.
+
+    ``feed_chunks`` / ``finish_chunks`` return the chunk objects; ``feed`` /
+    ``finish`` / ``error`` return SSE bytes. ``signatures`` maps each emitted
+    tool-call id to the thoughtSignature the upstream attached to it, for the
+    handler to store.
+
+    :param ctx: ids, model name and ``include_usage`` of this response.
+    """
+
+    def __init__(self, ctx: ChatContext) -> None:
+        self.signatures: dict[str, str] = {}
+        self._ctx = ctx
+        self._choices: dict[int, _Choice] = {}
+        self._usage: Usage | None = None
+        self._generated_ids = 0
+        self._closed = False
+
+    def feed(self, chunk: Mapping[str, Any]) -> list[bytes]:
+        return [encode_event(out) for out in self.feed_chunks(chunk)]
+
+    def finish(self) -> list[bytes]:
+        if self._closed:
+            return []
+        return [*(encode_event(out) for out in self.finish_chunks()), DONE]
+
+    def error(self, err: GatewayError) -> list[bytes]:
+        """The in-band error after the first byte: the error object, then DONE."""
+        if self._closed:
+            return []
+        self._closed = True
+        return [encode_event(error_body(err)), DONE]
+
+    def feed_chunks(self, chunk: Mapping[str, Any]) -> list[ChatCompletionChunk]:
+        """The chunks for one upstream event (wrapped or bare)."""
+        if self._closed:
+            return []
+        response = unwrap_response(chunk)
+        metadata = response.get("usageMetadata")
+        if isinstance(metadata, Mapping):
+            self._usage = usage_from_upstream(metadata)
+        candidates = candidates_of(response)
+        if not candidates and prompt_blocked(response):
+            return self._on_prompt_blocked()
+        return [out for i, cand in candidates for out in self._on_candidate(i, cand)]
+
+    def finish_chunks(self) -> list[ChatCompletionChunk]:
+        """Close every open choice (``stop`` if the upstream never said), then usage.
+
+        Why choice 0 is opened on an empty stream: a client, and the non-stream
+        collector, always get at least one choice, as from OpenAI.
+        """
+        if self._closed:
+            return []
+        self._closed = True
+        out = self._opened(0) if not self._choices else []
+        for index in sorted(self._choices):
+            if not self._choices[index].finished:
+                out += self._finished(self._choices[index], DEFAULT_FINISH_REASON)
+        if self._ctx.include_usage:
+            out.append(self._chunk([], self._usage or usage_from_upstream({})))
+        return out
+
+    def _on_candidate(
+        self, index: int, candidate: Mapping[str, Any]
+    ) -> list[ChatCompletionChunk]:
+        if index in self._choices and self._choices[index].finished:
+            return []
+        out = self._opened(index)
+        choice = self._choices[index]
+        for part in parts_of(candidate):
+            out += self._on_part(choice, part)
+        reason = candidate.get("finishReason")
+        if isinstance(reason, str):
+            out += self._finished(choice, finish_reason_from_upstream(reason))
+        return out
+
+    def _on_part(
+        self, choice: _Choice, part: Mapping[str, Any]
+    ) -> list[ChatCompletionChunk]:
+        text = part.get("text")
+        if part.get("thought") is True:
+            return self._on_thought(choice, text) if isinstance(text, str) else []
+        if isinstance(part.get("functionCall"), Mapping):
+            return self._on_function_call(choice, part)
+        if isinstance(part.get("inlineData"), Mapping):
+            return self._on_text(choice, image_markdown(part["inlineData"]))
+        return self._on_text(choice, text) if isinstance(text, str) else []
+
+    def _on_thought(self, choice: _Choice, text: str) -> list[ChatCompletionChunk]:
+        return [self._delta(choice.index, {"reasoning_content": text})] if text else []
+
+    def _on_text(self, choice: _Choice, text: str) -> list[ChatCompletionChunk]:
+        return [self._delta(choice.index, {"content": text})] if text else []
+
+    def _on_function_call(
+        self, choice: _Choice, part: Mapping[str, Any]
+    ) -> list[ChatCompletionChunk]:
+        """A complete upstream call as OpenAI's two steps: header, then arguments."""
+        call = part["functionCall"]
+        call_id = call.get("id")
+        if not isinstance(call_id, str) or not call_id:
+            call_id = self._new_call_id()
+        signature = part.get("thoughtSignature") or part.get("thought_signature")
+        if isinstance(signature, str):
+            self.signatures[call_id] = signature
+        args = call.get("args")
+        index = choice.tool_calls
+        choice.tool_calls += 1
+        head: ToolCallDelta = {
+            "index": index,
+            "id": call_id,
+            "type": "function",
+            "function": {"name": str(call.get("name", "")), "arguments": ""},
+        }
+        arguments = compact_json(args if isinstance(args, Mapping) else {})
+        body: ToolCallDelta = {"index": index, "function": {"arguments": arguments}}
+        return [
+            self._delta(choice.index, {"tool_calls": [head]}),
+            self._delta(choice.index, {"tool_calls": [body]}),
+        ]
+
+    def _on_prompt_blocked(self) -> list[ChatCompletionChunk]:
+        out = self._opened(0)
+        if not self._choices[0].finished:
+            out += self._finished(self._choices[0], "content_filter")
+        return out
+
+    def _new_call_id(self) -> str:
+        """``call_<ctx id suffix>_<n>``: deterministic and unique per response."""
+        suffix = self._ctx.id.rsplit("-", 1)[-1]
+        self._generated_ids += 1
+        return f"call_{suffix}_{self._generated_ids}"
+
+    def _opened(self, index: int) -> list[ChatCompletionChunk]:
+        """The role chunk the first time choice ``index`` appears, else nothing."""
+        if index in self._choices:
+            return []
+        self._choices[index] = _Choice(index)
+        return [self._delta(index, {"role": "assistant", "content": ""})]
+
+    def _finished(self, choice: _Choice, reason: str) -> list[ChatCompletionChunk]:
+        """The finishing chunk; a stop after tool calls is ``tool_calls``."""
+        choice.finished = True
+        if reason == "stop" and choice.tool_calls:
+            reason = "tool_calls"
+        finishing: ChunkChoice = {
+            "index": choice.index,
+            "delta": {},
+            "logprobs": None,
+            "finish_reason": reason,
+        }
+        return [self._chunk([finishing])]
+
+    def _delta(self, index: int, delta: ChatDelta) -> ChatCompletionChunk:
+        return self._chunk(
+            [{"index": index, "delta": delta, "logprobs": None, "finish_reason": None}]
+        )
+
+    def _chunk(
+        self, choices: list[ChunkChoice], usage: Usage | None = None
+    ) -> ChatCompletionChunk:
+        """One chunk; with ``include_usage`` every chunk has ``usage`` (null but
+        the last), as the official API documents."""
+        chunk: ChatCompletionChunk = {
+            "id": self._ctx.id,
+            "object": "chat.completion.chunk",
+            "created": self._ctx.created,
+            "model": self._ctx.model,
+            "choices": choices,
+        }
+        if self._ctx.include_usage:
+            chunk["usage"] = usage
+        return chunk

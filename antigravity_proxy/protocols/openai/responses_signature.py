@@ -1,0 +1,76 @@
+"""Thought signatures carried in a reasoning item's ``encrypted_content``.
+
+Gemini thinking models reject a replayed ``functionCall`` part without the
+``thoughtSignature`` the model attached to it. Responses clients such as Codex run
+with ``store: false`` and replay the reasoning items they received, including
+``encrypted_content``; so the gateway puts the signature there and reads it back on
+the next turn, which needs no server state. The payload is ours, not encrypted:
+``agp1.`` + base64url (unpadded) of ``{"sig", "call_ids", "model"}``. Anything
+else in ``encrypted_content`` (another provider's blob, garbage) decodes to None.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+PREFIX: Final = "agp1."
+SKIP_SIGNATURE: Final = "skip_thought_signature_validator"
+
+
+@dataclass(frozen=True, slots=True)
+class SignatureCarrier:
+    """A decoded ``encrypted_content``: one signature and the calls it belongs to.
+
+    ``call_ids`` is empty when the signature came on a text part; it then belongs
+    to the next model part of the replayed history.
+    """
+
+    signature: str
+    call_ids: tuple[str, ...]
+    model: str
+
+
+def encode_signature(signature: str, call_ids: Sequence[str], model: str) -> str:
+    """The ``encrypted_content`` string carrying ``signature``."""
+    payload = {"sig": signature, "call_ids": list(call_ids), "model": model}
+    raw = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+    encoded = base64.urlsafe_b64encode(raw.encode("utf-8")).decode("ascii")
+    return PREFIX + encoded.rstrip("=")
+
+
+def decode_signature(value: object) -> SignatureCarrier | None:
+    """The carrier inside ``value``, or None when it is not one of ours.
+
+    Why None rather than an error: clients replay reasoning items produced by other
+    backends (OpenAI's own encrypted blobs) after a model switch; those are useless
+    to Gemini but must not fail the request.
+    """
+    if not isinstance(value, str) or not value.startswith(PREFIX):
+        return None
+    body = value[len(PREFIX) :]
+    try:
+        raw = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
+        payload: Any = json.loads(raw.decode("utf-8"))
+    except (binascii.Error, ValueError):
+        return None
+    return _carrier(payload)
+
+
+def _carrier(payload: Any) -> SignatureCarrier | None:
+    if not isinstance(payload, dict):
+        return None
+    signature = payload.get("sig")
+    call_ids = payload.get("call_ids", [])
+    model = payload.get("model", "")
+    if not isinstance(signature, str) or not signature:
+        return None
+    if not isinstance(call_ids, list) or not all(isinstance(c, str) for c in call_ids):
+        return None
+    if not isinstance(model, str):
+        return None
+    return SignatureCarrier(signature, tuple(call_ids), model)
