@@ -1,4 +1,4 @@
-"""The ``antigravity-proxy`` command: ``serve`` and ``routes``.
+"""The ``antigravity-proxy`` command: ``serve``, ``routes`` and ``accounts``.
 
 Start-up problems (a bad config key, a broken routes.yaml) print one line naming
 the culprit and exit with status 2, before any socket is opened.
@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from antigravity_proxy import __version__
+from antigravity_proxy.accounts import cli as accounts_cli
 from antigravity_proxy.config import Config, ConfigError, load_config
 from antigravity_proxy.routing import RouteError, resolve_handler
 from antigravity_proxy.server import GatewayServer
@@ -51,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     routes = commands.add_parser("routes", help="print the route table as loaded")
     routes.add_argument("--config", default=argparse.SUPPRESS, help="config file")
     routes.set_defaults(run=run_routes)
+    accounts_cli.add_parser(commands)
     return parser
 
 

@@ -1,16 +1,37 @@
 """What handlers get besides the request: the config and the long-lived services.
 
-Built once per worker process by ``wsgi.create_app`` and passed to every handler
-as its first argument, so handlers stay thin and testable with fakes.
+Built once per worker process by ``wsgi.create_app`` (after gunicorn's fork, so
+sockets and SQLite connections are never shared between processes) and passed to
+every handler as its first argument.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
+from antigravity_proxy.accounts.service import AccountPool
+from antigravity_proxy.accounts.store import AccountStore
 from antigravity_proxy.config import Config
+from antigravity_proxy.dispatch import Dispatcher
+from antigravity_proxy.state import SharedState, SQLiteState
+from antigravity_proxy.upstream.cloudcode import CloudCodeClient
 
 
 @dataclass(frozen=True, slots=True)
 class Services:
     config: Config
+    store: AccountStore
+    state: SharedState
+    upstream: CloudCodeClient
+    pool: AccountPool
+    dispatcher: Dispatcher
+
+    @classmethod
+    def build(cls, config: Config) -> Services:
+        store = AccountStore(config.accounts_dir)
+        state = SQLiteState(config.home_dir / "state.db", clock=time.time)
+        upstream = CloudCodeClient(config.upstream)
+        pool = AccountPool(config, store, state, upstream)
+        dispatcher = Dispatcher(pool, upstream, config.accounts.max_attempts)
+        return cls(config, store, state, upstream, pool, dispatcher)

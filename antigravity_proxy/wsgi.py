@@ -34,7 +34,7 @@ def create_app(config: Config | None = None) -> WSGIApplication:
     config = config if config is not None else load_config()
     routes = routes_for(config)
     handlers = resolve_handlers(routes)
-    services = Services(config=config)
+    services = Services.build(config)
     gateway = Gateway(routes, handlers, services)
     auth = AuthMiddleware(gateway, config.proxy.api_key, config.effective_auth_mode)
     return CorsMiddleware(auth)

@@ -1,19 +1,135 @@
-"""Gemini-protocol endpoints (generateContent, streamGenerateContent, countTokens).
+"""Gemini-protocol endpoints: generateContent, streamGenerateContent, countTokens.
 
-Not built yet: each answers 501 in Google's error format until its issue lands.
+Thin glue: translate (pure), send through the dispatcher (accounts, retries),
+relay or collect. The upstream is always asked to stream, so the non-streaming
+answer is the merge of exactly what a stream would have carried.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any, Final
+
 from werkzeug.wrappers import Request, Response
 
-from antigravity_proxy.errors import NotImplementedYet
+from antigravity_proxy.dispatch import UpstreamRequest
+from antigravity_proxy.http import json_response, read_json_object
+from antigravity_proxy.models import is_image_model, resolve_model
+from antigravity_proxy.protocols.gemini.request import (
+    GeminiContext,
+    count_tokens_to_upstream,
+    parse_model_method,
+    request_to_upstream,
+)
+from antigravity_proxy.protocols.gemini.response import (
+    merge_chunks,
+    response_to_client,
+    signatures_from_chunk,
+)
+from antigravity_proxy.protocols.gemini.stream import GeminiStreamTranslator
 from antigravity_proxy.services import Services
+from antigravity_proxy.sessions import gemini_user_texts, session_key
+from antigravity_proxy.state import SharedState
+from antigravity_proxy.streaming import collect, relay, stream_response
+from antigravity_proxy.upstream.envelope import unwrap_response
+
+SIGNATURE_NAMESPACE: Final = "gemini-signature"
+SIGNATURE_TTL: Final = 24 * 3600.0
 
 
 def generate(services: Services, request: Request, model: str) -> Response:
-    raise NotImplementedYet("Gemini generation is not implemented yet in this gateway")
+    name, method = parse_model_method(model)
+    if method == "countTokens":
+        return _count_tokens(services, name, read_json_object(request))
+    body = read_json_object(request)
+    upstream_model = resolve_model(name, services.config.model_mapping)
+    ctx = GeminiContext(upstream_model, remembered_signatures(services.state, body))
+    sent = services.dispatcher.send(
+        UpstreamRequest(
+            method="streamGenerateContent",
+            model=upstream_model,
+            inner=request_to_upstream(body, ctx),
+            session=session_key(gemini_user_texts(body)),
+            request_type="image_gen" if is_image_model(upstream_model) else "agent",
+        )
+    )
+    headers = {
+        "X-Mapped-Model": upstream_model,
+        "X-Antigravity-Account": sent.lease.account.id,
+    }
+    if method == "streamGenerateContent":
+        return _stream(services, request, sent.response, headers)
+    chunks = [unwrap_response(c) for c in collect(sent.response)]
+    for chunk in chunks:
+        remember_signatures(services.state, signatures_from_chunk(chunk))
+    return json_response(response_to_client(merge_chunks(chunks)), headers=headers)
 
 
 def count_tokens(services: Services, request: Request, model: str) -> Response:
-    raise NotImplementedYet("Gemini countTokens is not implemented yet in this gateway")
+    name, _ = parse_model_method(model)
+    return _count_tokens(services, name, read_json_object(request))
+
+
+def _stream(
+    services: Services, request: Request, upstream: Any, headers: dict[str, str]
+) -> Response:
+    sse = request.args.get("alt") == "sse"
+    translator = GeminiStreamTranslator(sse=sse)
+
+    def on_end() -> None:
+        remember_signatures(services.state, translator.signatures)
+
+    frames = relay(upstream, translator, on_end=on_end)
+    mimetype = "text/event-stream" if sse else "application/json"
+    return stream_response(frames, mimetype, headers)
+
+
+def _count_tokens(services: Services, name: str, body: dict[str, Any]) -> Response:
+    """A real count from the upstream's countTokens, never a local estimate."""
+    upstream_model = resolve_model(name, services.config.model_mapping)
+    inner = count_tokens_to_upstream(body, GeminiContext(upstream_model))
+    sent = services.dispatcher.send(
+        UpstreamRequest(
+            method="countTokens", model=upstream_model, inner=inner, stream=False
+        )
+    )
+    with sent.response as response:
+        answer = unwrap_response(response.json())
+    total = answer.get("totalTokens")
+    result: dict[str, Any] = {"totalTokens": total if isinstance(total, int) else 0}
+    for key in ("cachedContentTokenCount", "promptTokensDetails"):
+        if key in answer:
+            result[key] = answer[key]
+    return json_response(result, headers={"X-Mapped-Model": upstream_model})
+
+
+def remembered_signatures(
+    state: SharedState, body: Mapping[str, Any]
+) -> dict[str, str]:
+    """Signatures stored for the function calls a client replays without one."""
+    found: dict[str, str] = {}
+    for call_id in _unsigned_call_ids(body):
+        value = state.get(SIGNATURE_NAMESPACE, call_id)
+        if value:
+            found[call_id] = value
+    return found
+
+
+def remember_signatures(state: SharedState, signatures: Mapping[str, str]) -> None:
+    for call_id, signature in signatures.items():
+        state.put(SIGNATURE_NAMESPACE, call_id, signature, SIGNATURE_TTL)
+
+
+def _unsigned_call_ids(body: Mapping[str, Any]) -> list[str]:
+    ids: list[str] = []
+    contents = body.get("contents")
+    for content in contents if isinstance(contents, list) else []:
+        parts = content.get("parts") if isinstance(content, dict) else None
+        for part in parts if isinstance(parts, list) else []:
+            call = part.get("functionCall") if isinstance(part, dict) else None
+            if not isinstance(call, dict) or part.get("thoughtSignature"):
+                continue
+            key = call.get("id") or call.get("name")
+            if isinstance(key, str) and key:
+                ids.append(key)
+    return ids

@@ -1,0 +1,122 @@
+"""``accounts login``: Google's OAuth loopback flow, or paste-back for a LAN box.
+
+The loopback flow listens on ``127.0.0.1`` for Google's redirect to
+``http://localhost:<port>/oauth-callback``. On a headless box the browser runs
+elsewhere and cannot reach that port, so ``--no-browser`` asks the user to paste
+the URL the browser was redirected to (it fails to load, but carries the code).
+The ``state`` parameter is checked either way.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Final
+from urllib.parse import parse_qs, urlsplit
+
+from werkzeug.serving import make_server
+from werkzeug.wrappers import Request, Response
+
+from antigravity_proxy.accounts.oauth import OAuthClient, OAuthError, TokenGrant
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIEnvironment
+
+CALLBACK_PATH: Final = "/oauth-callback"
+DONE_PAGE: Final = (
+    "<!doctype html><title>antigravity-proxy</title>"
+    "<p>Signed in. You can close this tab and return to the terminal.</p>"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Callback:
+    code: str
+    state: str
+
+
+def parse_redirect(url: str) -> Callback:
+    """The code and state from the URL Google redirected the browser to."""
+    query = parse_qs(urlsplit(url.strip()).query)
+    if "error" in query:
+        raise OAuthError(f"Google refused the sign-in: {query['error'][0]}")
+    code, state = query.get("code", [""])[0], query.get("state", [""])[0]
+    if not code:
+        raise OAuthError(
+            "that URL has no 'code' parameter; paste the whole redirect URL"
+        )
+    return Callback(code, state)
+
+
+class LoopbackReceiver:
+    """A one-shot HTTP server that waits for the OAuth redirect."""
+
+    def __init__(self, port: int = 0) -> None:
+        self._result: Callback | None = None
+        self._error: str | None = None
+        self._done = threading.Event()
+        self.server = make_server("127.0.0.1", port, self._app, threaded=True)
+        self.redirect_uri = f"http://localhost:{self.server.server_port}{CALLBACK_PATH}"
+
+    def _app(
+        self, environ: WSGIEnvironment, start_response: StartResponse
+    ) -> Iterable[bytes]:
+        request = Request(environ)
+        if request.path != CALLBACK_PATH:
+            return Response("not found", status=404)(environ, start_response)
+        try:
+            self._result = parse_redirect(request.url)
+        except OAuthError as exc:
+            self._error = str(exc)
+        self._done.set()
+        return Response(DONE_PAGE, mimetype="text/html")(environ, start_response)
+
+    def wait(self, timeout: float) -> Callback:
+        thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            if not self._done.wait(timeout):
+                raise OAuthError(f"no sign-in within {int(timeout)} s")
+        finally:
+            self.server.shutdown()
+            self.server.server_close()
+        if self._result is None:
+            raise OAuthError(self._error or "sign-in failed")
+        return self._result
+
+
+def login(
+    oauth: OAuthClient,
+    exchange: Callable[[str, str], TokenGrant],
+    *,
+    no_browser: bool,
+    say: Callable[[str], None],
+    ask: Callable[[str], str],
+    port: int = 0,
+    timeout: float = 300,
+) -> TokenGrant:
+    """Run one sign-in and return the tokens; ``exchange(code, redirect_uri)``."""
+    state = secrets.token_urlsafe(16)
+    if no_browser:
+        redirect_uri = f"http://localhost:{port or 8085}{CALLBACK_PATH}"
+        say(
+            "Open this URL in a browser and sign in:\n\n  "
+            + oauth.authorization_url(redirect_uri, state)
+        )
+        say("\nThe browser ends on a page that does not load; copy its URL.")
+        callback = parse_redirect(ask("Paste the URL here: "))
+    else:
+        receiver = LoopbackReceiver(port)
+        redirect_uri = receiver.redirect_uri
+        say(
+            "Open this URL in a browser on this machine and sign in:\n\n  "
+            + oauth.authorization_url(redirect_uri, state)
+        )
+        callback = receiver.wait(timeout)
+    if not secrets.compare_digest(callback.state, state):
+        raise OAuthError(
+            "the sign-in answer does not match this login (state mismatch)"
+        )
+    return exchange(callback.code, redirect_uri)

@@ -1,0 +1,162 @@
+"""Turning a refresh token (or a copied account file) into a saved account.
+
+Every network step runs before anything is written: a refresh token that Google
+refuses leaves no file behind, and a saved account is always complete. Project
+and quota are best effort (the pool resolves them later if they fail now).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import time
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from antigravity_proxy.accounts import quota as quota_mod
+from antigravity_proxy.accounts.oauth import OAuthClient, OAuthError, TokenGrant
+from antigravity_proxy.accounts.store import (
+    Account,
+    AccountLoadError,
+    AccountStore,
+    account_from_raw,
+)
+from antigravity_proxy.errors import GatewayError
+from antigravity_proxy.upstream.cloudcode import CloudCodeClient
+
+log = logging.getLogger(__name__)
+
+
+class ImportFailed(ValueError):
+    """The import source is not something we can read; nothing was written."""
+
+
+class Onboarding:
+    def __init__(
+        self, store: AccountStore, oauth: OAuthClient, upstream: CloudCodeClient
+    ) -> None:
+        self.store = store
+        self.oauth = oauth
+        self.upstream = upstream
+
+    def add_refresh_token(self, refresh_token: str) -> Account:
+        """Refresh, read the email, resolve project and quota, then save once."""
+        with requests.Session() as session:
+            grant = self.oauth.refresh(session, refresh_token)
+            info = self.oauth.userinfo(session, grant.access_token)
+        if not isinstance(info.get("email"), str):
+            raise OAuthError("Google did not return the account's email")
+        grant = TokenGrant(
+            grant.access_token,
+            grant.expires_in,
+            grant.refresh_token or refresh_token,
+            grant.id_token,
+        )
+        return self.store.create(self._raw_account(grant, info))
+
+    def add_grant(self, grant: TokenGrant) -> Account:
+        with requests.Session() as session:
+            info = self.oauth.userinfo(session, grant.access_token)
+        if not isinstance(info.get("email"), str):
+            raise OAuthError("Google did not return the account's email")
+        return self.store.create(self._raw_account(grant, info))
+
+    def import_path(self, path: Path) -> list[Account]:
+        """An Antigravity-Manager data dir, its accounts folder, or a token list."""
+        if path.is_dir():
+            folder = path / "accounts" if (path / "accounts").is_dir() else path
+            return [self.store.create(raw) for raw in _account_files(folder)]
+        tokens = _token_list(path)
+        return [self.add_refresh_token(token) for token in tokens]
+
+    def _raw_account(
+        self, grant: TokenGrant, info: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        now = int(time.time())
+        project, tier = self._project_and_tier(grant.access_token)
+        raw: dict[str, Any] = {
+            "email": info["email"],
+            "name": info.get("name") or info["email"],
+            "token": {
+                "access_token": grant.access_token,
+                "refresh_token": grant.refresh_token,
+                "expires_in": grant.expires_in,
+                "expiry_timestamp": now + grant.expires_in,
+                "token_type": "Bearer",
+                "email": info["email"],
+                "project_id": project or "",
+            },
+            "disabled": False,
+            "proxy_disabled": False,
+            "created_at": now,
+            "last_used": now,
+        }
+        quota = self._quota(grant.access_token, project, now)
+        if quota is not None or tier:
+            raw["quota"] = {**(quota or {}), "subscription_tier": tier}
+        return raw
+
+    def _project_and_tier(self, access_token: str) -> tuple[str | None, str | None]:
+        body = {"metadata": {"ideType": "ANTIGRAVITY"}}
+        try:
+            answer = self.upstream.call_json("loadCodeAssist", body, access_token)
+        except GatewayError as exc:
+            log.warning(
+                "loadCodeAssist failed (%s); the project is resolved later", exc
+            )
+            return None, None
+        return quota_mod.parse_load_code_assist(answer)
+
+    def _quota(
+        self, access_token: str, project: str | None, now: int
+    ) -> dict[str, Any] | None:
+        body = {"project": project} if project else {}
+        try:
+            answer = self.upstream.call_json("fetchAvailableModels", body, access_token)
+        except GatewayError as exc:
+            log.warning("fetchAvailableModels failed (%s); quota is fetched later", exc)
+            return None
+        snapshot = quota_mod.parse_available_models(answer)
+        return quota_mod.quota_to_raw(snapshot, None, now)
+
+
+def _account_files(folder: Path) -> Iterator[dict[str, Any]]:
+    files = sorted(folder.glob("*.json"))
+    if not files:
+        raise ImportFailed(f"{folder}: no account files (*.json) found")
+    checked: list[dict[str, Any]] = []
+    for file in files:
+        try:
+            raw = json.loads(file.read_text(encoding="utf-8"))
+            account_from_raw(raw, source=file.name)
+        except (OSError, ValueError, AccountLoadError) as exc:
+            raise ImportFailed(f"{file}: not an account file: {exc}") from exc
+        checked.append(copy.deepcopy(raw))
+    yield from checked
+
+
+def _token_list(path: Path) -> list[str]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ImportFailed(
+            f"{path}: expected a JSON list of refresh tokens: {exc}"
+        ) from exc
+    if not isinstance(data, list) or not data:
+        raise ImportFailed(f"{path}: expected a non-empty JSON list of refresh tokens")
+    tokens = [_token_of(item) for item in data]
+    if not all(tokens):
+        raise ImportFailed(f"{path}: every entry must be a token or have refresh_token")
+    return [t for t in tokens if t]
+
+
+def _token_of(item: Any) -> str | None:
+    if isinstance(item, str) and item.strip():
+        return item.strip()
+    if isinstance(item, dict) and isinstance(item.get("refresh_token"), str):
+        return str(item["refresh_token"])
+    return None

@@ -1,0 +1,368 @@
+"""The account pool at run time: choose an account, make it ready, learn from errors.
+
+``acquire`` picks an account for a model (pure ranking from ``pool.py`` over the
+files in ``store.py`` and the cooldowns in the shared state), then makes sure it
+has a fresh access token and a project. Token refresh happens inside the account
+file's lock, so one refresh per account happens at a time across every thread and
+worker process; whoever waited re-reads the file and finds the new token.
+``report_failure`` turns an upstream error into a cooldown, a forbidden mark or
+a disabled account, and says whether to try another account.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Final
+
+import requests
+
+from antigravity_proxy.accounts import quota as quota_mod
+from antigravity_proxy.accounts.cooldown import Reason, cooldown_from_error
+from antigravity_proxy.accounts.oauth import InvalidGrant, OAuthClient, OAuthError
+from antigravity_proxy.accounts.pool import Candidate, choose
+from antigravity_proxy.accounts.store import (
+    Account,
+    AccountLoadError,
+    AccountStore,
+    disable,
+    mark_forbidden,
+    set_project,
+    set_quota,
+    set_token,
+)
+from antigravity_proxy.config import Config
+from antigravity_proxy.errors import (
+    GatewayError,
+    Overloaded,
+    RateLimited,
+    UpstreamStatus,
+)
+from antigravity_proxy.state import SharedState
+from antigravity_proxy.upstream.cloudcode import CloudCodeClient
+
+log = logging.getLogger(__name__)
+
+REFRESH_MARGIN: Final = 90
+NO_ACCOUNTS: Final = (
+    'no Google account is configured: run "antigravity-proxy accounts login"'
+)
+ROTATE_STATUSES: Final = frozenset({403, 404, 429, 500})
+BACKOFF_STATUSES: Final = frozenset({503, 529})
+
+
+class Verdict(enum.Enum):
+    """What the caller should do after an upstream error."""
+
+    ROTATE = "rotate"  # try another account
+    RETRY = "retry"  # same account again (its token was refreshed)
+    BACKOFF = "backoff"  # wait a little, then any account
+    FAIL = "fail"  # the request itself is wrong: answer the client
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """An account ready to call the upstream with."""
+
+    account: Account
+    access_token: str
+    project: str
+
+
+class AccountPool:
+    def __init__(
+        self,
+        config: Config,
+        store: AccountStore,
+        state: SharedState,
+        upstream: CloudCodeClient,
+        *,
+        clock: Callable[[], float] = time.time,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.state = state
+        self.upstream = upstream
+        self.oauth = OAuthClient.from_config(config)
+        self.clock = clock
+        self.rng = rng or random.Random()
+        self._fallback_logged: set[str] = set()
+        self._quota_tried: set[str] = set()
+
+    def acquire(
+        self,
+        model: str,
+        *,
+        session: str | None = None,
+        excluded: frozenset[str] = frozenset(),
+    ) -> Lease:
+        """An account for ``model``, ready to use; never one in ``excluded``."""
+        while True:
+            account = self._choose(model, session, excluded)
+            try:
+                lease = self._prepare(account)
+            except InvalidGrant as exc:
+                self._disable(account, f"invalid_grant: {exc}")
+                excluded = excluded | {account.id}
+                continue
+            except OAuthError as exc:
+                log.warning("account %s: token refresh failed: %s", account.id, exc)
+                excluded = excluded | {account.id}
+                continue
+            if session:
+                self.state.bind_sticky(session, account.id)
+            return lease
+
+    def report_success(self, lease: Lease) -> None:
+        self.state.reset_failures(lease.account.id)
+
+    def report_failure(self, lease: Lease, model: str, err: UpstreamStatus) -> Verdict:
+        """Record what the error says about the account; tell the caller what next."""
+        status = err.upstream_status
+        account = lease.account
+        if status == 401:
+            return Verdict.RETRY if self._force_refresh(account) else Verdict.ROTATE
+        if status == 403:
+            self.store.update(
+                account.id, lambda raw: mark_forbidden(raw, err.body, self._now())
+            )
+            log.warning("account %s is forbidden (403); marked on disk", account.id)
+            return Verdict.ROTATE
+        self._cool_down(account, model, err)
+        if status in ROTATE_STATUSES:
+            return Verdict.ROTATE
+        if status in BACKOFF_STATUSES:
+            return Verdict.BACKOFF
+        return Verdict.FAIL
+
+    def forget_session(self, session: str | None) -> None:
+        if session:
+            self.state.unbind_sticky(session)
+
+    def refresh_quota(self, account: Account) -> Account:
+        """``fetchAvailableModels`` into the account file (quota per model)."""
+        lease = self._ready(account)
+        body: dict[str, Any] = {"project": lease.project} if lease.project else {}
+        answer = self.upstream.call_json(
+            "fetchAvailableModels", body, lease.access_token
+        )
+        snapshot = quota_mod.parse_available_models(answer)
+        now = self._now()
+        return self.store.update(
+            account.id,
+            lambda raw: set_quota(
+                raw, quota_mod.quota_to_raw(snapshot, raw.get("quota"), now)
+            ),
+        )
+
+    def cooling_until(self) -> dict[str, tuple[float, str]]:
+        return self.state.active_cooldowns()
+
+    def _choose(
+        self, model: str, session: str | None, excluded: frozenset[str]
+    ) -> Account:
+        now = self.clock()
+        accounts = {a.id: a for a in self.store.all() if a.usable(now)}
+        if not accounts:
+            raise Overloaded(self._why_empty())
+        group = quota_mod.model_group(model) or model
+        cooldowns = self.state.active_cooldowns()
+        cooling = {a for a in accounts if a in cooldowns or f"{a}:{group}" in cooldowns}
+        candidates = [self._candidate(a, model) for a in accounts.values()]
+        sticky = self.state.sticky_account(session) if session else None
+        chosen = choose(
+            candidates, excluded=excluded, cooling=cooling, sticky=sticky, rng=self.rng
+        )
+        if chosen is None:
+            raise self._exhausted(accounts, cooling, cooldowns, group, excluded)
+        return accounts[chosen]
+
+    def _candidate(self, account: Account, model: str) -> Candidate:
+        found = quota_mod.quota_for_model(account.quota_models, model)
+        return Candidate(
+            id=account.id,
+            tier=account.tier,
+            model_quota=found.percentage if found else None,
+            reset_time=_parse_time(found.reset_time) if found else None,
+        )
+
+    def _why_empty(self) -> str:
+        if not self.store.ids():
+            return NO_ACCOUNTS
+        return (
+            "every Google account is disabled or forbidden: "
+            'see "antigravity-proxy accounts list" and "accounts enable ID"'
+        )
+
+    def _exhausted(
+        self,
+        accounts: dict[str, Account],
+        cooling: set[str],
+        cooldowns: dict[str, tuple[float, str]],
+        group: str,
+        excluded: frozenset[str],
+    ) -> GatewayError:
+        waiting = [a for a in accounts if a in cooling and a not in excluded]
+        if not waiting:
+            return Overloaded(
+                f"all {len(accounts)} usable accounts failed this request"
+            )
+        until = {a: _cooldown_end(a, group, cooldowns) for a in waiting}
+        first = min(until.values())
+        retry_after = max(1, int(first - self.clock() + 0.999))
+        listed = ", ".join(f"{a} until {_utc(t)}" for a, t in sorted(until.items()))
+        return RateLimited(
+            f"every account is cooling down for {group}: {listed}",
+            retry_after=retry_after,
+        )
+
+    def _prepare(self, account: Account) -> Lease:
+        lease = self._ready(account)
+        if not lease.account.quota_last_updated and account.id not in self._quota_tried:
+            self._quota_tried.add(account.id)
+            lease = Lease(
+                self._first_quota(lease.account), lease.access_token, lease.project
+            )
+        return lease
+
+    def _ready(self, account: Account) -> Lease:
+        """A fresh token and a project; quota data is not needed to serve."""
+        if self._now() >= account.expiry_timestamp - REFRESH_MARGIN:
+            account = self._refresh(account, force=False)
+        if not account.project_id:
+            account = self._resolve_project(account)
+        project = account.project_id or self.config.upstream.fallback_project
+        return Lease(account, account.access_token, project)
+
+    def _refresh(self, account: Account, *, force: bool) -> Account:
+        """Refresh inside the file lock; a waiter finds the token already fresh."""
+        session = requests.Session()
+
+        def mutate(raw: dict[str, Any]) -> None:
+            token = raw.get("token") or {}
+            expiry = int(token.get("expiry_timestamp") or 0)
+            fresh = self._now() < expiry - REFRESH_MARGIN
+            if fresh and (
+                not force or token.get("access_token") != account.access_token
+            ):
+                return
+            grant = self.oauth.refresh(session, str(token.get("refresh_token", "")))
+            set_token(
+                raw,
+                grant.access_token,
+                grant.expires_in,
+                self._now(),
+                refresh_token=grant.refresh_token,
+                id_token=grant.id_token,
+            )
+
+        with session:
+            return self.store.update(account.id, mutate)
+
+    def _force_refresh(self, account: Account) -> bool:
+        try:
+            self._refresh(account, force=True)
+        except InvalidGrant as exc:
+            self._disable(account, f"invalid_grant: {exc}")
+            return False
+        except OAuthError as exc:
+            log.warning("account %s: refresh after 401 failed: %s", account.id, exc)
+            return False
+        return True
+
+    def _resolve_project(self, account: Account) -> Account:
+        body = {"metadata": {"ideType": "ANTIGRAVITY"}}
+        try:
+            answer = self.upstream.call_json(
+                "loadCodeAssist", body, account.access_token
+            )
+        except GatewayError as exc:
+            log.warning(
+                "account %s: loadCodeAssist failed: %s", account.id, exc.message
+            )
+            answer = {}
+        project, tier = quota_mod.parse_load_code_assist(answer)
+        if not project:
+            if account.id not in self._fallback_logged:
+                self._fallback_logged.add(account.id)
+                log.warning(
+                    "account %s: no project from loadCodeAssist; using fallback %s",
+                    account.id,
+                    self.config.upstream.fallback_project,
+                )
+            return account
+
+        def mutate(raw: dict[str, Any]) -> None:
+            set_project(raw, project)
+            if tier:
+                raw.setdefault("quota", {})["subscription_tier"] = tier
+
+        return self.store.update(account.id, mutate)
+
+    def _first_quota(self, account: Account) -> Account:
+        try:
+            return self.refresh_quota(account)
+        except (GatewayError, AccountLoadError) as exc:
+            log.warning("account %s: quota fetch failed: %s", account.id, exc)
+            return account
+
+    def _cool_down(self, account: Account, model: str, err: UpstreamStatus) -> None:
+        failures = (
+            self.state.record_failure(account.id) if err.upstream_status == 429 else 0
+        )
+        cooldown = cooldown_from_error(
+            err.upstream_status,
+            err.headers,
+            err.body,
+            failures=max(0, failures - 1),
+            max_seconds=self.config.accounts.max_cooldown_seconds,
+        )
+        if cooldown is None:
+            return
+        group = quota_mod.model_group(model) or model
+        key = f"{account.id}:{group}" if cooldown.scope == "model" else account.id
+        self.state.set_cooldown(
+            key, self.clock() + cooldown.seconds, cooldown.reason.value
+        )
+        if cooldown.reason is Reason.QUOTA_EXHAUSTED:
+            log.info(
+                "account %s: %s quota exhausted for %.0fs",
+                account.id,
+                group,
+                cooldown.seconds,
+            )
+
+    def _disable(self, account: Account, reason: str) -> None:
+        log.warning(
+            "account %s disabled: refresh token rejected (invalid_grant)", account.id
+        )
+        self.store.update(account.id, lambda raw: disable(raw, reason, self._now()))
+
+    def _now(self) -> int:
+        return int(self.clock())
+
+
+def _cooldown_end(
+    account: str, group: str, cooldowns: dict[str, tuple[float, str]]
+) -> float:
+    ends = [cooldowns[k][0] for k in (account, f"{account}:{group}") if k in cooldowns]
+    return max(ends)
+
+
+def _utc(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%H:%M:%SZ")
+
+
+def _parse_time(text: str | None) -> float | None:
+    if not text:
+        return None
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None

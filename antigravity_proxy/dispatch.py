@@ -1,0 +1,161 @@
+"""One upstream generation call, with account rotation: the retry policy lives here.
+
+``send`` picks an account, wraps the translated Gemini request in the envelope for
+that account, and calls Cloud Code. An account-specific failure (429, 403, 404,
+500) moves on to another account; 401 refreshes the token and retries once;
+503/529 back off briefly. At most ``accounts.max_attempts`` calls in all, and all
+of them happen before the client has seen a byte: ``send`` returns an open, 2xx
+upstream response, or raises the error the client should see.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import requests
+
+from antigravity_proxy.accounts.service import AccountPool, Lease, Verdict
+from antigravity_proxy.errors import (
+    GatewayError,
+    NotFoundError,
+    Overloaded,
+    RateLimited,
+    UpstreamError,
+    UpstreamStatus,
+)
+from antigravity_proxy.upstream.cloudcode import CloudCodeClient
+from antigravity_proxy.upstream.envelope import (
+    account_session_id,
+    wrap_count_tokens,
+    wrap_request,
+)
+
+log = logging.getLogger(__name__)
+
+BACKOFF_BASE: Final = 0.5
+BACKOFF_CAP: Final = 4.0
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamRequest:
+    """A translated request, not yet bound to an account."""
+
+    method: str
+    model: str
+    inner: Mapping[str, Any]
+    stream: bool = True
+    session: str | None = None
+    request_type: str = "agent"
+    extra_headers: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    response: requests.Response
+    lease: Lease
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        pool: AccountPool,
+        upstream: CloudCodeClient,
+        max_attempts: int,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.pool = pool
+        self.upstream = upstream
+        self.max_attempts = max_attempts
+        self.sleep = sleep
+
+    def send(self, request: UpstreamRequest) -> Sent:
+        excluded: frozenset[str] = frozenset()
+        last: UpstreamStatus | None = None
+        for attempt in range(self.max_attempts):
+            try:
+                lease = self.pool.acquire(
+                    request.model, session=request.session, excluded=excluded
+                )
+            except GatewayError as err:
+                raise _final_error(last) if last is not None else err from last
+            try:
+                return Sent(self._call(request, lease), lease)
+            except UpstreamStatus as err:
+                last = err
+                verdict = self.pool.report_failure(lease, request.model, err)
+                log.info(
+                    "attempt %d on account %s: upstream %s -> %s",
+                    attempt + 1,
+                    lease.account.id,
+                    err.upstream_status,
+                    verdict.value,
+                )
+                if verdict is Verdict.FAIL:
+                    raise
+                if verdict is Verdict.ROTATE:
+                    excluded = excluded | {lease.account.id}
+                    self.pool.forget_session(request.session)
+                elif verdict is Verdict.BACKOFF:
+                    self.sleep(min(BACKOFF_CAP, BACKOFF_BASE * 2**attempt))
+        assert last is not None
+        raise _final_error(last)
+
+    def _call(self, request: UpstreamRequest, lease: Lease) -> requests.Response:
+        body = self._envelope(request, lease)
+        response = self.upstream.call(
+            request.method,
+            body,
+            lease.access_token,
+            project=lease.project,
+            stream=request.stream,
+            extra_headers=request.extra_headers,
+        )
+        self.pool.report_success(lease)
+        return response
+
+    def _envelope(self, request: UpstreamRequest, lease: Lease) -> dict[str, Any]:
+        if request.method == "countTokens":
+            return wrap_count_tokens(request.inner)
+        return wrap_request(
+            request.inner,
+            project=lease.project,
+            model=request.model,
+            request_id=f"agent/{uuid.uuid4().hex[:8]}/{request.session or 'none'}",
+            request_type=request.request_type,
+            session_id=account_session_id(lease.account.id),
+        )
+
+
+def _final_error(last: UpstreamStatus) -> GatewayError:
+    """What the client sees once every attempt failed.
+
+    The upstream's own message is kept (it names the problem); a status that only
+    says something about our accounts becomes "busy" or "rate limited".
+    """
+    status = last.upstream_status
+    if status == 429:
+        retry = _retry_after(last)
+        return RateLimited(
+            f"all accounts are rate limited: {last.message}", retry_after=retry
+        )
+    if status == 404:
+        return NotFoundError(last.message)
+    if status in (401, 403):
+        return Overloaded(
+            "no account could be used for this request (auth refused upstream)"
+        )
+    if status in (503, 529):
+        return Overloaded(f"the upstream is overloaded: {last.message}")
+    if 400 <= status < 500:
+        return last
+    return UpstreamError(f"upstream error {status}: {last.message}")
+
+
+def _retry_after(err: UpstreamStatus) -> int:
+    value = {k.lower(): v for k, v in err.headers.items()}.get("retry-after", "")
+    return int(value) if value.isdigit() else 30

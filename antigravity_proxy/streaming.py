@@ -1,0 +1,75 @@
+"""``relay``: the only generator that does I/O, the third error seam.
+
+It feeds each upstream SSE event to a protocol's stream translator the moment the
+event's bytes arrive and yields the translated frames at once; nothing is
+collected. A failure after the first byte cannot change the HTTP status any more,
+so it becomes the translator's in-band error frame and the stream ends. The
+upstream response is closed whatever happens, including a client that goes away
+(gunicorn closes the iterator, which raises ``GeneratorExit`` at the ``yield``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any, Protocol
+
+import requests
+from werkzeug.wrappers import Response
+
+from antigravity_proxy.errors import GatewayError
+from antigravity_proxy.upstream.cloudcode import iter_events
+
+log = logging.getLogger(__name__)
+
+STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+
+class StreamTranslator(Protocol):
+    def feed(self, chunk: Mapping[str, Any]) -> list[bytes]: ...
+    def finish(self) -> list[bytes]: ...
+    def error(self, err: GatewayError) -> list[bytes]: ...
+
+
+def relay(
+    upstream: requests.Response,
+    translator: StreamTranslator,
+    *,
+    preamble: Iterable[bytes] = (),
+    on_end: Callable[[], None] | None = None,
+) -> Iterator[bytes]:
+    """Translated frames of ``upstream``'s events, each as soon as it arrives.
+
+    ``on_end`` runs however the stream ends (done, failed, client gone), so
+    what was learnt from the part that was sent (signatures) is kept.
+    """
+    try:
+        yield from preamble
+        for event in iter_events(upstream):
+            if isinstance(event, dict):
+                yield from translator.feed(event)
+        yield from translator.finish()
+    except GatewayError as err:
+        log.warning("upstream stream failed mid-way: %s", err.message)
+        yield from translator.error(err)
+    finally:
+        upstream.close()
+        if on_end is not None:
+            on_end()
+
+
+def collect(upstream: requests.Response) -> list[dict[str, Any]]:
+    """Every event of an upstream stream, for a non-streaming client."""
+    with upstream:
+        return [event for event in iter_events(upstream) if isinstance(event, dict)]
+
+
+def stream_response(
+    frames: Iterator[bytes], mimetype: str, headers: Mapping[str, str] | None = None
+) -> Response:
+    return Response(
+        frames,
+        mimetype=mimetype,
+        headers={**STREAM_HEADERS, **(headers or {})},
+        direct_passthrough=True,
+    )

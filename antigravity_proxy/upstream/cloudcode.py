@@ -1,0 +1,202 @@
+"""The Cloud Code ``v1internal`` HTTP client: the first of the three error seams.
+
+``POST <base>:<method>`` over ``upstream.base_urls`` in order: 404, 408, 5xx and
+network errors try the next base; 429, 400, 401 and 403 come back at once (another
+host would answer the same for this account). Transport failures and non-2xx
+statuses leave this module only as ``GatewayError`` subclasses, raised ``from``
+the ``requests`` exception. Each thread has its own ``requests.Session``, so a
+gthread worker's concurrent streams never share a connection pool.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import uuid
+from collections.abc import Iterator, Mapping
+from typing import Any, Final
+
+import requests
+
+from antigravity_proxy.config import UpstreamConfig
+from antigravity_proxy.errors import (
+    GatewayError,
+    UpstreamStatus,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
+from antigravity_proxy.sse import SSEDecoder
+
+log = logging.getLogger(__name__)
+
+NEXT_BASE_STATUSES: Final = frozenset({404, 408})
+MAX_ERROR_BODY: Final = 64 * 1024
+PROCESS_SESSION_ID: Final = str(uuid.uuid4())
+PLACEHOLDER_PROJECTS: Final = frozenset({"", "test-project", "project-id"})
+
+
+class CloudCodeClient:
+    """Calls ``v1internal`` methods with an account's access token."""
+
+    def __init__(self, config: UpstreamConfig) -> None:
+        self.config = config
+        self.timeout = (config.connect_timeout, config.read_timeout)
+        self._local = threading.local()
+
+    @property
+    def session(self) -> requests.Session:
+        session: requests.Session | None = getattr(self._local, "session", None)
+        if session is None:
+            session = requests.Session()
+            self._local.session = session
+        return session
+
+    def headers(self, access_token: str, project: str = "") -> dict[str, str]:
+        headers = {
+            "Content-Type": "application/json",
+            "Authorization": f"Bearer {access_token}",
+            "User-Agent": self.config.user_agent,
+            "x-client-name": "antigravity",
+            "x-client-version": client_version(self.config.user_agent),
+            "x-vscode-sessionid": PROCESS_SESSION_ID,
+        }
+        if project not in PLACEHOLDER_PROJECTS:
+            headers["x-goog-user-project"] = project
+        return headers
+
+    def call(
+        self,
+        method: str,
+        body: Mapping[str, Any],
+        access_token: str,
+        *,
+        project: str = "",
+        stream: bool = False,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> requests.Response:
+        """POST ``body`` to ``<base>:<method>``; return the first 2xx response.
+
+        Why the retry without ``x-goog-user-project``: some accounts' projects are
+        not usable as quota projects, and the upstream answers 403 to the header
+        while accepting the same request without it.
+        """
+        data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+        headers = {**self.headers(access_token, project), **(extra_headers or {})}
+        try:
+            return self._over_bases(method, data, headers, stream)
+        except UpstreamStatus as err:
+            if err.upstream_status != 403 or "x-goog-user-project" not in headers:
+                raise
+            headers.pop("x-goog-user-project")
+            return self._over_bases(method, data, headers, stream)
+
+    def call_json(
+        self, method: str, body: Mapping[str, Any], access_token: str, project: str = ""
+    ) -> Any:
+        """A non-streaming call whose JSON answer is returned parsed."""
+        with self.call(method, body, access_token, project=project) as response:
+            try:
+                return response.json()
+            except ValueError as exc:
+                raise UpstreamStatus(
+                    response.status_code,
+                    response.text[:MAX_ERROR_BODY],
+                    message=f"upstream {method} answered with invalid JSON",
+                ) from exc
+
+    def _over_bases(
+        self, method: str, data: bytes, headers: dict[str, str], stream: bool
+    ) -> requests.Response:
+        query = "?alt=sse" if stream else ""
+        last: GatewayError = UpstreamUnavailable("no upstream base URL configured")
+        for base in self.config.base_urls:
+            url = f"{base}:{method}{query}"
+            try:
+                response = self.session.post(
+                    url, data=data, headers=headers, stream=stream, timeout=self.timeout
+                )
+            except requests.Timeout as exc:
+                log.warning("upstream %s timed out at %s", method, base)
+                last = UpstreamTimeout(f"upstream {method} timed out")
+                last.__cause__ = exc
+                continue
+            except requests.RequestException as exc:
+                log.warning(
+                    "upstream %s unreachable at %s: %s",
+                    method,
+                    base,
+                    type(exc).__name__,
+                )
+                last = UpstreamUnavailable(f"upstream {method} is unreachable")
+                last.__cause__ = exc
+                continue
+            if response.ok:
+                return response
+            last = _status_error(response)
+            if not _try_next_base(response.status_code):
+                raise last
+            log.warning(
+                "upstream %s answered %s at %s", method, response.status_code, base
+            )
+        raise last
+
+
+def iter_events(response: requests.Response) -> Iterator[Any]:
+    """Parsed JSON of each SSE event, as soon as its bytes arrive.
+
+    Why ``chunk_size=None``: it yields whatever the socket delivered; the default
+    of 1 would read one byte per call. A cut or a read timeout mid-stream becomes
+    an ``UpstreamError``; ``[DONE]`` and unparsable events are skipped.
+    """
+    decoder = SSEDecoder()
+    try:
+        for chunk in response.iter_content(chunk_size=None):
+            yield from _parsed(decoder.feed(chunk))
+    except requests.Timeout as exc:
+        raise UpstreamTimeout("upstream stream stalled") from exc
+    except requests.RequestException as exc:
+        raise UpstreamUnavailable("upstream stream was cut off") from exc
+    yield from _parsed(decoder.flush())
+
+
+def _parsed(events: list[Any]) -> Iterator[Any]:
+    for event in events:
+        if event.data.strip() == "[DONE]":
+            continue
+        try:
+            yield event.json()
+        except ValueError:
+            log.warning("skipping an upstream SSE event that is not JSON")
+
+
+def client_version(user_agent: str) -> str:
+    """``Antigravity/4.3.0 (...)`` -> ``4.3.0``."""
+    product = user_agent.split(" ", 1)[0]
+    return product.partition("/")[2] or "4.3.0"
+
+
+def _try_next_base(status: int) -> bool:
+    return status in NEXT_BASE_STATUSES or status >= 500
+
+
+def _status_error(response: requests.Response) -> UpstreamStatus:
+    with response:
+        body = response.text[:MAX_ERROR_BODY]
+    return UpstreamStatus(
+        response.status_code,
+        body,
+        headers=dict(response.headers),
+        message=upstream_message(body, response.status_code),
+    )
+
+
+def upstream_message(body: str, status: int) -> str:
+    """Google's own ``error.message`` (it names the problem), else a generic line."""
+    try:
+        error = json.loads(body).get("error")
+    except (ValueError, AttributeError):
+        error = None
+    if isinstance(error, dict) and isinstance(error.get("message"), str):
+        return str(error["message"])
+    return f"upstream returned HTTP {status}"
