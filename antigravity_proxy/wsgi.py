@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from antigravity_proxy.accounts.refresher import QuotaRefresher
 from antigravity_proxy.app import Gateway
 from antigravity_proxy.auth import AuthMiddleware
 from antigravity_proxy.config import Config, load_config
@@ -29,12 +30,19 @@ def routes_for(config: Config) -> list[Route]:
     return load_routes_file(config.routes_file or DEFAULT_ROUTES_FILE)
 
 
-def create_app(config: Config | None = None) -> WSGIApplication:
-    """Build the WSGI application: CORS around auth around the dispatcher."""
+def create_app(
+    config: Config | None = None, *, background: bool = True
+) -> WSGIApplication:
+    """Build the WSGI application: CORS around auth around the dispatcher.
+
+    ``background`` starts the periodic quota refresh (off in unit tests).
+    """
     config = config if config is not None else load_config()
     routes = routes_for(config)
     handlers = resolve_handlers(routes)
     services = Services.build(config)
+    if background:
+        QuotaRefresher(services.pool, config.accounts.quota_refresh_minutes).start()
     gateway = Gateway(routes, handlers, services)
     auth = AuthMiddleware(gateway, config.proxy.api_key, config.effective_auth_mode)
     return CorsMiddleware(auth)

@@ -38,7 +38,7 @@ def make_config(tmp_path):
 @pytest.fixture
 def make_client(make_config):
     def make(data: dict | None = None) -> Client:
-        app = create_app(make_config(data))
+        app = create_app(make_config(data), background=False)
         return Client(LintMiddleware(app))
 
     return make

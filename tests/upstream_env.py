@@ -31,7 +31,7 @@ def seed_account(
     """Register ``name`` in the fake and write its account file with an expired token.
 
     The gateway must refresh before its first call, as with a copied account
-    folder. Returns the account id (= ``name``).
+    folder (which knows its tier but may lack quota data). Returns the id (= ``name``).
     """
     email = f"{name}@example.test"
     refresh_token = f"1//rt-{name}"
@@ -49,6 +49,7 @@ def seed_account(
             "expiry_timestamp": 0,
             "project_id": project or "",
         },
+        "quota": {"subscription_tier": tier},
         "disabled": False,
         "proxy_disabled": False,
         "created_at": 1,

@@ -147,7 +147,11 @@ class AccountPool:
 
     def refresh_quota(self, account: Account) -> Account:
         """``fetchAvailableModels`` into the account file (quota per model)."""
-        lease = self._ready(account)
+        try:
+            lease = self._ready(account)
+        except InvalidGrant as exc:
+            self._disable(account, f"invalid_grant: {exc}")
+            raise
         body: dict[str, Any] = {"project": lease.project} if lease.project else {}
         answer = self.upstream.call_json(
             "fetchAvailableModels", body, lease.access_token

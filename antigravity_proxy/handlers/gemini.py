@@ -15,6 +15,7 @@ from werkzeug.wrappers import Request, Response
 from antigravity_proxy.dispatch import UpstreamRequest
 from antigravity_proxy.http import json_response, read_json_object
 from antigravity_proxy.models import is_image_model, resolve_model
+from antigravity_proxy.protocols.gemini.keys import camel_keys
 from antigravity_proxy.protocols.gemini.request import (
     GeminiContext,
     count_tokens_to_upstream,
@@ -39,9 +40,9 @@ SIGNATURE_TTL: Final = 24 * 3600.0
 
 def generate(services: Services, request: Request, model: str) -> Response:
     name, method = parse_model_method(model)
+    body = camel_keys(read_json_object(request))
     if method == "countTokens":
-        return _count_tokens(services, name, read_json_object(request))
-    body = read_json_object(request)
+        return _count_tokens(services, name, body)
     upstream_model = resolve_model(name, services.config.model_mapping)
     ctx = GeminiContext(upstream_model, remembered_signatures(services.state, body))
     sent = services.dispatcher.send(
@@ -67,7 +68,7 @@ def generate(services: Services, request: Request, model: str) -> Response:
 
 def count_tokens(services: Services, request: Request, model: str) -> Response:
     name, _ = parse_model_method(model)
-    return _count_tokens(services, name, read_json_object(request))
+    return _count_tokens(services, name, camel_keys(read_json_object(request)))
 
 
 def _stream(

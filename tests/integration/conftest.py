@@ -36,6 +36,6 @@ def gateway(home, fake_upstream):
             **(extra or {}),
         }
         config = load_config(write_config(home, data), env={})
-        return Client(create_app(config))
+        return Client(create_app(config, background=False))
 
     return make

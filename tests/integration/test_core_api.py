@@ -184,5 +184,5 @@ def test_pending_handlers_answer_501_in_protocol(client, method, path, check):
 
 
 def test_create_app_with_default_routes_file(make_config):
-    app = create_app(make_config({"proxy": {"auth_mode": "off"}}))
+    app = create_app(make_config({"proxy": {"auth_mode": "off"}}), background=False)
     assert Client(app).get("/healthz").status_code == 200

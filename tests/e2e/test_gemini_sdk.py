@@ -1,0 +1,224 @@
+"""The official google-genai SDK against real gunicorn (2 workers) and the fake upstream."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+import requests
+from google import genai
+from google.genai import errors as genai_errors
+from google.genai import types
+
+from tests.conftest import API_KEY
+from tests.e2e.conftest import run_gateway
+from tests.fakes.cloudcode import CutStream, FakeCloudCode, quota_exhausted, serve
+from tests.upstream_env import read_account, seed_account, upstream_section
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    """One fake upstream and one gateway (2 workers) shared by this module's tests."""
+    home = tmp_path_factory.mktemp("gemini-e2e") / "home"
+    fake = FakeCloudCode()
+    with serve(fake) as base:
+        seed_account(home, fake, "ultra", tier="Google AI Ultra")
+        seed_account(home, fake, "pro", tier="Google AI Pro")
+        data = {
+            "proxy": {"api_key": API_KEY, "auth_mode": "strict"},
+            "upstream": upstream_section(base),
+        }
+        with run_gateway(home, data, workers=2, threads=8) as gateway:
+            yield fake, gateway
+
+
+@pytest.fixture
+def fake(stack):
+    fake, _ = stack
+    fake.reset()
+    return fake
+
+
+@pytest.fixture(params=[None, "v1beta"], ids=["default-api-version", "v1beta"])
+def client(stack, request):
+    _, gateway = stack
+    options = types.HttpOptions(base_url=gateway.base_url, api_version=request.param)
+    return genai.Client(api_key=API_KEY, http_options=options)
+
+
+def test_sdk_generate_content(client, fake):
+    response = client.models.generate_content(
+        model="gemini-3-flash", contents="hello from the sdk"
+    )
+    assert response.text == "echo: hello from the sdk"
+    assert response.candidates[0].finish_reason == types.FinishReason.STOP
+    assert response.usage_metadata.prompt_token_count == 4
+
+
+def test_sdk_generate_content_stream(client, fake):
+    chunks = list(
+        client.models.generate_content_stream(
+            model="gemini-3-flash", contents="stream me please"
+        )
+    )
+    assert len(chunks) >= 2
+    assert "".join(c.text or "" for c in chunks) == "echo: stream me please"
+    assert chunks[-1].candidates[0].finish_reason == types.FinishReason.STOP
+
+
+def test_sdk_count_tokens(client, fake):
+    result = client.models.count_tokens(
+        model="gemini-3-flash", contents="one two three"
+    )
+    assert result.total_tokens == 3
+    assert fake.calls(":countTokens")
+
+
+def test_sdk_models_list_and_get(client, fake):
+    names = [m.name for m in client.models.list(config={"page_size": 10})]
+    assert "models/gemini-3-flash" in names
+    assert len(names) == len(set(names)) > 10  # pagination walked several pages
+    model = client.models.get(model="gemini-3-flash")
+    assert model.name == "models/gemini-3-flash"
+    assert "generateContent" in model.supported_actions
+    with pytest.raises(genai_errors.ClientError) as info:
+        client.models.get(model="no-such-model-1")
+    assert info.value.code == 404
+
+
+def test_sdk_function_calling_round_trip(client, fake):
+    tool = types.Tool(
+        function_declarations=[
+            types.FunctionDeclaration(
+                name="get_weather",
+                description="Weather for a city",
+                parameters_json_schema={
+                    "type": "object",
+                    "properties": {"city": {"type": "string"}},
+                    "required": ["city"],
+                    "additionalProperties": False,
+                },
+            )
+        ]
+    )
+    config = types.GenerateContentConfig(
+        tools=[tool], automatic_function_calling={"disable": True}
+    )
+    first = client.models.generate_content(
+        model="gemini-3-flash", contents="please call get_weather", config=config
+    )
+    call = first.function_calls[0]
+    assert call.name == "get_weather"
+    history = [
+        types.Content(role="user", parts=[types.Part(text="please call get_weather")]),
+        first.candidates[0].content,
+        types.Content(
+            role="user",
+            parts=[
+                types.Part.from_function_response(
+                    name="get_weather", response={"temp": 21}
+                )
+            ],
+        ),
+    ]
+    second = client.models.generate_content(
+        model="gemini-3-flash", contents=history, config=config
+    )
+    assert second.text
+    sent = fake.calls(":streamGenerateContent")[-1].json["request"]
+    replayed = [p for c in sent["contents"] for p in c["parts"] if "functionCall" in p]
+    assert replayed and replayed[0].get("thoughtSignature")
+    declared = sent["tools"][0]["functionDeclarations"][0]
+    assert "additionalProperties" not in json.dumps(declared)
+
+
+def test_sdk_wrong_key_is_401(stack):
+    _, gateway = stack
+    bad = genai.Client(
+        api_key="sk-wrong", http_options=types.HttpOptions(base_url=gateway.base_url)
+    )
+    with pytest.raises(genai_errors.ClientError) as info:
+        bad.models.generate_content(model="gemini-3-flash", contents="hi")
+    assert info.value.code == 401
+
+
+def test_rotation_is_invisible_and_shared_by_workers(stack, fake):
+    _, gateway = stack
+    fake.script(quota_exhausted("200s"), account="ultra@example.test")
+    client = genai.Client(
+        api_key=API_KEY, http_options=types.HttpOptions(base_url=gateway.base_url)
+    )
+    for _ in range(8):  # spread over both workers by gunicorn
+        assert client.models.generate_content(
+            model="gemini-3-flash", contents="rotate me now"
+        ).text
+    served = [c.account_email for c in fake.calls(":streamGenerateContent")]
+    assert served.count("ultra@example.test") == 1, (
+        served
+    )  # only the first call, which got the 429
+    assert served[1:] == ["pro@example.test"] * 8
+    listing = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "antigravity_proxy.cli",
+            "--config",
+            str(gateway.home / "config.yaml"),
+            "accounts",
+            "list",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    ultra_row = next(
+        line for line in listing.stdout.splitlines() if line.startswith("ultra")
+    )
+    assert "gemini-3-flash" in ultra_row and "quota_exhausted" in ultra_row.lower()
+    assert "ya29" not in listing.stdout
+
+
+def test_stream_cut_midway_ends_with_gemini_error_event(stack, fake):
+    _, gateway = stack
+    chunk = {
+        "candidates": [{"content": {"role": "model", "parts": [{"text": "part"}]}}]
+    }
+    fake.script(CutStream([chunk, chunk, chunk], after=1))
+    with requests.post(
+        gateway.base_url
+        + "/v1beta/models/gemini-3-flash:streamGenerateContent?alt=sse",
+        json={"contents": [{"role": "user", "parts": [{"text": "cut this stream"}]}]},
+        headers={"x-goog-api-key": API_KEY},
+        stream=True,
+        timeout=30,
+    ) as response:
+        assert response.status_code == 200
+        events = [
+            json.loads(line[6:])
+            for line in response.iter_lines(decode_unicode=True)
+            if line and line.startswith("data: ")
+        ]
+    assert events[0]["candidates"][0]["content"]["parts"][0]["text"] == "part"
+    assert events[-1]["error"]["code"] in (502, 504)
+    assert "choices" not in json.dumps(events)
+
+
+def test_invalid_grant_account_disabled_on_disk(stack, fake, tmp_path):
+    _, gateway = stack
+    seed_account(gateway.home, fake, "revoked", tier="Google AI Ultra")
+    fake.revoke("1//rt-revoked")
+    fake.script(
+        quota_exhausted("1s"), account="ultra@example.test"
+    )  # keep ultra out of the way
+    client = genai.Client(
+        api_key=API_KEY, http_options=types.HttpOptions(base_url=gateway.base_url)
+    )
+    assert client.models.generate_content(
+        model="gemini-3-flash", contents="still served"
+    ).text
+    saved = read_account(gateway.home, "revoked")
+    assert saved["disabled"] is True and "invalid_grant" in saved["disabled_reason"]

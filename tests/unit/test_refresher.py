@@ -1,0 +1,53 @@
+"""The background quota refresher: once per box per interval, failures isolated."""
+
+from __future__ import annotations
+
+import time
+
+from antigravity_proxy.accounts.refresher import QuotaRefresher
+from antigravity_proxy.accounts.service import AccountPool
+from antigravity_proxy.accounts.store import AccountStore
+from antigravity_proxy.config import Config, UpstreamConfig
+from antigravity_proxy.state import SQLiteState
+from antigravity_proxy.upstream.cloudcode import CloudCodeClient
+from tests.fakes.cloudcode import FakeCloudCode, serve
+from tests.upstream_env import read_account, seed_account, upstream_section
+
+
+def make_pool(home, base) -> AccountPool:
+    upstream = UpstreamConfig(
+        **{
+            k: (tuple(v) if isinstance(v, list) else v)
+            for k, v in upstream_section(base).items()
+        }
+    )
+    config = Config(home=str(home), upstream=upstream)
+    state = SQLiteState(home / "state.db", clock=time.time)
+    return AccountPool(
+        config, AccountStore(home / "accounts"), state, CloudCodeClient(upstream)
+    )
+
+
+def test_refresher_fills_missing_quota_once_per_box(tmp_path):
+    fake = FakeCloudCode()
+    with serve(fake) as base:
+        seed_account(tmp_path, fake, "a", models={"gemini-3-flash": 0.3})
+        seed_account(tmp_path, fake, "b")
+        fake.revoke("1//rt-b")
+        first = QuotaRefresher(make_pool(tmp_path, base), interval_minutes=15)
+        second = QuotaRefresher(make_pool(tmp_path, base), interval_minutes=15)
+        assert first.fill_missing() == 1  # b fails (revoked) without stopping a
+        assert second.fill_missing() == 0  # the lease is taken
+        assert read_account(tmp_path, "a")["quota"]["models"][0]["percentage"] == 30
+        assert read_account(tmp_path, "b")["disabled"] is True
+
+
+def test_refresher_periodic_round_uses_a_lease(tmp_path):
+    fake = FakeCloudCode()
+    with serve(fake) as base:
+        seed_account(tmp_path, fake, "a")
+        one = QuotaRefresher(make_pool(tmp_path, base), interval_minutes=15)
+        two = QuotaRefresher(make_pool(tmp_path, base), interval_minutes=15)
+        assert one.run_once() == 1
+        assert two.run_once() == 0
+        assert len(fake.calls(":fetchAvailableModels")) == 1
