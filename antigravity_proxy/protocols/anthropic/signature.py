@@ -1,0 +1,73 @@
+"""Thought signatures carried in the ``signature`` of our ``thinking`` blocks.
+
+Gemini thinking models reject a replayed ``functionCall`` part without the
+``thoughtSignature`` the model attached to it, and Claude models behind the same
+upstream reject a thinking part whose signature does not match its text. Anthropic
+clients keep exactly one opaque field across turns, ``thinking.signature``, and
+replay it verbatim (Claude Code does), so the gateway puts the upstream signature
+there and reads it back on the next turn: no server state. The payload is ours,
+not encrypted: ``agp1.`` + base64url (unpadded) of ``{"sig", "model", "on"}``,
+where ``on`` says which upstream part carried it (``thought``, ``call`` or
+``text``), so replay puts it back on the same kind of part. Anything else (an
+empty string, Anthropic's own signatures, garbage) decodes to None.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from typing import Any, Final
+
+PREFIX: Final = "agp1."
+SKIP_SIGNATURE: Final = "skip_thought_signature_validator"
+PLACEMENTS: Final = frozenset({"thought", "call", "text"})
+
+
+@dataclass(frozen=True, slots=True)
+class ThinkingSignature:
+    """A decoded signature: the upstream value, its model, and its part kind."""
+
+    signature: str
+    model: str
+    placement: str
+
+
+def encode_signature(signature: str, model: str, placement: str) -> str:
+    """The ``thinking.signature`` string carrying an upstream ``signature``."""
+    payload = {"sig": signature, "model": model, "on": placement}
+    raw = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+    encoded = base64.urlsafe_b64encode(raw.encode("utf-8")).decode("ascii")
+    return PREFIX + encoded.rstrip("=")
+
+
+def decode_signature(value: object) -> ThinkingSignature | None:
+    """The signature inside ``value``, or None when it is not one of ours.
+
+    Why None rather than an error: Claude Code echoes ``"signature": ""`` for
+    blocks streamed without a signature, and history may hold blocks from
+    Anthropic itself after a provider switch; neither may fail the request.
+    """
+    if not isinstance(value, str) or not value.startswith(PREFIX):
+        return None
+    body = value[len(PREFIX) :]
+    try:
+        raw = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
+        payload: Any = json.loads(raw.decode("utf-8"))
+    except (binascii.Error, ValueError):
+        return None
+    return _signature(payload)
+
+
+def _signature(payload: Any) -> ThinkingSignature | None:
+    if not isinstance(payload, dict):
+        return None
+    signature = payload.get("sig")
+    model = payload.get("model")
+    placement = payload.get("on")
+    if not isinstance(signature, str) or not signature:
+        return None
+    if not isinstance(model, str) or placement not in PLACEMENTS:
+        return None
+    return ThinkingSignature(signature, model, str(placement))

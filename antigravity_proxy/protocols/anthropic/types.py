@@ -1,0 +1,178 @@
+"""Wire shapes of the Anthropic Messages translators, and their context.
+
+Owns the TypedDicts for what the translators emit (the client-facing message,
+content blocks, usage, upstream Gemini parts), the frozen ``MessagesContext``
+carrying everything a translator must not invent (ids, the upstream model,
+cached signatures, pre-fetched media), and the typed readers used at the JSON
+boundary: every malformed value becomes an ``InvalidRequest`` naming its field
+(``param``, e.g. ``messages[2].content[0].type``) in Anthropic's wording.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, Required, TypedDict
+
+from antigravity_proxy.errors import InvalidRequest
+
+JsonObject = Mapping[str, Any]
+Part = dict[str, Any]
+Content = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class MessagesContext:
+    """Everything a Messages translation needs besides the body.
+
+    :param message_id: the client-visible ``msg_...`` id.
+    :param id_seed: seed of generated ids (``toolu_<seed>_<n>``,
+        ``srvtoolu_<seed>_<n>``) when the upstream gives none.
+    :param model: the model name the client asked for, echoed back.
+    :param upstream_model: the resolved upstream model id; thinking signatures are
+        only replayed to the model that issued them.
+    :param signatures: tool_use id -> thoughtSignature from the handler's store,
+        used when history carries no restorable signature for a call.
+    :param media: http(s) URL -> (mime type, base64 data), pre-fetched by the
+        handler for ``url`` image and document sources.
+    :param stop_sequences: the request's ``stop_sequences``, so the stream can
+        report which one ended the answer.
+    """
+
+    message_id: str
+    id_seed: str
+    model: str
+    upstream_model: str = ""
+    signatures: Mapping[str, str] = field(default_factory=dict)
+    media: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    stop_sequences: tuple[str, ...] = ()
+
+
+class Usage(TypedDict, total=False):
+    input_tokens: Required[int]
+    output_tokens: Required[int]
+    cache_creation_input_tokens: int
+    cache_read_input_tokens: int
+    server_tool_use: dict[str, int]
+
+
+class TextBlock(TypedDict, total=False):
+    type: Required[Literal["text"]]
+    text: Required[str]
+    citations: list[dict[str, Any]]
+
+
+class ThinkingBlock(TypedDict):
+    type: Literal["thinking"]
+    thinking: str
+    signature: str
+
+
+class ToolUseBlock(TypedDict):
+    type: Literal["tool_use", "server_tool_use"]
+    id: str
+    name: str
+    input: dict[str, Any]
+
+
+class WebSearchResult(TypedDict):
+    type: Literal["web_search_result"]
+    url: str
+    title: str
+    encrypted_content: str
+    page_age: str | None
+
+
+class WebSearchToolResultBlock(TypedDict):
+    type: Literal["web_search_tool_result"]
+    tool_use_id: str
+    content: list[WebSearchResult]
+
+
+ContentBlock = TextBlock | ThinkingBlock | ToolUseBlock | WebSearchToolResultBlock
+
+StopReason = Literal[
+    "end_turn", "max_tokens", "stop_sequence", "tool_use", "pause_turn", "refusal"
+]
+
+
+class Message(TypedDict):
+    id: str
+    type: Literal["message"]
+    role: Literal["assistant"]
+    model: str
+    content: list[dict[str, Any]]
+    stop_reason: StopReason | None
+    stop_sequence: str | None
+    usage: Usage
+
+
+def as_object(value: Any, param: str) -> JsonObject:
+    """``value`` when it is a JSON object, else an error naming ``param``."""
+    if value is None:
+        raise InvalidRequest(f"{param}: Field required", param=param)
+    if not isinstance(value, Mapping):
+        raise InvalidRequest(f"{param}: Input should be an object", param=param)
+    return value
+
+
+def as_list(value: Any, param: str) -> list[Any]:
+    if not isinstance(value, list):
+        raise InvalidRequest(f"{param}: Input should be a valid list", param=param)
+    return value
+
+
+def as_str(value: Any, param: str) -> str:
+    if value is None:
+        raise InvalidRequest(f"{param}: Field required", param=param)
+    if not isinstance(value, str):
+        raise InvalidRequest(f"{param}: Input should be a valid string", param=param)
+    return value
+
+
+def as_int(value: Any, param: str, minimum: int) -> int:
+    """An integer ≥ ``minimum``; booleans are not integers here (JSON ``true``)."""
+    if value is None:
+        raise InvalidRequest(f"{param}: Field required", param=param)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidRequest(f"{param}: Input should be a valid integer", param=param)
+    if value < minimum:
+        raise InvalidRequest(
+            f"{param}: Input should be greater than or equal to {minimum}",
+            param=param,
+        )
+    return value
+
+
+def as_number(value: Any, param: str, low: float, high: float) -> float | int:
+    """A number within [``low``, ``high``] (Anthropic's documented range)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidRequest(f"{param}: Input should be a valid number", param=param)
+    if not low <= value <= high:
+        raise InvalidRequest(
+            f"{param}: Input should be between {low} and {high}", param=param
+        )
+    return value
+
+
+def unknown_tag(value: Any, param: str, expected: tuple[str, ...]) -> InvalidRequest:
+    """The error for a ``type`` tag outside ``expected``, worded like Anthropic's."""
+    if value is None:
+        return InvalidRequest(
+            f"{param}: Unable to extract tag using discriminator 'type'", param=param
+        )
+    tags = ", ".join(f"'{tag}'" for tag in expected)
+    return InvalidRequest(
+        f"{param}: Input tag {value!r} found using 'type' does not match any of "
+        f"the expected tags: {tags}",
+        param=param,
+    )
+
+
+def not_one_of(value: Any, param: str, expected: tuple[str, ...]) -> InvalidRequest:
+    """The error for a value outside an enumeration (``role``, ``effort``)."""
+    *head, last = [f"'{item}'" for item in expected]
+    choices = f"{', '.join(head)} or {last}" if head else last
+    return InvalidRequest(
+        f"{param}: Input should be {choices} (got {value!r})", param=param
+    )
