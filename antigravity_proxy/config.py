@@ -63,6 +63,10 @@ accounts:
   max_cooldown_seconds: 300
   max_attempts: 3
 model_mapping: {{}}
+anthropic:
+  background_model: gemini-2.5-flash   # Claude Code's title/summary requests; "" = off
+audio:
+  max_bytes: 15728640
 zai:
   enabled: false
   api_key: ""
@@ -123,6 +127,16 @@ class AccountsConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class AnthropicConfig:
+    background_model: str = "gemini-2.5-flash"
+
+
+@dataclass(frozen=True, slots=True)
+class AudioConfig:
+    max_bytes: int = 15 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
 class ZaiMcpConfig:
     enabled: bool = False
     web_search_enabled: bool = False
@@ -152,6 +166,8 @@ class Config:
     oauth: OAuthConfig = field(default_factory=OAuthConfig)
     accounts: AccountsConfig = field(default_factory=AccountsConfig)
     model_mapping: Mapping[str, str] = field(default_factory=dict)
+    anthropic: AnthropicConfig = field(default_factory=AnthropicConfig)
+    audio: AudioConfig = field(default_factory=AudioConfig)
     zai: ZaiConfig = field(default_factory=ZaiConfig)
     routes_file: str = ""
     config_path: str = field(default="", metadata={"internal": True})
