@@ -82,7 +82,9 @@ class Dispatcher:
                     request.model, session=request.session, excluded=excluded
                 )
             except GatewayError as err:
-                raise _final_error(last) if last is not None else err from last
+                raise (
+                    self._final(last, request.model) if last is not None else err
+                ) from last
             try:
                 return Sent(self._call(request, lease), lease)
             except UpstreamStatus as err:
@@ -103,7 +105,13 @@ class Dispatcher:
                 elif verdict is Verdict.BACKOFF:
                     self.sleep(min(BACKOFF_CAP, BACKOFF_BASE * 2**attempt))
         assert last is not None
-        raise _final_error(last)
+        raise self._final(last, request.model)
+
+    def _final(self, last: UpstreamStatus, model: str) -> GatewayError:
+        error = _final_error(last)
+        if isinstance(error, RateLimited):
+            error.retry_after = self.pool.seconds_until_free(model) or error.retry_after
+        return error
 
     def _call(self, request: UpstreamRequest, lease: Lease) -> requests.Response:
         body = self._envelope(request, lease)

@@ -165,8 +165,18 @@ class AccountPool:
             ),
         )
 
-    def cooling_until(self) -> dict[str, tuple[float, str]]:
-        return self.state.active_cooldowns()
+    def seconds_until_free(self, model: str) -> int | None:
+        """How long until the first cooling account can serve ``model`` again."""
+        group = quota_mod.model_group(model) or model
+        cooldowns = self.state.active_cooldowns()
+        ends = [
+            _cooldown_end(a.id, group, cooldowns)
+            for a in self.store.all()
+            if a.id in cooldowns or f"{a.id}:{group}" in cooldowns
+        ]
+        if not ends:
+            return None
+        return max(1, int(min(ends) - self.clock() + 0.999))
 
     def _choose(
         self, model: str, session: str | None, excluded: frozenset[str]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 
 import pytest
 import requests
@@ -222,3 +223,35 @@ def test_invalid_grant_account_disabled_on_disk(stack, fake, tmp_path):
     ).text
     saved = read_account(gateway.home, "revoked")
     assert saved["disabled"] is True and "invalid_grant" in saved["disabled_reason"]
+
+
+def test_expired_token_refreshed_once_across_workers(stack, fake):
+    _, gateway = stack
+    seed_account(
+        gateway.home, fake, "slowrefresh", tier="Google AI Ultra", refresh_delay=0.5
+    )
+    fake.script(quota_exhausted("5s"), account="ultra@example.test")
+    statuses: list[int] = []
+
+    def call() -> None:
+        with requests.post(
+            gateway.base_url + "/v1beta/models/gemini-3-flash:generateContent",
+            json={
+                "contents": [
+                    {"role": "user", "parts": [{"text": "concurrent request here"}]}
+                ]
+            },
+            headers={"x-goog-api-key": API_KEY},
+            timeout=30,
+        ) as response:
+            statuses.append(response.status_code)
+
+    threads = [threading.Thread(target=call) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert statuses == [200] * 20
+    served = [c.account_email for c in fake.calls(":streamGenerateContent")]
+    assert served.count("slowrefresh@example.test") >= 10  # they did contend for it
+    assert fake.refresh_count("1//rt-slowrefresh") == 1

@@ -142,6 +142,7 @@ def test_all_accounts_cooling_down_is_429_with_retry_after(
     first = client.post(GENERATE, json=BODY)
     assert first.status_code == 429
     assert first.json["error"]["status"] == "RESOURCE_EXHAUSTED"
+    assert 85 <= int(first.headers["Retry-After"]) <= 90  # from the cooldown just set
     second = client.post(GENERATE, json=BODY)
     assert second.status_code == 429
     assert 1 <= int(second.headers["Retry-After"]) <= 90
