@@ -1,0 +1,50 @@
+"""``python -m benchmarks``: run every benchmark module in order, print one report.
+
+A benchmark module has a ``TITLE`` and a ``run()`` that starts what it needs,
+prints its lines through ``harness.report`` and returns the measurements. Add a
+client path by writing ``benchmarks/<path>.py`` and listing it in ``MODULES``.
+Missed goals are reported, never fatal: the exit status is non-zero only when a
+benchmark could not run at all.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Final, Protocol
+
+from benchmarks import gemini_path
+from benchmarks.harness import Measurement, machine_summary
+
+
+class Benchmark(Protocol):
+    TITLE: str
+
+    def run(self) -> list[Measurement]: ...
+
+
+MODULES: Final[Sequence[Benchmark]] = (gemini_path,)
+
+
+def main() -> None:
+    started = time.perf_counter()
+    print(f"antigravity-proxy benchmarks ({machine_summary()})", flush=True)
+    measurements: list[Measurement] = []
+    for module in MODULES:
+        print(module.TITLE, flush=True)
+        measurements += module.run()
+    print(summary(measurements, time.perf_counter() - started))
+
+
+def summary(measurements: Sequence[Measurement], seconds: float) -> str:
+    """``goals met: 2/2`` plus the names of missed goals and the total time."""
+    judged = [m for m in measurements if m.met is not None]
+    missed = [m.name for m in judged if not m.met]
+    line = f"goals met: {len(judged) - len(missed)}/{len(judged)}"
+    if missed:
+        line += f" (missed: {', '.join(missed)})"
+    return f"{line}; {seconds:.1f} s"
+
+
+if __name__ == "__main__":
+    main()

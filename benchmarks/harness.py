@@ -1,0 +1,256 @@
+"""Shared benchmark machinery: the stack under test, timing loops and the report line.
+
+``running_stack`` starts the loopback fake Cloud Code in this process, seeds two
+accounts and runs the real ``antigravity-proxy serve`` (gunicorn, one gthread
+worker) against it; both are stopped when the block ends. Latencies use
+``time.perf_counter``; stream event times use ``time.monotonic`` because that is
+the clock the fake stamps its writes with (same process, same clock). Every
+client thread has its own ``requests.Session``, as a real client would.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+import requests
+
+from tests.e2e.conftest import run_gateway
+from tests.fakes.cloudcode import FakeCloudCode, serve
+from tests.upstream_env import read_account, seed_account, upstream_section
+
+ACCOUNTS: Final = ("bench-a", "bench-b")
+GATEWAY_THREADS: Final = 16
+TIMEOUT: Final = 30.0
+# The fake accepts any non-empty client pair when it is built without ``clients``.
+OAUTH_CLIENT: Final = {"client_id": "bench-client", "client_secret": "bench-secret"}
+
+Send = Callable[[requests.Session], None]
+
+
+@dataclass(frozen=True)
+class Goal:
+    """A target a measurement should stay below (or above, for throughput)."""
+
+    limit: float
+    higher_is_better: bool = False
+
+    def met(self, value: float) -> bool:
+        return value > self.limit if self.higher_is_better else value < self.limit
+
+    def describe(self, unit: str) -> str:
+        return f"{'>' if self.higher_is_better else '<'} {self.limit:g} {unit}"
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """One printed number; ``met`` is None when it has no goal."""
+
+    name: str
+    value: float
+    unit: str
+    goal: Goal | None
+    met: bool | None
+
+
+@dataclass(frozen=True)
+class Stack:
+    """The running fake and gateway; ``refresh_tokens`` maps e-mail to token."""
+
+    fake: FakeCloudCode
+    fake_url: str
+    gateway_url: str
+    refresh_tokens: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    """What a fixed-duration concurrent load achieved."""
+
+    completed: int
+    failed: int
+    seconds: float
+
+    @property
+    def per_second(self) -> float:
+        return self.completed / self.seconds if self.seconds else 0.0
+
+
+@contextmanager
+def running_stack(extra_config: Mapping[str, Any] | None = None) -> Iterator[Stack]:
+    """Fake upstream + seeded accounts + the gateway (auth off); all stopped after."""
+    fake = FakeCloudCode()
+    with tempfile.TemporaryDirectory(prefix="agp-bench-") as tmp, serve(fake) as url:
+        home = Path(tmp) / "home"
+        tokens = {}
+        for name in ACCOUNTS:
+            seed_account(home, fake, name)
+            account = read_account(home, name)
+            tokens[account["email"]] = account["token"]["refresh_token"]
+        data = {
+            "proxy": {"auth_mode": "off"},
+            "upstream": upstream_section(url),
+            **(extra_config or {}),
+        }
+        with run_gateway(home, data, workers=1, threads=GATEWAY_THREADS) as gateway:
+            yield Stack(fake, url, gateway.base_url, tokens)
+
+
+def access_token(session: requests.Session, stack: Stack, email: str) -> str:
+    """A fresh access token for a seeded account, from the fake's ``/token``."""
+    form = {
+        "grant_type": "refresh_token",
+        "refresh_token": stack.refresh_tokens[email],
+        **OAUTH_CLIENT,
+    }
+    with session.post(stack.fake_url + "/token", data=form, timeout=TIMEOUT) as reply:
+        reply.raise_for_status()
+        token: str = reply.json()["access_token"]
+    return token
+
+
+def post_sender(url: str, data: bytes, headers: Mapping[str, str]) -> Send:
+    """A ``Send`` that POSTs ``data`` and reads the whole answer, which must be 2xx."""
+    fixed = {"Content-Type": "application/json", **headers}
+
+    def send(session: requests.Session) -> None:
+        with session.post(url, data=data, headers=fixed, timeout=TIMEOUT) as reply:
+            reply.raise_for_status()
+            _ = reply.content
+
+    return send
+
+
+def get_sender(url: str) -> Send:
+    """A ``Send`` that GETs ``url`` and reads the whole answer, which must be 2xx."""
+
+    def send(session: requests.Session) -> None:
+        with session.get(url, timeout=TIMEOUT) as reply:
+            reply.raise_for_status()
+            _ = reply.content
+
+    return send
+
+
+def sequential_latencies(
+    sends: Mapping[str, Send], count: int, warmup: int
+) -> dict[str, list[float]]:
+    """Seconds per request for each path, interleaved on one session.
+
+    Why interleaved: alternating the paths request by request spreads any drift
+    (CPU frequency, a background task) evenly over both, so their difference is
+    the gateway's cost rather than the machine's mood.
+    """
+    samples: dict[str, list[float]] = {name: [] for name in sends}
+    with requests.Session() as session:
+        for _ in range(warmup):
+            for send in sends.values():
+                send(session)
+        for _ in range(count):
+            for name, send in sends.items():
+                samples[name].append(_timed(send, session))
+    return samples
+
+
+def _timed(send: Send, session: requests.Session) -> float:
+    start = time.perf_counter()
+    send(session)
+    return time.perf_counter() - start
+
+
+def concurrent_load(send: Send, concurrency: int, seconds: float) -> LoadResult:
+    """Run ``send`` in a closed loop on ``concurrency`` threads for ``seconds``.
+
+    Each thread warms its own session up with one request, then all start
+    together at a barrier; failures (transport errors, non-2xx) are counted.
+    """
+    counts: list[tuple[int, int]] = []
+    lock = threading.Lock()
+    barrier = threading.Barrier(concurrency + 1, timeout=TIMEOUT)
+
+    def worker() -> None:
+        with requests.Session() as session:
+            _closed_loop(send, session, 1, 0.0)
+            barrier.wait()
+            done = _closed_loop(send, session, 0, time.perf_counter() + seconds)
+        with lock:
+            counts.append(done)
+
+    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    for thread in threads:
+        thread.start()
+    barrier.wait()
+    start = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - start
+    return LoadResult(sum(c for c, _ in counts), sum(f for _, f in counts), elapsed)
+
+
+def _closed_loop(
+    send: Send, session: requests.Session, minimum: int, until: float
+) -> tuple[int, int]:
+    """Send at least ``minimum`` times and until ``until``: (completed, failed)."""
+    completed = failed = 0
+    while completed + failed < minimum or time.perf_counter() < until:
+        try:
+            send(session)
+            completed += 1
+        except requests.RequestException:
+            failed += 1
+    return completed, failed
+
+
+def sse_arrivals(response: requests.Response) -> Iterator[tuple[float, bytes]]:
+    """``(time.monotonic() at arrival, event text)`` for each SSE event received.
+
+    A small splitter, not a full decoder: events end at a blank line, CRLF and LF
+    both count, and a CR/LF pair split across reads is rejoined before matching.
+    """
+    buffer = b""
+    for chunk in response.iter_content(chunk_size=None):
+        arrived = time.monotonic()
+        buffer = (buffer + chunk).replace(b"\r\n", b"\n")
+        while b"\n\n" in buffer:
+            event, _, buffer = buffer.partition(b"\n\n")
+            yield arrived, event
+
+
+def percentile(values: Sequence[float], fraction: float) -> float:
+    """Linear-interpolated percentile (``fraction`` in 0..1) of ``values``."""
+    ordered = sorted(values)
+    if not ordered:
+        raise ValueError("percentile of no values")
+    position = (len(ordered) - 1) * fraction
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def report(
+    name: str, value: float, unit: str, goal: Goal | None = None, note: str = ""
+) -> Measurement:
+    """Print one aligned result line (goal and verdict included) and return it."""
+    met = None if goal is None else goal.met(value)
+    target = "" if goal is None else f"goal {goal.describe(unit)}"
+    verdict = {None: "", True: "met", False: "MISSED"}[met]
+    line = f"  {name:<22}{value:>9.2f} {unit:<6}{note:<34}{target:<16}{verdict}"
+    print(line.rstrip(), flush=True)
+    return Measurement(name, value, unit, goal, met)
+
+
+def machine_summary() -> str:
+    """One line naming the interpreter, the CPU count and the gateway's shape."""
+    python = sys.version.split()[0]
+    cpus = os.cpu_count() or 0
+    return (
+        f"python {python}, {cpus} CPUs, gunicorn 1 worker x {GATEWAY_THREADS} threads"
+    )
