@@ -171,6 +171,7 @@ class AccountStore:
     ) -> None:
         self._directory = directory
         self._clock = clock
+        self._cache: dict[str, tuple[tuple[int, int, int], Account]] = {}
 
     def ids(self) -> list[str]:
         """Ids of the account files present, sorted; temp and lock files ignored."""
@@ -182,9 +183,24 @@ class AccountStore:
         return sorted(stem for stem in stems if _ID.fullmatch(stem))
 
     def get(self, account_id: str) -> Account:
-        """The account, or `AccountNotFound` / `AccountLoadError`."""
+        """The account, or `AccountNotFound` / `AccountLoadError`.
+
+        Parsed files are cached by inode, size and mtime: every write is an
+        atomic rename (a new inode), so a cached entry is never stale, and the
+        request path pays a ``stat`` instead of a JSON parse per account.
+        """
         path = self._path(account_id)
-        return _checked(self._read(path), account_id, path.name)
+        try:
+            info = path.stat()
+        except FileNotFoundError:
+            raise AccountNotFound(account_id) from None
+        signature = (info.st_ino, info.st_size, info.st_mtime_ns)
+        cached = self._cache.get(account_id)
+        if cached is not None and cached[0] == signature:
+            return cached[1]
+        account = _checked(self._read(path), account_id, path.name)
+        self._cache[account_id] = (signature, account)
+        return account
 
     def get_raw(self, account_id: str) -> dict[str, Any]:
         """The parsed file, unvalidated beyond being a JSON object."""
