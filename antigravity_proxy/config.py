@@ -142,6 +142,14 @@ class ZaiMcpConfig:
     web_search_enabled: bool = False
     web_reader_enabled: bool = False
     vision_enabled: bool = False
+    allowed_dirs: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ZaiModelsConfig:
+    opus: str = "glm-4.7"
+    sonnet: str = "glm-4.7"
+    haiku: str = "glm-4.5-air"
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +160,8 @@ class ZaiConfig:
     base_url: str = "https://api.z.ai/api/anthropic"
     mcp_base_url: str = "https://api.z.ai/api/mcp"
     vision_base_url: str = "https://api.z.ai/api/paas/v4"
+    model_mapping: Mapping[str, str] = field(default_factory=dict)
+    models: ZaiModelsConfig = field(default_factory=ZaiModelsConfig)
     mcp: ZaiMcpConfig = field(default_factory=ZaiMcpConfig)
 
 
