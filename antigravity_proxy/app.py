@@ -134,6 +134,10 @@ class Gateway:
 
     def _match(self, environ: WSGIEnvironment) -> Match:
         adapter = self.url_map.bind_to_environ(environ)
+        # No route is a WebSocket rule; an `Upgrade: websocket` request must still
+        # reach its HTTP handler (GET /v1/responses answers 426 so Codex falls
+        # back to HTTP) instead of Werkzeug's WebSocket mismatch error.
+        adapter.websocket = False
         try:
             route, args = adapter.match()
         except MethodNotAllowed as exc:

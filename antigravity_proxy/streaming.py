@@ -40,22 +40,24 @@ def relay(
 ) -> Iterator[bytes]:
     """Translated frames of ``upstream``'s events, each as soon as it arrives.
 
-    ``on_end`` runs however the stream ends (done, failed, client gone), so
-    what was learnt from the part that was sent (signatures) is kept.
+    ``on_end`` runs however the stream ends (done, failed, client gone), and
+    before the final frames are sent: a fast client's next turn, perhaps on
+    another worker, must find what this turn learnt (thought signatures).
     """
     try:
         yield from preamble
         for event in iter_events(upstream):
             if isinstance(event, dict):
                 yield from translator.feed(event)
-        yield from translator.finish()
+        tail = translator.finish()
     except GatewayError as err:
         log.warning("upstream stream failed mid-way: %s", err.message)
-        yield from translator.error(err)
+        tail = translator.error(err)
     finally:
         upstream.close()
         if on_end is not None:
             on_end()
+    yield from tail
 
 
 def collect(upstream: requests.Response) -> list[dict[str, Any]]:

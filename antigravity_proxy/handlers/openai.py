@@ -1,6 +1,8 @@
-"""OpenAI-protocol endpoints (chat, completions, Responses, images, audio, models).
+"""OpenAI-protocol endpoints not built yet: images and audio.
 
-Not built yet: each answers 501 in OpenAI's error format until its issue lands.
+Each answers 501 in OpenAI's error format until its issue lands. Chat and legacy
+completions live in ``openai_chat``, the Responses API in ``openai_responses``,
+model listings in ``models``.
 """
 
 from __future__ import annotations
@@ -13,22 +15,6 @@ from antigravity_proxy.services import Services
 
 def _pending(what: str) -> NotImplementedYet:
     return NotImplementedYet(f"{what} is not implemented yet in this gateway")
-
-
-def chat_completions(services: Services, request: Request) -> Response:
-    raise _pending("POST /v1/chat/completions")
-
-
-def completions(services: Services, request: Request) -> Response:
-    raise _pending("POST /v1/completions")
-
-
-def responses(services: Services, request: Request) -> Response:
-    raise _pending("POST /v1/responses")
-
-
-def responses_websocket(services: Services, request: Request) -> Response:
-    raise _pending("GET /v1/responses")
 
 
 def image_generations(services: Services, request: Request) -> Response:

@@ -166,19 +166,21 @@ def test_disabled_route_is_404(make_client, tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("method", "path", "check"),
+    ("protocol", "check"),
     [
-        (
-            "POST",
-            "/v1/chat/completions",
-            lambda b: b["error"]["code"] == "not_implemented",
-        ),
-        ("POST", "/v1/messages", lambda b: b["error"]["type"] == "api_error"),
-        ("POST", "/mcp/web_reader/mcp", lambda b: b["error"]["code"] == -32603),
+        ("openai", lambda b: b["error"]["code"] == "not_implemented"),
+        ("anthropic", lambda b: b["error"]["type"] == "api_error"),
+        ("gemini", lambda b: b["error"]["status"] == "UNIMPLEMENTED"),
+        ("mcp", lambda b: b["error"]["code"] == -32603),
     ],
 )
-def test_pending_handlers_answer_501_in_protocol(client, method, path, check):
-    response = client.open(path, method=method, json={})
+def test_pending_handler_answers_501_in_protocol(make_client, tmp_path, protocol, check):
+    routes = tmp_path / "routes.yaml"
+    routes.write_text(
+        f"- {{method: POST, path: /later, handler: tests.integration.boom_handlers.pending, protocol: {protocol}}}\n"
+    )
+    client = make_client({"proxy": {"auth_mode": "off"}, "routes_file": str(routes)})
+    response = client.post("/later", json={})
     assert response.status_code == 501
     assert check(response.json)
 

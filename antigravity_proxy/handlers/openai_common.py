@@ -1,0 +1,238 @@
+"""Glue shared by the OpenAI handlers: ids, models, conversations, signatures, media.
+
+Translators are pure, so everything they must not invent is made here: the
+client-visible ids and timestamps, the upstream model, the thought signatures
+remembered from earlier answers (``SharedState``, so every gunicorn worker sees
+them) and the images downloaded for ``http(s)`` URLs.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any, Final, TypeGuard
+
+from antigravity_proxy.dispatch import Sent, UpstreamRequest
+from antigravity_proxy.errors import GatewayError, NotFoundError
+from antigravity_proxy.media import ImageRef
+from antigravity_proxy.models import is_image_model, resolve_model
+from antigravity_proxy.services import Services
+from antigravity_proxy.sessions import session_key
+from antigravity_proxy.state import SharedState
+from antigravity_proxy.streaming import StreamTranslator
+
+SIGNATURE_NAMESPACE: Final = "openai-signature"
+SIGNATURE_TTL: Final = 24 * 3600.0
+
+
+def new_id(prefix: str) -> str:
+    """``<prefix><32 hex>``: ``chatcmpl-…``, ``cmpl-…``, ``resp_…``."""
+    return f"{prefix}{uuid.uuid4().hex}"
+
+
+def now() -> int:
+    return int(time.time())
+
+
+def upstream_model_for(services: Services, model: str) -> str:
+    """The upstream id; unknown ids are mapped by family, never refused here."""
+    return resolve_model(model, services.config.model_mapping)
+
+
+def send(
+    services: Services,
+    model: str,
+    upstream_model: str,
+    inner: Mapping[str, Any],
+    session: str | None,
+) -> Sent:
+    """Dispatch one streaming generation call; an upstream 404 names the model.
+
+    Why 404 becomes ``model_not_found``: every account has been tried by then, and
+    the only thing a generation call can miss upstream is the model, which OpenAI
+    reports as 404 ``model_not_found`` with ``param: model``.
+    """
+    request = UpstreamRequest(
+        method="streamGenerateContent",
+        model=upstream_model,
+        inner=inner,
+        session=session,
+        request_type="image_gen" if is_image_model(upstream_model) else "agent",
+    )
+    try:
+        return services.dispatcher.send(request)
+    except NotFoundError as exc:
+        raise NotFoundError(
+            f"The model '{model}' does not exist or you do not have access to it.",
+            param="model",
+            code="model_not_found",
+        ) from exc
+
+
+def response_headers(upstream_model: str, sent: Sent) -> dict[str, str]:
+    return {
+        "X-Mapped-Model": upstream_model,
+        "X-Antigravity-Account": sent.lease.account.id,
+    }
+
+
+class Finishing:
+    """A stream translator that runs ``done`` before its last frames are sent.
+
+    Why not ``relay``'s ``on_end`` alone: it runs after the final frame has left,
+    so a fast client (or one that stops reading at ``response.completed``) can
+    send its next turn, maybe to another worker, before the signatures or the
+    stored response exist. ``ensure_done`` is still given as ``on_end``, for a
+    client that goes away mid-stream; ``done`` runs once either way.
+    """
+
+    def __init__(self, translator: StreamTranslator, done: Callable[[], None]) -> None:
+        self.translator = translator
+        self._done: Callable[[], None] | None = done
+
+    def feed(self, chunk: Mapping[str, Any]) -> list[bytes]:
+        return self.translator.feed(chunk)
+
+    def finish(self) -> list[bytes]:
+        frames = self.translator.finish()
+        self.ensure_done()
+        return frames
+
+    def error(self, err: GatewayError) -> list[bytes]:
+        frames = self.translator.error(err)
+        self.ensure_done()
+        return frames
+
+    def ensure_done(self) -> None:
+        done, self._done = self._done, None
+        if done is not None:
+            done()
+
+
+def conversation_key(body: Mapping[str, Any], user_texts: Iterable[str]) -> str | None:
+    """The conversation's key: ``prompt_cache_key`` when sent, else the first user text.
+
+    Why ``prompt_cache_key`` first: Codex sends one per session, while its first
+    user message (the environment context) is the same in every session of a
+    directory.
+    """
+    cache_key = body.get("prompt_cache_key")
+    if isinstance(cache_key, str) and cache_key:
+        return session_key([f"prompt_cache_key:{cache_key}"])
+    return session_key(user_texts)
+
+
+def remembered_signatures(
+    state: SharedState, conversation: str | None, call_ids: Iterable[str]
+) -> dict[str, str]:
+    """Signatures stored for the tool calls a client replays (clients drop them)."""
+    found: dict[str, str] = {}
+    for call_id in call_ids:
+        value = state.get(SIGNATURE_NAMESPACE, _signature_key(conversation, call_id))
+        if value:
+            found[call_id] = value
+    return found
+
+
+def remember_signatures(
+    state: SharedState, conversation: str | None, signatures: Mapping[str, str]
+) -> None:
+    for call_id, signature in signatures.items():
+        key = _signature_key(conversation, call_id)
+        state.put(SIGNATURE_NAMESPACE, key, signature, SIGNATURE_TTL)
+
+
+def _signature_key(conversation: str | None, call_id: str) -> str:
+    """Call id within its conversation: ids the upstream invents may repeat."""
+    return f"{conversation or '-'}/{call_id}"
+
+
+def chat_user_texts(messages: object) -> list[str]:
+    """Each user message's text, in order (parts joined by a space)."""
+    texts: list[str] = []
+    for message in messages if isinstance(messages, list) else []:
+        if isinstance(message, dict) and message.get("role") == "user":
+            text = _text_of(message.get("content"), ("text",))
+            if text:
+                texts.append(text)
+    return texts
+
+
+def chat_call_ids(messages: object) -> list[str]:
+    """The ids of every assistant tool call being replayed."""
+    ids: list[str] = []
+    for message in messages if isinstance(messages, list) else []:
+        calls = message.get("tool_calls") if isinstance(message, dict) else None
+        for call in calls if isinstance(calls, list) else []:
+            if isinstance(call, dict) and isinstance(call.get("id"), str):
+                ids.append(call["id"])
+    return ids
+
+
+def chat_image_refs(messages: object) -> list[ImageRef]:
+    """The ``http(s)`` ``image_url`` parts, named as the translator names them."""
+    refs: list[ImageRef] = []
+    for i, message in enumerate(messages if isinstance(messages, list) else []):
+        content = message.get("content") if isinstance(message, dict) else None
+        for j, part in _dict_parts(content):
+            image = part.get("image_url")
+            url = image.get("url") if isinstance(image, dict) else None
+            if part.get("type") == "image_url" and _is_http(url):
+                refs.append(ImageRef(url, f"messages[{i}].content[{j}].image_url.url"))
+    return refs
+
+
+def responses_image_refs(labelled: Iterable[tuple[object, str]]) -> list[ImageRef]:
+    """The ``http(s)`` ``input_image`` parts of Responses items (messages, outputs)."""
+    refs: list[ImageRef] = []
+    for item, param in labelled:
+        if not isinstance(item, dict):
+            continue
+        for key in ("content", "output"):
+            refs += [
+                ImageRef(part["image_url"], f"{param}.{key}[{j}].image_url")
+                for j, part in _dict_parts(item.get(key))
+                if part.get("type") == "input_image" and _is_http(part.get("image_url"))
+            ]
+    return refs
+
+
+def responses_user_texts(items: Iterable[object]) -> list[str]:
+    texts: list[str] = []
+    for item in items:
+        if isinstance(item, dict) and item.get("role") == "user":
+            text = _text_of(item.get("content"), ("input_text", "text"))
+            if text:
+                texts.append(text)
+    return texts
+
+
+def responses_call_ids(items: Iterable[object]) -> list[str]:
+    return [
+        item["call_id"]
+        for item in items
+        if isinstance(item, dict)
+        and item.get("type") in ("function_call", "custom_tool_call")
+        and isinstance(item.get("call_id"), str)
+    ]
+
+
+def _text_of(content: object, text_types: tuple[str, ...]) -> str:
+    if isinstance(content, str):
+        return content
+    return " ".join(
+        part["text"]
+        for _, part in _dict_parts(content)
+        if part.get("type") in text_types and isinstance(part.get("text"), str)
+    )
+
+
+def _dict_parts(content: object) -> Iterator[tuple[int, dict[str, Any]]]:
+    for index, part in enumerate(content if isinstance(content, list) else []):
+        if isinstance(part, dict):
+            yield index, part
+
+
+def _is_http(url: object) -> TypeGuard[str]:
+    return isinstance(url, str) and url.startswith(("http://", "https://"))

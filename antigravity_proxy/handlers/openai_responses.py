@@ -1,0 +1,210 @@
+"""OpenAI Responses API: ``POST /v1/responses`` (also ``/responses`` and
+``/responses/compact``, the paths Codex uses) and the WebSocket refusal on
+``GET /v1/responses``.
+
+Thin glue around the pure translators. What the handler owns: the ``resp_`` id
+and timestamp, ``previous_response_id`` (the earlier conversation is kept in the
+shared state store, so a follow-up finds it whichever gunicorn worker serves it),
+the signatures remembered for replayed calls, and URL images. Streaming emits the
+official event sequence; the non-streaming answer is the same translator's final
+``response`` object, so both carry the same output.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any, Final
+
+from werkzeug.wrappers import Request, Response
+
+from antigravity_proxy.app import error_response
+from antigravity_proxy.errors import InvalidRequest, MethodNotAllowed
+from antigravity_proxy.handlers.openai_common import (
+    Finishing,
+    conversation_key,
+    new_id,
+    now,
+    remember_signatures,
+    remembered_signatures,
+    response_headers,
+    responses_call_ids,
+    responses_image_refs,
+    responses_user_texts,
+    send,
+    upstream_model_for,
+)
+from antigravity_proxy.http import dumps, json_response, read_json_object
+from antigravity_proxy.media import fetch_images
+from antigravity_proxy.protocols.openai.responses_request import (
+    request_to_upstream,
+    wants_encrypted_content,
+)
+from antigravity_proxy.protocols.openai.responses_stream import (
+    ResponsesStreamTranslator,
+)
+from antigravity_proxy.protocols.openai.responses_types import Item, ResponsesContext
+from antigravity_proxy.protocols.openai.types import optional_bool
+from antigravity_proxy.services import Services
+from antigravity_proxy.state import SharedState
+from antigravity_proxy.streaming import collect, relay, stream_response
+
+RESPONSE_NAMESPACE: Final = "openai-response"
+RESPONSE_TTL: Final = 24 * 3600.0
+KEPT_STATUSES: Final = frozenset({"completed", "incomplete"})
+
+
+def responses(services: Services, request: Request) -> Response:
+    body = read_json_object(request)
+    stream = bool(optional_bool(body, "stream"))
+    ctx, conversation = _context(services, body)
+    inner = request_to_upstream(body, ctx)
+    sent = send(services, ctx.model, ctx.upstream_model, inner, conversation)
+    headers = response_headers(ctx.upstream_model, sent)
+    translator = ResponsesStreamTranslator(ctx, body)
+    keep = _Keeper(services.state, conversation, ctx.response_id, body, translator)
+    if stream:
+        finishing = Finishing(translator, keep)
+        frames = relay(
+            sent.response,
+            finishing,
+            preamble=translator.start(),
+            on_end=finishing.ensure_done,
+        )
+        return stream_response(frames, "text/event-stream", headers)
+    translator.start()
+    for chunk in collect(sent.response):
+        translator.feed(chunk)
+    translator.finish()
+    keep()
+    return json_response(translator.response_object(), headers=headers)
+
+
+def responses_websocket(services: Services, request: Request) -> Response:
+    """``GET /v1/responses``: the Responses WebSocket transport is not offered.
+
+    Why 426 at once: Codex tries the WebSocket transport first and falls back to
+    HTTP (``POST /v1/responses``) when the upgrade is refused with 426 Upgrade
+    Required; anything slower or vaguer costs every Codex session a retry.
+    """
+    if "websocket" in request.headers.get("Upgrade", "").lower():
+        err = InvalidRequest(
+            "WebSocket transport is not supported by this gateway; "
+            "use POST /v1/responses (HTTP streaming).",
+            status=426,
+            code="websocket_not_supported",
+        )
+        return error_response(err, "openai")
+    refused = MethodNotAllowed("method GET is not allowed here; allowed: POST")
+    response = error_response(refused, "openai")
+    response.headers["Allow"] = "POST"
+    return response
+
+
+def previous_items(state: SharedState, body: Mapping[str, Any]) -> list[Item]:
+    """The stored conversation of ``previous_response_id`` (empty when not sent).
+
+    Why 400 for an unknown id: the official API answers 400
+    ``previous_response_not_found``, also for responses created with
+    ``store: false``, which are never kept.
+    """
+    previous_id = body.get("previous_response_id")
+    if previous_id is None:
+        return []
+    if not isinstance(previous_id, str) or not previous_id:
+        raise InvalidRequest(
+            "Invalid type for 'previous_response_id': expected a string.",
+            param="previous_response_id",
+        )
+    stored = state.get(RESPONSE_NAMESPACE, previous_id)
+    if stored is None:
+        raise InvalidRequest(
+            f"Previous response with id '{previous_id}' not found.",
+            param="previous_response_id",
+            code="previous_response_not_found",
+        )
+    items: list[Item] = json.loads(stored)
+    return items
+
+
+def _context(
+    services: Services, body: Mapping[str, Any]
+) -> tuple[ResponsesContext, str | None]:
+    """The translation context (ids, stored history, signatures, images) and the
+    conversation key used for sticky accounts and the signature cache."""
+    model = _model(body)
+    previous = previous_items(services.state, body)
+    items = [*previous, *_input_items(body)]
+    conversation = conversation_key(body, responses_user_texts(items))
+    response_id = new_id("resp_")
+    ctx = ResponsesContext(
+        response_id=response_id,
+        created_at=now(),
+        model=model,
+        upstream_model=upstream_model_for(services, model),
+        id_seed=response_id.removeprefix("resp_"),
+        signatures=remembered_signatures(
+            services.state, conversation, responses_call_ids(items)
+        ),
+        media=fetch_images(responses_image_refs(_labelled(body, previous))),
+        previous_items=previous,
+        include_encrypted=wants_encrypted_content(body),
+    )
+    return ctx, conversation
+
+
+class _Keeper:
+    """Runs once the answer ended: remember signatures, store the conversation.
+
+    A failed response is not stored (OpenAI cannot continue from one either);
+    ``store: false`` (Codex) stores nothing but the signatures.
+    """
+
+    def __init__(
+        self,
+        state: SharedState,
+        conversation: str | None,
+        response_id: str,
+        body: Mapping[str, Any],
+        translator: ResponsesStreamTranslator,
+    ) -> None:
+        self.state = state
+        self.conversation = conversation
+        self.response_id = response_id
+        self.store = body.get("store") is not False
+        self.translator = translator
+
+    def __call__(self) -> None:
+        translator = self.translator
+        remember_signatures(self.state, self.conversation, translator.signatures())
+        status = translator.response_object()["status"]
+        if self.store and status in KEPT_STATUSES:
+            value = dumps(translator.items_for_storage())
+            self.state.put(RESPONSE_NAMESPACE, self.response_id, value, RESPONSE_TTL)
+
+
+def _model(body: Mapping[str, Any]) -> str:
+    model = body.get("model")
+    if not isinstance(model, str) or not model:
+        raise InvalidRequest("Missing required parameter: 'model'.", param="model")
+    return model
+
+
+def _input_items(body: Mapping[str, Any]) -> list[object]:
+    raw = body.get("input")
+    if isinstance(raw, str):
+        return [{"role": "user", "content": raw}]
+    return list(raw) if isinstance(raw, list) else []
+
+
+def _labelled(
+    body: Mapping[str, Any], previous: list[Item]
+) -> list[tuple[object, str]]:
+    """Items with the name the translator gives them in errors."""
+    labelled: list[tuple[object, str]] = [
+        (item, "previous_response_id") for item in previous
+    ]
+    raw = body.get("input")
+    if isinstance(raw, list):
+        labelled += [(item, f"input[{i}]") for i, item in enumerate(raw)]
+    return labelled
