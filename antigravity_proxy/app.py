@@ -117,13 +117,12 @@ class Gateway:
         if match.route is None:
             return protocol_for_path(environ.get("PATH_INFO", "/"), environ)
         route = match.route
-        if (
-            route.protocol == "openai"
-            and route.path.startswith("/v1/models")
-            and is_gemini_caller(environ)
-        ):
-            return "gemini"
-        return match.route.protocol
+        if route.protocol == "openai" and route.path.startswith("/v1/models"):
+            if is_gemini_caller(environ):
+                return "gemini"
+            if environ.get("HTTP_ANTHROPIC_VERSION"):
+                return "anthropic"
+        return route.protocol
 
     def __call__(
         self, environ: WSGIEnvironment, start_response: StartResponse

@@ -49,6 +49,8 @@ def relay(
         for event in iter_events(upstream):
             if isinstance(event, dict):
                 yield from translator.feed(event)
+            if getattr(translator, "done", False):
+                break  # e.g. a stop sequence matched locally: stop reading early
         tail = translator.finish()
     except GatewayError as err:
         log.warning("upstream stream failed mid-way: %s", err.message)

@@ -1,23 +1,91 @@
-"""Anthropic-protocol endpoints (Messages, count_tokens, model list).
+"""Anthropic-protocol endpoints: Messages, count_tokens and the model list.
 
-Not built yet: each answers 501 in Anthropic's error format until its issue lands.
+Thin glue: plan (ids, models, signatures: ``anthropic_common``), translate
+(pure), send through the dispatcher (accounts, retries), then relay or collect.
+The upstream is called before the ``Response`` exists, so a failure before the
+first byte is a real status with Anthropic's error body; after it, the stream
+translator writes ``event: error``. The upstream is always asked to stream, and
+the non-streaming answer is the stream translator's own fold of the same events,
+so both carry the same message, signatures included.
 """
 
 from __future__ import annotations
 
+from typing import Final
+
 from werkzeug.wrappers import Request, Response
 
-from antigravity_proxy.errors import NotImplementedYet
+from antigravity_proxy.dispatch import Sent
+from antigravity_proxy.handlers.anthropic_common import (
+    Plan,
+    plan_messages,
+    remember_signatures,
+    send,
+)
+from antigravity_proxy.handlers.anthropic_models import model_page
+from antigravity_proxy.handlers.anthropic_tokens import input_tokens
+from antigravity_proxy.handlers.models import available_models
+from antigravity_proxy.http import json_response, read_json_object
+from antigravity_proxy.keepalive import KeepAlive, SocketWaker
+from antigravity_proxy.protocols.anthropic.request import request_to_upstream
+from antigravity_proxy.protocols.anthropic.stream import MessagesStreamTranslator
 from antigravity_proxy.services import Services
+from antigravity_proxy.sse import encode_event
+from antigravity_proxy.streaming import collect, relay, stream_response
+
+PING: Final = encode_event({"type": "ping"}, event="ping")
+# Seconds of upstream silence before a keep-alive ping (Anthropic sends them
+# while a model thinks; idle-timeout proxies would otherwise cut the stream).
+PING_INTERVAL = 15.0
 
 
 def messages(services: Services, request: Request) -> Response:
-    raise NotImplementedYet("POST /v1/messages is not implemented yet in this gateway")
+    """``POST /v1/messages``; Claude Code's ``?beta=true`` changes nothing."""
+    body = read_json_object(request)
+    plan = plan_messages(services, body)
+    inner = request_to_upstream(body, plan.ctx)
+    sent = send(services, plan, inner)
+    headers = _headers(plan, sent)
+    if plan.stream:
+        return _stream(services, plan, sent, headers)
+    translator = MessagesStreamTranslator(plan.ctx)
+    for event in collect(sent.response):
+        translator.feed(event)
+    translator.finish()
+    remember_signatures(services.state, translator.signatures)
+    return json_response(translator.message(), headers=headers)
 
 
 def count_tokens(services: Services, request: Request) -> Response:
-    raise NotImplementedYet("POST /v1/messages/count_tokens is not implemented yet")
+    """``POST /v1/messages/count_tokens``: ``{"input_tokens": N}``."""
+    body = read_json_object(request)
+    return json_response({"input_tokens": input_tokens(services, body)})
 
 
 def list_models(services: Services, request: Request) -> Response:
-    raise NotImplementedYet("GET /v1/models/claude is not implemented yet")
+    """``GET /v1/models/claude``: every served model, in Anthropic's list shape."""
+    return json_response(model_page(available_models(services), request.args))
+
+
+def _stream(
+    services: Services, plan: Plan, sent: Sent, headers: dict[str, str]
+) -> Response:
+    translator = MessagesStreamTranslator(plan.ctx)
+    waker = SocketWaker(sent.response)
+
+    def on_end() -> None:
+        waker.close()
+        remember_signatures(services.state, translator.signatures)
+
+    frames = relay(sent.response, translator, preamble=translator.start())
+    body = KeepAlive(
+        frames, PING, interval=PING_INTERVAL, interrupt=waker.wake, on_end=on_end
+    )
+    return stream_response(body, "text/event-stream", headers)
+
+
+def _headers(plan: Plan, sent: Sent) -> dict[str, str]:
+    return {
+        "X-Mapped-Model": plan.ctx.upstream_model,
+        "X-Antigravity-Account": sent.lease.account.id,
+    }

@@ -1,8 +1,10 @@
-"""Model listings, in OpenAI's shape or Gemini's depending on who asks.
+"""Model listings, in OpenAI's, Gemini's or Anthropic's shape depending on who asks.
 
-``GET /v1/models`` serves both: the google-genai SDK calls it (api_version v1)
-and must get ``{"models": [...]}``, OpenAI clients must get ``{"object": "list"}``.
-A Gemini caller is recognised by its key header, ``?key=`` or its client header.
+``GET /v1/models`` serves all three: the google-genai SDK calls it (api_version
+v1) and must get ``{"models": [...]}``, the Anthropic SDK calls it and must get
+Anthropic's page, OpenAI clients must get ``{"object": "list"}``. A Gemini caller
+is recognised by its key header, ``?key=`` or its client header; an Anthropic
+caller by its ``anthropic-version`` header.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from werkzeug.wrappers import Request, Response
 
 from antigravity_proxy.app import is_gemini_caller
 from antigravity_proxy.errors import InvalidRequest, NotFoundError
+from antigravity_proxy.handlers import anthropic_models
 from antigravity_proxy.http import json_response
 from antigravity_proxy.models import builtin_model_ids
 from antigravity_proxy.protocols.gemini.catalogue import list_models as gemini_page
@@ -27,6 +30,8 @@ def list_models(services: Services, request: Request) -> Response:
     if _wants_gemini(request):
         page = gemini_page(ids, _page_size(request), request.args.get("pageToken"))
         return json_response(page)
+    if anthropic_models.is_anthropic_caller(request):
+        return json_response(anthropic_models.model_page(ids, request.args))
     return json_response({"object": "list", "data": [openai_model(i) for i in ids]})
 
 
@@ -42,7 +47,11 @@ def get_model(services: Services, request: Request, model: str) -> Response:
         raise NotFoundError(
             message, param=None if gemini else "model", code="model_not_found"
         )
-    return json_response(model_object(name) if gemini else openai_model(name))
+    if gemini:
+        return json_response(model_object(name))
+    if anthropic_models.is_anthropic_caller(request):
+        return json_response(anthropic_models.model_object(name))
+    return json_response(openai_model(name))
 
 
 def available_models(services: Services) -> list[str]:

@@ -35,6 +35,10 @@ def error_body(err: GatewayError) -> dict[str, Any]:
 
 
 def error_status(err: GatewayError) -> int:
+    """Anthropic's statuses: 529 when overloaded, 500 ``api_error`` for failures
+    behind the API (it documents no 502)."""
     if err.kind is ErrorKind.OVERLOADED:
         return 529
+    if err.kind is ErrorKind.UPSTREAM:
+        return 500
     return err.status

@@ -1,0 +1,263 @@
+"""Glue for the Messages handler: what the pure translators must not invent.
+
+Builds the ``MessagesContext`` for one request (the ``msg_…`` id and tool-id seed,
+the upstream model, Claude Code's background routing, thought signatures
+remembered in the shared store, the stop sequences), the conversation key that
+keeps a session on one account, and the upstream call itself with the error
+wording Anthropic clients act on.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+from antigravity_proxy.config import Config
+from antigravity_proxy.dispatch import Sent, UpstreamRequest
+from antigravity_proxy.errors import (
+    ErrorKind,
+    GatewayError,
+    InvalidRequest,
+    NotFoundError,
+)
+from antigravity_proxy.models import resolve_model
+from antigravity_proxy.protocols.anthropic.background import is_background_request
+from antigravity_proxy.protocols.anthropic.request import as_model
+from antigravity_proxy.protocols.anthropic.signature import decode_signature
+from antigravity_proxy.protocols.anthropic.types import MessagesContext
+from antigravity_proxy.services import Services
+from antigravity_proxy.sessions import session_key
+from antigravity_proxy.state import SharedState
+
+SIGNATURE_NAMESPACE: Final = "anthropic-signature"
+SIGNATURE_TTL: Final = 24 * 3600.0
+CLAUDE_CODE_BETA: Final = "claude-code-20250219"
+MEDIA_BLOCKS: Final = frozenset({"image", "document"})
+# Upstream 400 messages meaning "the prompt does not fit the context window":
+# Gemini says "The input token count (N) exceeds the maximum number of tokens
+# allowed (M)", Claude models behind the upstream say "prompt is too long".
+PROMPT_TOO_LONG_PHRASES: Final = (
+    "prompt is too long",
+    "input token count",
+    "exceeds the maximum number of tokens",
+    "too many tokens",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """One Messages request, decided: context, conversation key, delivery."""
+
+    ctx: MessagesContext
+    session: str | None
+    stream: bool
+
+
+def plan_messages(services: Services, body: Mapping[str, Any]) -> Plan:
+    """Everything chosen before translation; cheap checks fail before any I/O."""
+    model = as_model(body)
+    stream = _stream_flag(body.get("stream"))
+    refuse_url_sources(body.get("messages"))
+    upstream_model = upstream_model_for(services.config, model, body)
+    ctx = MessagesContext(
+        message_id=f"msg_{uuid.uuid4().hex[:24]}",
+        id_seed=uuid.uuid4().hex[:12],
+        model=model,
+        upstream_model=upstream_model,
+        signatures=remembered_signatures(
+            services.state, unsigned_tool_ids(body.get("messages"), upstream_model)
+        ),
+        stop_sequences=_stop_sequences(body.get("stop_sequences")),
+    )
+    return Plan(ctx, conversation_key(body), stream)
+
+
+def upstream_model_for(config: Config, model: str, body: Mapping[str, Any]) -> str:
+    """The upstream model; Claude Code's housekeeping goes to the background model.
+
+    Why: titles, summaries and warm-ups need no frontier model, and on a pool of
+    quota-limited accounts they would spend the main model's quota.
+    """
+    background = config.anthropic.background_model
+    if background and is_background_request(body):
+        return resolve_model(background, config.model_mapping)
+    return resolve_model(model, config.model_mapping)
+
+
+def send(services: Services, plan: Plan, inner: Mapping[str, Any]) -> Sent:
+    """Dispatch the streaming generation call, in Anthropic's error wording."""
+    upstream_model = plan.ctx.upstream_model
+    request = UpstreamRequest(
+        method="streamGenerateContent",
+        model=upstream_model,
+        inner=inner,
+        session=plan.session,
+        extra_headers=beta_headers(upstream_model),
+    )
+    try:
+        return services.dispatcher.send(request)
+    except NotFoundError as exc:
+        raise NotFoundError(f"model: {plan.ctx.model}", param="model") from exc
+    except GatewayError as exc:
+        reworded = prompt_too_long(exc)
+        if reworded is exc:
+            raise
+        raise reworded from exc
+
+
+def beta_headers(upstream_model: str) -> dict[str, str]:
+    """``anthropic-beta`` for Claude upstream models, never the client's betas.
+
+    Why: the upstream serves Claude with the betas the Antigravity client sends
+    (reference server-upstream-accounts.md §4.3); a client's own betas name
+    features this upstream does not offer.
+    """
+    if "claude" in upstream_model.lower():
+        return {"anthropic-beta": CLAUDE_CODE_BETA}
+    return {}
+
+
+def prompt_too_long(err: GatewayError) -> GatewayError:
+    """An upstream context-window 400 reworded as Anthropic's "prompt is too long".
+
+    Why match text: the upstream has no error code for it, and Claude Code
+    recognises exactly this wording (it then offers to compact the conversation).
+    """
+    lowered = err.message.lower()
+    if err.kind is ErrorKind.INVALID_REQUEST and any(
+        phrase in lowered for phrase in PROMPT_TOO_LONG_PHRASES
+    ):
+        return InvalidRequest(f"prompt is too long: {err.message}")
+    return err
+
+
+def conversation_key(body: Mapping[str, Any]) -> str | None:
+    """``metadata.user_id``'s session, else the first real user text.
+
+    Why ``session_id`` inside ``user_id``: Claude Code sends ``user_id`` as a JSON
+    string whose ``device_id`` is the same for every session on a machine; older
+    clients send an opaque string, used whole.
+    """
+    metadata = body.get("metadata")
+    user_id = metadata.get("user_id") if isinstance(metadata, Mapping) else None
+    if isinstance(user_id, str) and user_id:
+        return session_key([f"anthropic-session:{_session_id(user_id)}"])
+    return session_key(user_texts(body.get("messages")))
+
+
+def _session_id(user_id: str) -> str:
+    try:
+        parsed = json.loads(user_id)
+    except ValueError:
+        return user_id
+    session = parsed.get("session_id") if isinstance(parsed, dict) else None
+    return session if isinstance(session, str) and session else user_id
+
+
+def user_texts(messages: Any) -> Iterator[str]:
+    """Each text of each user message, in order (one text block at a time)."""
+    for message in messages if isinstance(messages, list) else []:
+        if not isinstance(message, Mapping) or message.get("role") != "user":
+            continue
+        content = message.get("content")
+        if isinstance(content, str):
+            yield content
+        for block in _blocks(content):
+            if block.get("type") == "text" and isinstance(block.get("text"), str):
+                yield block["text"]
+
+
+def unsigned_tool_ids(messages: Any, upstream_model: str) -> list[str]:
+    """Replayed ``tool_use`` ids that history gives no usable signature.
+
+    A thinking block carrying our signature for a call (placement ``call``, same
+    upstream model) signs the next ``tool_use`` of its message; every other
+    ``tool_use`` (blank, foreign or stale signatures) needs the shared store.
+    """
+    ids: list[str] = []
+    for message in messages if isinstance(messages, list) else []:
+        if not isinstance(message, Mapping) or message.get("role") != "assistant":
+            continue
+        signed = False
+        for block in _blocks(message.get("content")):
+            if block.get("type") == "thinking":
+                found = decode_signature(block.get("signature"))
+                signed = (
+                    found is not None
+                    and found.placement == "call"
+                    and found.model == upstream_model
+                )
+            elif block.get("type") == "tool_use":
+                if not signed and isinstance(block.get("id"), str):
+                    ids.append(block["id"])
+                signed = False
+    return ids
+
+
+def remembered_signatures(state: SharedState, tool_ids: list[str]) -> dict[str, str]:
+    """tool_use id -> upstream signature, for the ids the store knows."""
+    found: dict[str, str] = {}
+    for tool_id in tool_ids:
+        value = state.get(SIGNATURE_NAMESPACE, tool_id)
+        if value:
+            found[tool_id] = value
+    return found
+
+
+def remember_signatures(state: SharedState, signatures: Mapping[str, str]) -> None:
+    """Keep each call's signature for clients that replay ``"signature": ""``."""
+    for tool_id, signature in signatures.items():
+        state.put(SIGNATURE_NAMESPACE, tool_id, signature, SIGNATURE_TTL)
+
+
+def refuse_url_sources(messages: Any) -> None:
+    """``url`` image/document sources are refused until the gateway fetches them.
+
+    Why refuse up front: the translator would report the URL as unreachable,
+    which is not true; the client can send the same file as base64.
+    """
+    for i, message in enumerate(messages if isinstance(messages, list) else []):
+        content = message.get("content") if isinstance(message, Mapping) else None
+        for j, block in enumerate(_blocks(content)):
+            where = f"messages[{i}].content[{j}]"
+            inner = block.get("content") if block.get("type") == "tool_result" else []
+            nested = [
+                (f"{where}.content[{k}]", b) for k, b in enumerate(_blocks(inner))
+            ]
+            for param, item in [(where, block), *nested]:
+                _refuse_url(item, param)
+
+
+def _refuse_url(block: Mapping[str, Any], param: str) -> None:
+    source = block.get("source")
+    if block.get("type") in MEDIA_BLOCKS and isinstance(source, Mapping):
+        if source.get("type") == "url":
+            raise InvalidRequest(
+                f"{param}.source: 'url' sources are not supported by this gateway "
+                "yet; send the file as a 'base64' source",
+                param=f"{param}.source.type",
+            )
+
+
+def _blocks(content: Any) -> list[Mapping[str, Any]]:
+    if not isinstance(content, list):
+        return []
+    return [block for block in content if isinstance(block, Mapping)]
+
+
+def _stream_flag(value: Any) -> bool:
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise InvalidRequest("stream: Input should be a valid boolean", param="stream")
+    return value
+
+
+def _stop_sequences(value: Any) -> tuple[str, ...]:
+    """The stop sequences as given (``request_to_upstream`` validates them)."""
+    if not isinstance(value, list):
+        return ()
+    return tuple(item for item in value if isinstance(item, str))
