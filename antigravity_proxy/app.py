@@ -176,6 +176,9 @@ class Gateway:
         try:
             handler = self.handlers[match.route.handler]
             response: Response = handler(self.services, request, **match.args)
+            # Multipart uploads spill to temporary files; release them once the
+            # response (possibly a stream) is done.
+            response.call_on_close(request.close)
             return response
         except errors.GatewayError as err:
             return error_response(err, protocol)

@@ -1,4 +1,4 @@
-"""The ``antigravity-proxy`` command: ``serve``, ``routes`` and ``accounts``.
+"""The ``antigravity-proxy`` command: ``serve``, ``routes``, ``models``, ``accounts``.
 
 Start-up problems (a bad config key, a broken routes.yaml) print one line naming
 the culprit and exit with status 2, before any socket is opened.
@@ -15,8 +15,11 @@ from collections.abc import Sequence
 from antigravity_proxy import __version__
 from antigravity_proxy.accounts import cli as accounts_cli
 from antigravity_proxy.config import Config, ConfigError, load_config
+from antigravity_proxy.handlers.internal import describe_model
+from antigravity_proxy.handlers.models import available_models
 from antigravity_proxy.routing import RouteError, resolve_handler
 from antigravity_proxy.server import GatewayServer
+from antigravity_proxy.services import Services
 from antigravity_proxy.wsgi import routes_for
 
 
@@ -52,6 +55,11 @@ def build_parser() -> argparse.ArgumentParser:
     routes = commands.add_parser("routes", help="print the route table as loaded")
     routes.add_argument("--config", default=argparse.SUPPRESS, help="config file")
     routes.set_defaults(run=run_routes)
+    models = commands.add_parser(
+        "models", help="print each known model id and the upstream model serving it"
+    )
+    models.add_argument("--config", default=argparse.SUPPRESS, help="config file")
+    models.set_defaults(run=run_models)
     accounts_cli.add_parser(commands)
     return parser
 
@@ -83,6 +91,24 @@ def run_routes(config: Config, args: argparse.Namespace) -> int:
         methods = ",".join(route.methods)
         columns = f"{methods:<28} {route.path:<{width}} {route.protocol:<9} {state:<8}"
         print(f"{columns} {route.handler}")
+    return 0
+
+
+def run_models(config: Config, args: argparse.Namespace) -> int:
+    """The model table as the gateway resolves it now (``model_mapping`` included).
+
+    Rows: every id ``GET /v1/models`` advertises for the current accounts, then
+    the wildcard patterns of ``model_mapping`` with their targets.
+    """
+    mapping = config.model_mapping
+    rows = [("MODEL", "MAPPED", "TYPE")]
+    for model in available_models(Services.build(config)):
+        described = describe_model(model, mapping)
+        rows.append((model, described["mapped_model"], described["type"]))
+    rows += [(k, mapping[k], "wildcard") for k in sorted(mapping) if "*" in k]
+    widths = [max(len(row[i]) for row in rows) for i in range(2)]
+    for model, mapped, kind in rows:
+        print(f"{model:<{widths[0]}}  {mapped:<{widths[1]}}  {kind}")
     return 0
 
 

@@ -1,5 +1,5 @@
 """``antigravity-proxy accounts ...``: list, add, login, import, enable, disable,
-remove, refresh-quota. Output never contains tokens.
+remove, refresh-quota, warmup. Output never contains tokens.
 
 Each command returns an exit status: 0 done, 1 the operation failed (Google or
 the upstream said no), 2 bad input (unknown id, unreadable import file).
@@ -29,6 +29,7 @@ from antigravity_proxy.accounts.store import (
 )
 from antigravity_proxy.config import Config
 from antigravity_proxy.errors import GatewayError
+from antigravity_proxy.handlers.internal import DEFAULT_WARMUP_MODEL, warm_up
 from antigravity_proxy.services import Services
 
 
@@ -50,6 +51,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
         sub.add_parser(name, help=f"{name} an account").add_argument("id")
     refresh = sub.add_parser("refresh-quota", help="fetch quota now")
     refresh.add_argument("id", nargs="?")
+    warm = sub.add_parser("warmup", help="one tiny request to start quota windows")
+    warm.add_argument("id", nargs="?", help="one account (default: every usable one)")
+    warm.add_argument("--model", default=DEFAULT_WARMUP_MODEL)
     accounts.set_defaults(run=run)
 
 
@@ -196,6 +200,28 @@ def cmd_refresh_quota(services: Services, args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def cmd_warmup(services: Services, args: argparse.Namespace) -> int:
+    """The same warm-up as ``POST /internal/warmup``, for one or every account."""
+    if args.id:
+        targets = [services.store.get(args.id)]
+    else:
+        now = time.time()
+        targets = [a for a in services.store.all() if a.usable(now)]
+    if not targets:
+        print("no usable account to warm up", file=sys.stderr)
+        return 1
+    failed = 0
+    for account in targets:
+        result = warm_up(services, account, args.model)
+        line = f"{account.id}: {result.body['message']}"
+        if result.ok:
+            print(line)
+        else:
+            failed += 1
+            print(f"{line}: {result.body.get('error', '')}", file=sys.stderr)
+    return 1 if failed else 0
+
+
 def _onboarding(services: Services) -> Onboarding:
     return Onboarding(services.store, services.pool.oauth, services.upstream)
 
@@ -213,4 +239,5 @@ COMMANDS: Final[dict[str, Callable[[Services, argparse.Namespace], int]]] = {
     "disable": cmd_disable,
     "remove": cmd_remove,
     "refresh-quota": cmd_refresh_quota,
+    "warmup": cmd_warmup,
 }

@@ -141,6 +141,19 @@ class AccountPool:
             return Verdict.BACKOFF
         return Verdict.FAIL
 
+    def lease_for(self, account_id: str) -> Lease:
+        """A ready lease on the named account, bypassing selection (warm-up).
+
+        Raises ``AccountNotFound``, or ``OAuthError`` when the token cannot be
+        refreshed; an ``invalid_grant`` also disables the account, as in ``acquire``.
+        """
+        account = self.store.get(account_id)
+        try:
+            return self._ready(account)
+        except InvalidGrant as exc:
+            self._disable(account, f"invalid_grant: {exc}")
+            raise
+
     def forget_session(self, session: str | None) -> None:
         if session:
             self.state.unbind_sticky(session)
@@ -164,6 +177,17 @@ class AccountPool:
                 raw, quota_mod.quota_to_raw(snapshot, raw.get("quota"), now)
             ),
         )
+
+    def available_count(self, model: str) -> int:
+        """How many accounts could serve ``model`` now: usable, not cooling down.
+
+        Why: z.ai dispatch (``zai_dispatch``) falls back to z.ai at 0, and its
+        ``pooled`` mode rotates over these accounts plus z.ai.
+        """
+        group = quota_mod.model_group(model) or model
+        cooling = self.state.active_cooldowns()
+        ids = [a.id for a in self.store.all() if a.usable(self.clock())]
+        return sum(1 for a in ids if a not in cooling and f"{a}:{group}" not in cooling)
 
     def seconds_until_free(self, model: str) -> int | None:
         """How long until the first cooling account can serve ``model`` again."""

@@ -1,0 +1,207 @@
+"""OpenAI Images endpoints: `/v1/images/generations` (JSON), `/edits` (multipart).
+
+Thin glue: validate into an ``ImageJob`` (pure, ``protocols/openai/images``), send
+it ``n`` times through the dispatcher, each call on its own account choice and
+with its own retries, and answer with every image that came back. The ``n``
+calls run on a small per-process thread pool; a partial success is a success,
+and only when every call failed does the client get an error (the most useful
+one: a quota 429 with ``Retry-After``, else 503 no account, else the upstream's).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Final
+
+from werkzeug.datastructures import FileStorage
+from werkzeug.wrappers import Request, Response
+
+from antigravity_proxy.dispatch import Sent, UpstreamRequest
+from antigravity_proxy.errors import GatewayError, InvalidRequest, UpstreamError
+from antigravity_proxy.http import json_response, read_json_object
+from antigravity_proxy.protocols.openai.images import (
+    MAX_IMAGES,
+    MAX_INPUT_IMAGE_BYTES,
+    ImageJob,
+    InlineImage,
+    combined_failure,
+    image_job,
+    images_from_upstream,
+    images_response,
+    job_to_upstream,
+    sniff_image_type,
+)
+from antigravity_proxy.services import Services
+from antigravity_proxy.upstream.envelope import unwrap_response
+
+log = logging.getLogger(__name__)
+
+IMAGE_FIELD: Final = re.compile(r"image(\[\d*\])?")
+MEBIBYTE: Final = 1024 * 1024
+
+_executor: ThreadPoolExecutor | None = None
+_executor_lock = threading.Lock()
+
+
+@dataclass(frozen=True, slots=True)
+class Generated:
+    """The images of one successful upstream call."""
+
+    images: list[InlineImage]
+    usage: dict[str, Any]
+    account: str
+
+
+def generations(services: Services, request: Request) -> Response:
+    body = read_json_object(request)
+    job = image_job(body, services.config.model_mapping, default_ratio="1:1")
+    return _respond(services, job, job_to_upstream(job))
+
+
+def edits(services: Services, request: Request) -> Response:
+    """Edit uploaded images: ``image`` (or ``image[]``, several), ``mask``, ``prompt``.
+
+    Each upload is typed by its magic bytes: a client's declared type is often
+    ``application/octet-stream``, and a non-image must fail here (400) rather
+    than as an opaque upstream error.
+    """
+    with request:  # closes the uploads' spooled temporary files
+        fields = form_fields(request)
+        job = image_job(fields, services.config.model_mapping, default_ratio=None)
+        images, mask = _uploaded_images(request)
+    return _respond(services, job, job_to_upstream(job, images, mask))
+
+
+def form_fields(request: Request) -> dict[str, str]:
+    """The text fields of a multipart form (first value of each).
+
+    Why the check: Werkzeug parses a JSON body as an empty form, so a client that
+    sent the wrong encoding would otherwise read "missing prompt".
+    """
+    if request.mimetype != "multipart/form-data":
+        raise InvalidRequest(
+            "this endpoint expects multipart/form-data (file uploads), "
+            f"got {request.mimetype or 'no content type'}"
+        )
+    return request.form.to_dict()
+
+
+def unary_answer(sent: Sent) -> dict[str, Any]:
+    """The inner ``GenerateContentResponse`` of a non-streaming upstream answer."""
+    with sent.response as response:
+        try:
+            body = response.json()
+        except ValueError as exc:
+            raise UpstreamError("the upstream answered with invalid JSON") from exc
+    return unwrap_response(body)
+
+
+def _respond(services: Services, job: ImageJob, inner: dict[str, Any]) -> Response:
+    outcomes = _generate_all(services, job, inner)
+    done = [o for o in outcomes if isinstance(o, Generated)]
+    failed = [o for o in outcomes if isinstance(o, GatewayError)]
+    if not done:
+        raise combined_failure(failed)
+    if failed:
+        log.warning(
+            "images: %d of %d calls failed: %s", len(failed), job.n, failed[0].message
+        )
+    images = [image for outcome in done for image in outcome.images]
+    usage = [o.usage for o in done if o.usage]
+    body = images_response(int(time.time()), images, job, usage)
+    accounts = ",".join(dict.fromkeys(o.account for o in done))
+    headers = {"X-Mapped-Model": job.model, "X-Antigravity-Account": accounts}
+    return json_response(body, headers=headers)
+
+
+def _generate_all(
+    services: Services, job: ImageJob, inner: dict[str, Any]
+) -> list[Generated | GatewayError]:
+    if job.n == 1:
+        return [_attempt(services, job.model, inner)]
+    pool = _pool()
+    futures = [pool.submit(_attempt, services, job.model, inner) for _ in range(job.n)]
+    return [future.result() for future in futures]
+
+
+def _attempt(
+    services: Services, model: str, inner: dict[str, Any]
+) -> Generated | GatewayError:
+    """One image call; a ``GatewayError`` is a result (others still count)."""
+    try:
+        sent = services.dispatcher.send(
+            UpstreamRequest(
+                method="generateContent",
+                model=model,
+                inner=inner,
+                stream=False,
+                request_type="image_gen",
+            )
+        )
+        answer = unary_answer(sent)
+        usage = answer.get("usageMetadata")
+        return Generated(
+            images_from_upstream(answer),
+            usage if isinstance(usage, dict) else {},
+            sent.lease.account.id,
+        )
+    except GatewayError as err:
+        return err
+
+
+def _pool() -> ThreadPoolExecutor:
+    """The process's image-call pool, made on first use (after gunicorn's fork).
+
+    Long-lived threads keep their upstream sessions (one per thread), so
+    connections are reused across requests.
+    """
+    global _executor
+    with _executor_lock:
+        if _executor is None:
+            _executor = ThreadPoolExecutor(
+                max_workers=MAX_IMAGES, thread_name_prefix="images"
+            )
+        return _executor
+
+
+def _uploaded_images(request: Request) -> tuple[list[InlineImage], InlineImage | None]:
+    uploads = [s for name, s in request.files.items(multi=True) if _is_image(name)]
+    if not uploads:
+        raise InvalidRequest("Missing required parameter: 'image'.", param="image")
+    budget = MAX_INPUT_IMAGE_BYTES
+    images: list[InlineImage] = []
+    for storage in uploads:
+        images.append(_read_image(storage, "image", budget))
+        budget -= len(images[-1].data)
+    mask_upload = request.files.get("mask")
+    mask = _read_image(mask_upload, "mask", budget) if mask_upload else None
+    return images, mask
+
+
+def _is_image(field: str) -> bool:
+    return IMAGE_FIELD.fullmatch(field) is not None
+
+
+def _read_image(storage: FileStorage, param: str, budget: int) -> InlineImage:
+    data = storage.stream.read(max(budget, 0) + 1)
+    if len(data) > budget:
+        limit = MAX_INPUT_IMAGE_BYTES // MEBIBYTE
+        raise InvalidRequest(
+            f"'{param}' is too large: the images of one edit may total {limit} MiB",
+            param=param,
+        )
+    mime_type = sniff_image_type(data)
+    if mime_type is None:
+        name = storage.filename or "the upload"
+        raise InvalidRequest(
+            f"Invalid image file for '{param}' ({name}): "
+            "expected a PNG, JPEG, WEBP or GIF image",
+            param=param,
+            code="invalid_image_format",
+        )
+    return InlineImage(mime_type, data)

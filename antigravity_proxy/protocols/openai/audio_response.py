@@ -1,0 +1,202 @@
+"""Gemini's answer to a transcription, rendered as OpenAI's formats (pure).
+
+``json`` and ``text`` carry the plain transcript; ``srt``, ``vtt`` and
+``verbose_json`` are built from the JSON segments the timed request asked for.
+Fields Whisper reports that the upstream has no notion of (token ids, log
+probabilities, compression ratio) get neutral values in ``verbose_json``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+from antigravity_proxy.errors import InvalidRequest
+from antigravity_proxy.protocols.openai.audio import TIMED_FORMATS, TranscriptionJob
+
+NEUTRAL_STATS: Final[Mapping[str, float]] = {
+    "avg_logprob": 0.0,
+    "compression_ratio": 1.0,
+    "no_speech_prob": 0.0,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    start: float
+    end: float
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Transcript:
+    text: str
+    segments: tuple[Segment, ...] = ()
+    language: str | None = None
+
+
+def transcript_from_upstream(
+    answer: Mapping[str, Any], job: TranscriptionJob
+) -> Transcript:
+    """The transcript in the model's answer; segments when a timed format asked.
+
+    Why tolerant: a model that ignores the JSON contract still transcribed the
+    audio, so its text becomes one segment spanning the whole file.
+    """
+    feedback = answer.get("promptFeedback")
+    if isinstance(feedback, dict) and feedback.get("blockReason"):
+        raise InvalidRequest(
+            f"the upstream refused this audio ({feedback['blockReason']})",
+            code="content_policy_violation",
+        )
+    text = _answer_text(answer).strip()
+    if job.response_format not in TIMED_FORMATS:
+        return Transcript(text, language=job.language)
+    parsed = _json_object(text)
+    segments = _segments(parsed.get("segments")) if parsed is not None else ()
+    if not segments:
+        whole = text if parsed is None else str(parsed.get("text") or "")
+        end = job.duration or 0.0
+        segments = (Segment(0.0, end, whole.strip()),) if whole.strip() else ()
+    spoken = parsed.get("language") if parsed is not None else None
+    language = spoken if isinstance(spoken, str) and spoken else job.language
+    return Transcript(" ".join(s.text for s in segments), segments, language)
+
+
+def transcription_body(
+    transcript: Transcript, job: TranscriptionJob, usage: Mapping[str, Any]
+) -> tuple[str | dict[str, Any], str]:
+    """The answer in the job's format, with its MIME type."""
+    fmt = job.response_format
+    if fmt == "text":
+        return transcript.text + "\n", "text/plain"
+    if fmt == "srt":
+        return srt_from_segments(transcript.segments), "text/plain"
+    if fmt == "vtt":
+        return vtt_from_segments(transcript.segments), "text/vtt"
+    if fmt == "verbose_json":
+        return verbose_json(transcript, job), "application/json"
+    body: dict[str, Any] = {"text": transcript.text}
+    tokens = usage_from_upstream(usage)
+    if tokens is not None:
+        body["usage"] = tokens
+    return body, "application/json"
+
+
+def verbose_json(transcript: Transcript, job: TranscriptionJob) -> dict[str, Any]:
+    """Whisper's ``verbose_json``; per-segment statistics the upstream lacks are
+    neutral values (logprob 0, compression 1, no-speech 0)."""
+    ends = [s.end for s in transcript.segments]
+    duration = job.duration if job.duration is not None else max(ends, default=0.0)
+    segments = [
+        {
+            "id": index,
+            "seek": 0,
+            "start": segment.start,
+            "end": segment.end,
+            "text": segment.text,
+            "tokens": [],
+            "temperature": job.temperature or 0.0,
+            **NEUTRAL_STATS,
+        }
+        for index, segment in enumerate(transcript.segments)
+    ]
+    return {
+        "task": "transcribe",
+        "language": transcript.language or "",
+        "duration": round(duration, 3),
+        "text": transcript.text,
+        "segments": segments,
+        "usage": {"type": "duration", "seconds": round(duration, 3)},
+    }
+
+
+def srt_from_segments(segments: Sequence[Segment]) -> str:
+    """SubRip: numbered cues, ``HH:MM:SS,mmm --> HH:MM:SS,mmm``, blank-line ended."""
+    cues = [
+        f"{n}\n{_clock(s.start, ',')} --> {_clock(s.end, ',')}\n{s.text}\n"
+        for n, s in enumerate(segments, start=1)
+    ]
+    return "\n".join(cues) + ("\n" if cues else "")
+
+
+def vtt_from_segments(segments: Sequence[Segment]) -> str:
+    """WebVTT: the ``WEBVTT`` header, then ``HH:MM:SS.mmm --> ...`` cues."""
+    cues = [
+        f"{_clock(s.start, '.')} --> {_clock(s.end, '.')}\n{s.text}\n\n"
+        for s in segments
+    ]
+    return "WEBVTT\n\n" + "".join(cues)
+
+
+def usage_from_upstream(meta: Mapping[str, Any]) -> dict[str, Any] | None:
+    """OpenAI's token usage (``type: tokens``) from Gemini's ``usageMetadata``."""
+    prompt, output = meta.get("promptTokenCount"), meta.get("candidatesTokenCount")
+    if not isinstance(prompt, int) or not isinstance(output, int):
+        return None
+    details = meta.get("promptTokensDetails")
+    audio = sum(
+        d.get("tokenCount", 0)
+        for d in (details if isinstance(details, list) else [])
+        if isinstance(d, dict) and d.get("modality") == "AUDIO"
+    )
+    return {
+        "type": "tokens",
+        "input_tokens": prompt,
+        "output_tokens": output,
+        "total_tokens": prompt + output,
+        "input_token_details": {"audio_tokens": audio, "text_tokens": prompt - audio},
+    }
+
+
+def _answer_text(answer: Mapping[str, Any]) -> str:
+    candidates = answer.get("candidates")
+    first = candidates[0] if isinstance(candidates, list) and candidates else None
+    content = first.get("content") if isinstance(first, dict) else None
+    parts = content.get("parts") if isinstance(content, dict) else None
+    return "".join(
+        p["text"]
+        for p in (parts if isinstance(parts, list) else [])
+        if isinstance(p, dict)
+        and isinstance(p.get("text"), str)
+        and not p.get("thought")
+    )
+
+
+def _json_object(text: str) -> dict[str, Any] | None:
+    body = text.strip()
+    if body.startswith("```"):
+        body = body.strip("`").removeprefix("json").strip()
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return None
+    return parsed if isinstance(parsed, dict) else None
+
+
+def _segments(raw: Any) -> tuple[Segment, ...]:
+    found: list[Segment] = []
+    for item in raw if isinstance(raw, list) else []:
+        if not isinstance(item, dict) or not isinstance(item.get("text"), str):
+            continue
+        start = max(0.0, _seconds(item.get("start")))
+        end = max(start, _seconds(item.get("end")))
+        if item["text"].strip():
+            found.append(Segment(round(start, 3), round(end, 3), item["text"].strip()))
+    return tuple(found)
+
+
+def _seconds(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return 0.0
+    return float(value)
+
+
+def _clock(seconds: float, separator: str) -> str:
+    millis = int(round(max(0.0, seconds) * 1000))
+    hours, rest = divmod(millis, 3_600_000)
+    minutes, rest = divmod(rest, 60_000)
+    whole, millis = divmod(rest, 1000)
+    return f"{hours:02d}:{minutes:02d}:{whole:02d}{separator}{millis:03d}"
