@@ -9,6 +9,7 @@ wording Anthropic clients act on.
 
 from __future__ import annotations
 
+import base64
 import json
 import uuid
 from collections.abc import Iterator, Mapping
@@ -23,6 +24,7 @@ from antigravity_proxy.errors import (
     InvalidRequest,
     NotFoundError,
 )
+from antigravity_proxy.media import ImageRef, fetch_images
 from antigravity_proxy.models import resolve_model
 from antigravity_proxy.protocols.anthropic.background import is_background_request
 from antigravity_proxy.protocols.anthropic.request import as_model
@@ -60,7 +62,6 @@ def plan_messages(services: Services, body: Mapping[str, Any]) -> Plan:
     """Everything chosen before translation; cheap checks fail before any I/O."""
     model = as_model(body)
     stream = _stream_flag(body.get("stream"))
-    refuse_url_sources(body.get("messages"))
     upstream_model = upstream_model_for(services.config, model, body)
     ctx = MessagesContext(
         message_id=f"msg_{uuid.uuid4().hex[:24]}",
@@ -71,6 +72,7 @@ def plan_messages(services: Services, body: Mapping[str, Any]) -> Plan:
             services.state, unsigned_tool_ids(body.get("messages"), upstream_model)
         ),
         stop_sequences=_stop_sequences(body.get("stop_sequences")),
+        media=fetch_url_media(body.get("messages")),
     )
     return Plan(ctx, conversation_key(body), stream)
 
@@ -213,12 +215,14 @@ def remember_signatures(state: SharedState, signatures: Mapping[str, str]) -> No
         state.put(SIGNATURE_NAMESPACE, tool_id, signature, SIGNATURE_TTL)
 
 
-def refuse_url_sources(messages: Any) -> None:
-    """``url`` image/document sources are refused until the gateway fetches them.
+def fetch_url_media(messages: Any) -> dict[str, tuple[str, str]]:
+    """Download ``url`` image sources (public addresses only) for the translator.
 
-    Why refuse up front: the translator would report the URL as unreachable,
-    which is not true; the client can send the same file as base64.
+    Why images only: the guarded fetcher accepts images by their bytes; a
+    ``url`` document source is refused up front, naming the field, rather than
+    reported as unreachable.
     """
+    refs: list[ImageRef] = []
     for i, message in enumerate(messages if isinstance(messages, list) else []):
         content = message.get("content") if isinstance(message, Mapping) else None
         for j, block in enumerate(_blocks(content)):
@@ -228,18 +232,32 @@ def refuse_url_sources(messages: Any) -> None:
                 (f"{where}.content[{k}]", b) for k, b in enumerate(_blocks(inner))
             ]
             for param, item in [(where, block), *nested]:
-                _refuse_url(item, param)
+                refs.extend(_url_source(item, param))
+    fetched = fetch_images(refs)
+    return {
+        url: (media.mime_type, base64.b64encode(media.data).decode("ascii"))
+        for url, media in fetched.items()
+    }
 
 
-def _refuse_url(block: Mapping[str, Any], param: str) -> None:
+def _url_source(block: Mapping[str, Any], param: str) -> list[ImageRef]:
     source = block.get("source")
-    if block.get("type") in MEDIA_BLOCKS and isinstance(source, Mapping):
-        if source.get("type") == "url":
-            raise InvalidRequest(
-                f"{param}.source: 'url' sources are not supported by this gateway "
-                "yet; send the file as a 'base64' source",
-                param=f"{param}.source.type",
-            )
+    if block.get("type") not in MEDIA_BLOCKS or not isinstance(source, Mapping):
+        return []
+    if source.get("type") != "url":
+        return []
+    if block.get("type") != "image":
+        raise InvalidRequest(
+            f"{param}.source: 'url' document sources are not supported by this "
+            "gateway; send the file as a 'base64' source",
+            param=f"{param}.source.type",
+        )
+    url = source.get("url")
+    if not isinstance(url, str) or not url:
+        raise InvalidRequest(
+            f"{param}.source.url: Field required", param=f"{param}.source.url"
+        )
+    return [ImageRef(url, f"{param}.source.url")]
 
 
 def _blocks(content: Any) -> list[Mapping[str, Any]]:

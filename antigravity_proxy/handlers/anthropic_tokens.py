@@ -20,7 +20,7 @@ from typing import Any, Final
 
 from antigravity_proxy.dispatch import UpstreamRequest
 from antigravity_proxy.errors import ErrorKind, GatewayError, UpstreamError
-from antigravity_proxy.handlers.anthropic_common import refuse_url_sources
+from antigravity_proxy.handlers.anthropic_common import fetch_url_media
 from antigravity_proxy.models import resolve_model
 from antigravity_proxy.protocols.anthropic.background import estimate_tokens
 from antigravity_proxy.protocols.anthropic.request import (
@@ -84,10 +84,13 @@ FLIGHTS: Final = SingleFlight()
 def input_tokens(services: Services, body: Mapping[str, Any]) -> int:
     """The request's input tokens: cache, else upstream, else the estimate."""
     model = as_model(body)
-    refuse_url_sources(body.get("messages"))
     upstream_model = resolve_model(model, services.config.model_mapping)
     ctx = MessagesContext(
-        message_id="", id_seed="", model=model, upstream_model=upstream_model
+        message_id="",
+        id_seed="",
+        model=model,
+        upstream_model=upstream_model,
+        media=fetch_url_media(body.get("messages")),
     )
     inner = count_tokens_to_upstream(body, ctx)
     key = cache_key(inner)

@@ -286,15 +286,29 @@ def test_image_and_pdf_blocks(client, fake_upstream):
     ]
 
 
-def test_url_image_source_is_refused_naming_the_field(client, fake_upstream):
-    image = {"type": "image", "source": {"type": "url", "url": "https://x.test/a.png"}}
+@pytest.mark.parametrize(
+    "url", ["http://127.0.0.1:9/a.png", "http://10.0.0.8/a.png", "http://[::1]/a.png"]
+)
+def test_url_image_source_to_private_host_is_refused(client, fake_upstream, url):
+    image = {"type": "image", "source": {"type": "url", "url": url}}
     response = client.post(MESSAGES, json=body([image]))
     assert response.status_code == 400
     error = response.json["error"]
     assert error["type"] == "invalid_request_error"
-    assert error["message"].startswith("messages[0].content[0].source")
-    assert "base64" in error["message"]
+    assert "messages[0].content[0].source.url" in error["message"]
+    assert "private, loopback" in error["message"]
     assert fake_upstream.calls(":streamGenerateContent") == []
+
+
+def test_url_document_source_is_refused_naming_the_field(client, fake_upstream):
+    document = {
+        "type": "document",
+        "source": {"type": "url", "url": "https://x.test/a.pdf"},
+    }
+    response = client.post(MESSAGES, json=body([document]))
+    assert response.status_code == 400
+    assert response.json["error"]["message"].startswith("messages[0].content[0].source")
+    assert "base64" in response.json["error"]["message"]
 
 
 def test_count_tokens_upstream_then_cache(client, fake_upstream):
@@ -374,9 +388,10 @@ def test_count_tokens_invalid_body_is_400(client):
     response = client.post(COUNT, json={"model": "gemini-3-flash"})
     assert response.status_code == 400
     assert response.json["error"]["message"] == "messages: Field required"
-    image = {"type": "image", "source": {"type": "url", "url": "https://x.test/a"}}
+    image = {"type": "image", "source": {"type": "url", "url": "http://127.0.0.1:9/a"}}
     response = client.post(COUNT, json=body([image]))
-    assert response.json["error"]["message"].startswith("messages[0].content[0]")
+    assert response.status_code == 400
+    assert "messages[0].content[0].source.url" in response.json["error"]["message"]
 
 
 def test_models_list_anthropic_shape(client):
