@@ -25,13 +25,15 @@ from antigravity_proxy.handlers.anthropic_common import (
 from antigravity_proxy.handlers.anthropic_models import model_page
 from antigravity_proxy.handlers.anthropic_tokens import input_tokens
 from antigravity_proxy.handlers.models import available_models
-from antigravity_proxy.http import json_response, read_json_object
+from antigravity_proxy.http import json_response, read_body, read_json_object
 from antigravity_proxy.keepalive import KeepAlive, SocketWaker
 from antigravity_proxy.protocols.anthropic.request import request_to_upstream
 from antigravity_proxy.protocols.anthropic.stream import MessagesStreamTranslator
 from antigravity_proxy.services import Services
 from antigravity_proxy.sse import encode_event
 from antigravity_proxy.streaming import collect, relay, stream_response
+from antigravity_proxy.upstream import zai
+from antigravity_proxy.zai_dispatch import SharedRoundRobin, use_zai
 
 PING: Final = encode_event({"type": "ping"}, event="ping")
 # Seconds of upstream silence before a keep-alive ping (Anthropic sends them
@@ -42,6 +44,9 @@ PING_INTERVAL = 15.0
 def messages(services: Services, request: Request) -> Response:
     """``POST /v1/messages``; Claude Code's ``?beta=true`` changes nothing."""
     body = read_json_object(request)
+    counter = SharedRoundRobin(services.state)
+    if use_zai(services.config, services.pool, _model_name(body), counter):
+        return _to_zai(services, request, "/v1/messages", body.get("stream") is True)
     plan = plan_messages(services, body)
     inner = request_to_upstream(body, plan.ctx)
     sent = send(services, plan, inner)
@@ -57,8 +62,13 @@ def messages(services: Services, request: Request) -> Response:
 
 
 def count_tokens(services: Services, request: Request) -> Response:
-    """``POST /v1/messages/count_tokens``: ``{"input_tokens": N}``."""
+    """``POST /v1/messages/count_tokens``: ``{"input_tokens": N}``.
+
+    Counted by z.ai whenever z.ai could serve the request (no rotation step).
+    """
     body = read_json_object(request)
+    if use_zai(services.config, services.pool, _model_name(body), None):
+        return _to_zai(services, request, "/v1/messages/count_tokens", False)
     return json_response({"input_tokens": input_tokens(services, body)})
 
 
@@ -82,6 +92,20 @@ def _stream(
         frames, PING, interval=PING_INTERVAL, interrupt=waker.wake, on_end=on_end
     )
     return stream_response(body, "text/event-stream", headers)
+
+
+def _model_name(body: dict[str, object]) -> str:
+    model = body.get("model")
+    return model if isinstance(model, str) else ""
+
+
+def _to_zai(services: Services, request: Request, path: str, stream: bool) -> Response:
+    """The request as the client sent it, relayed to z.ai with the z.ai key."""
+    query = request.query_string.decode("latin-1")
+    target = f"{path}?{query}" if query else path
+    return zai.forward_anthropic(
+        services.config, target, read_body(request), request.headers, stream=stream
+    )
 
 
 def _headers(plan: Plan, sent: Sent) -> dict[str, str]:

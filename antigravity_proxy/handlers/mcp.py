@@ -1,23 +1,57 @@
-"""MCP endpoints (z.ai reverse proxies and the built-in vision server).
+"""MCP endpoints: the z.ai reverse proxies and the built-in vision server.
 
-Not built yet: each answers 501 as a JSON-RPC error until its issue lands.
+Thin glue. ``web_search_prime`` and ``web_reader`` relay any method to z.ai's
+hosted MCP servers (``upstream/zai.py``); ``zai_mcp_server`` is the built-in
+vision server (``antigravity_proxy/mcp``). Each endpoint answers 404 while it is
+disabled in the config (``zai.mcp.enabled`` and its own flag) and 400 while
+z.ai has no key, both as JSON-RPC error bodies (``protocols/mcp/errors.py``).
 """
 
 from __future__ import annotations
 
 from werkzeug.wrappers import Request, Response
 
-from antigravity_proxy.errors import NotImplementedYet
+from antigravity_proxy.config import Config
+from antigravity_proxy.errors import InvalidRequest, NotFoundError
+from antigravity_proxy.mcp.jsonrpc import RpcError
+from antigravity_proxy.mcp.server import VisionServer, check_origin, rpc_error_response
+from antigravity_proxy.mcp.sessions import SessionStore
 from antigravity_proxy.services import Services
+from antigravity_proxy.upstream import zai
 
 
 def web_search_prime(services: Services, request: Request) -> Response:
-    raise NotImplementedYet("the web_search_prime MCP endpoint is not implemented yet")
+    config = services.config
+    _require(config, config.zai.mcp.web_search_enabled, "web_search_prime")
+    return _proxy(config, "web_search_prime", request)
 
 
 def web_reader(services: Services, request: Request) -> Response:
-    raise NotImplementedYet("the web_reader MCP endpoint is not implemented yet")
+    config = services.config
+    _require(config, config.zai.mcp.web_reader_enabled, "web_reader")
+    return _proxy(config, "web_reader", request)
 
 
 def zai_mcp_server(services: Services, request: Request) -> Response:
-    raise NotImplementedYet("the zai-mcp-server MCP endpoint is not implemented yet")
+    config = services.config
+    _require(config, config.zai.mcp.vision_enabled, "zai-mcp-server")
+    server = VisionServer(config, SessionStore(services.state))
+    return server.respond(request)
+
+
+def _require(config: Config, endpoint_enabled: bool, name: str) -> None:
+    if not (config.zai.mcp.enabled and endpoint_enabled):
+        raise NotFoundError(f"the {name} MCP endpoint is disabled in the config")
+    if not (config.zai.enabled and config.zai.api_key.strip()):
+        raise InvalidRequest("z.ai is not configured: set zai.enabled and zai.api_key")
+
+
+def _proxy(config: Config, server: str, request: Request) -> Response:
+    try:
+        check_origin(config, request)
+    except RpcError as err:
+        return rpc_error_response(err)
+    length = request.content_length
+    chunked = "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+    body = zai.Upload(request.stream, length) if length or chunked else None
+    return zai.forward_mcp(config, server, request.method, request.headers, body)

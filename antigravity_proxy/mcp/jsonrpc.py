@@ -1,0 +1,93 @@
+"""JSON-RPC 2.0 as MCP uses it: classify an incoming message, build answers.
+
+Pure: values in, values out. MCP narrows JSON-RPC (2025-11-25 "Base Protocol"):
+one message per POST (no batches), request ids are strings or integers and
+never null, and ``params`` is an object.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final, Literal
+
+PARSE_ERROR: Final = -32700
+INVALID_REQUEST: Final = -32600
+METHOD_NOT_FOUND: Final = -32601
+INVALID_PARAMS: Final = -32602
+INTERNAL_ERROR: Final = -32603
+
+RequestId = str | int
+Kind = Literal["request", "notification", "response"]
+
+
+class RpcError(Exception):
+    """A JSON-RPC error answer.
+
+    :param code: the JSON-RPC error code.
+    :param message: shown to the client.
+    :param status: the HTTP status carrying it (200 for an answered request).
+    """
+
+    def __init__(self, code: int, message: str, *, status: int = 200) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.status = status
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    kind: Kind
+    method: str = ""
+    id: RequestId | None = None
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+
+def incoming(message: Any) -> Incoming:
+    """Classify one decoded message; ``RpcError`` (HTTP 400) when it is not one.
+
+    A message without ``id`` is a notification; ``result`` or ``error`` with an
+    ``id`` is the client's answer to a server request.
+    """
+    if isinstance(message, list):
+        raise _invalid("JSON-RPC batches are not supported; send one message")
+    if not isinstance(message, dict) or message.get("jsonrpc") != "2.0":
+        raise _invalid('expected a JSON-RPC 2.0 object ("jsonrpc": "2.0")')
+    has_id = "id" in message
+    request_id = message.get("id")
+    if has_id and not _valid_id(request_id):
+        raise _invalid("a request id must be a string or an integer")
+    method = message.get("method")
+    if method is None:
+        if has_id and ("result" in message or "error" in message):
+            return Incoming("response", id=request_id)
+        raise _invalid("a JSON-RPC message needs a method")
+    if not isinstance(method, str):
+        raise _invalid("method must be a string")
+    params = message.get("params", {})
+    if not isinstance(params, dict):
+        raise _invalid("params must be an object")
+    return Incoming("request" if has_id else "notification", method, request_id, params)
+
+
+def result(request_id: RequestId | None, value: Mapping[str, Any]) -> dict[str, Any]:
+    return {"jsonrpc": "2.0", "id": request_id, "result": dict(value)}
+
+
+def error(request_id: RequestId | None, code: int, message: str) -> dict[str, Any]:
+    return {
+        "jsonrpc": "2.0",
+        "id": request_id,
+        "error": {"code": code, "message": message},
+    }
+
+
+def _valid_id(value: Any) -> bool:
+    return isinstance(value, str) or (
+        isinstance(value, int) and not isinstance(value, bool)
+    )
+
+
+def _invalid(message: str) -> RpcError:
+    return RpcError(INVALID_REQUEST, message, status=400)

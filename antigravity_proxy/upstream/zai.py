@@ -1,0 +1,281 @@
+"""The z.ai HTTP client: Anthropic pass-through, MCP reverse proxy, vision chat.
+
+This is z.ai's one error seam: its ``requests`` exceptions become
+``GatewayError`` here (``raise ... from exc``) and nowhere else. Requests carry
+the z.ai key, never the client's or the gateway's; only listed headers cross in
+either direction. Answers are relayed verbatim and streamed chunk by chunk as
+they arrive (``iter_content(chunk_size=None)``); z.ai's own error statuses pass
+through with their body. After the first byte a cut cannot change the status,
+so the relay logs it and ends the stream. Each thread has its own
+``requests.Session``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Iterable, Iterator, Mapping
+from typing import IO, Any, Final, Protocol
+
+import requests
+from werkzeug.wrappers import Response
+
+from antigravity_proxy.config import Config, ZaiConfig
+from antigravity_proxy.errors import (
+    InvalidRequest,
+    UpstreamStatus,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
+from antigravity_proxy.streaming import STREAM_HEADERS
+from antigravity_proxy.upstream.cloudcode import ENVIRONMENT_PROXIES
+from antigravity_proxy.zai_dispatch import model_for_zai
+
+log = logging.getLogger(__name__)
+
+ANTHROPIC_HEADERS: Final = (
+    "content-type",
+    "accept",
+    "anthropic-version",
+    "user-agent",
+    "accept-encoding",
+    "cache-control",
+)
+ANTHROPIC_RESPONSE_HEADERS: Final = ("content-type", "retry-after")
+MCP_REQUEST_HEADERS: Final = (
+    "accept",
+    "content-type",
+    "user-agent",
+    "mcp-session-id",
+    "mcp-protocol-version",
+    "last-event-id",
+)
+MCP_RESPONSE_HEADERS: Final = (
+    "content-type",
+    "mcp-session-id",
+    "mcp-protocol-version",
+    "allow",
+)
+VISION_HEADERS: Final = {"X-Title": "Vision MCP Local", "Accept-Language": "en-US,en"}
+READ_TIMEOUT: Final = 300.0
+MAX_ERROR_BODY: Final = 64 * 1024
+UPLOAD_BLOCK: Final = 64 * 1024
+
+_local = threading.local()
+
+
+class HeaderSource(Protocol):
+    """Werkzeug ``Headers``, a ``requests`` header dict or a plain dict."""
+
+    def items(self) -> Iterable[tuple[str, str]]: ...
+
+
+class Upload:
+    """A request body streamed up block by block.
+
+    Why ``__len__``: ``requests`` sends a sized iterable with ``Content-Length``
+    (z.ai need not accept chunked uploads) while still reading it lazily; a
+    body of unknown length (a chunked upload) goes up chunked.
+    """
+
+    def __init__(self, stream: IO[bytes], length: int | None) -> None:
+        self.stream = stream
+        self.length = length
+
+    def __len__(self) -> int:
+        return self.length or 0
+
+    def __iter__(self) -> Iterator[bytes]:
+        while block := self.stream.read(UPLOAD_BLOCK):
+            yield block
+
+    def payload(self) -> Upload | Iterator[bytes]:
+        return self if self.length is not None else iter(self)
+
+
+def forward_anthropic(
+    config: Config,
+    path: str,
+    body: bytes,
+    client_headers: HeaderSource,
+    stream: bool,
+) -> Response:
+    """Send an Anthropic Messages call to ``<zai.base_url><path>``; relay the answer.
+
+    ``path`` is ``/v1/messages`` or ``/v1/messages/count_tokens`` (a query string
+    such as ``?beta=true`` may follow). Only the ``model`` field of ``body`` is
+    changed (``model_for_zai``). Auth follows the client's style (reference
+    §5.5): ``Authorization: Bearer <z.ai key>`` if it sent ``Authorization`` and
+    no ``x-api-key``, else ``x-api-key: <z.ai key>``.
+    """
+    zai = _configured(config.zai)
+    data, mapped = _with_zai_model(zai, body)
+    headers = _anthropic_headers(zai.api_key, client_headers)
+    url = zai.base_url.rstrip("/") + path
+    upstream = _send(config, "POST", url, headers=headers, data=data)
+    relayed = _picked(upstream.headers, ANTHROPIC_RESPONSE_HEADERS)
+    if mapped:
+        relayed["X-Mapped-Model"] = mapped
+    if not stream or not upstream.ok:
+        return _whole(upstream, relayed)
+    return Response(
+        passthrough(upstream),
+        status=upstream.status_code,
+        headers={**STREAM_HEADERS, **relayed},
+        direct_passthrough=True,
+    )
+
+
+def forward_mcp(
+    config: Config,
+    server: str,
+    method: str,
+    client_headers: HeaderSource,
+    body: Upload | None,
+) -> Response:
+    """Relay one MCP streamable-HTTP call to ``<zai.mcp_base_url>/<server>/mcp``.
+
+    Any method; the body goes up as it is read and the answer (JSON or an SSE
+    stream) comes down as it arrives, with its status and the MCP headers
+    (``Mcp-Session-Id`` both ways, ``Last-Event-ID`` up for resumption).
+    """
+    zai = _configured(config.zai)
+    headers = _picked(client_headers, MCP_REQUEST_HEADERS)
+    headers["Authorization"] = f"Bearer {zai.api_key.strip()}"
+    url = f"{zai.mcp_base_url.rstrip('/')}/{server}/mcp"
+    data = None if body is None else body.payload()
+    upstream = _send(config, method, url, headers=headers, data=data)
+    relayed = _picked(upstream.headers, MCP_RESPONSE_HEADERS)
+    extra = STREAM_HEADERS if "event-stream" in relayed.get("content-type", "") else {}
+    return Response(
+        passthrough(upstream),
+        status=upstream.status_code,
+        headers={**extra, **relayed},
+        direct_passthrough=True,
+    )
+
+
+def vision_chat(config: Config, body: Mapping[str, Any]) -> dict[str, Any]:
+    """POST ``<zai.vision_base_url>/chat/completions``; the parsed JSON answer.
+
+    Non-2xx answers and bodies that are not a JSON object raise
+    ``UpstreamStatus`` whose message names the status and the start of the body,
+    so the vision tool can report it to the model.
+    """
+    zai = _configured(config.zai)
+    headers = {
+        **VISION_HEADERS,
+        "Authorization": f"Bearer {zai.api_key.strip()}",
+        "Content-Type": "application/json",
+    }
+    data = json.dumps(body, ensure_ascii=False).encode("utf-8")
+    url = zai.vision_base_url.rstrip("/") + "/chat/completions"
+    with _send(config, "POST", url, headers=headers, data=data) as upstream:
+        text = _read_body(upstream).decode("utf-8", errors="replace")
+    if not upstream.ok:
+        raise UpstreamStatus(
+            upstream.status_code,
+            text,
+            message=f"z.ai vision answered HTTP {upstream.status_code}: {text[:500]}",
+        )
+    try:
+        answer = json.loads(text)
+    except ValueError as exc:
+        raise UpstreamStatus(
+            upstream.status_code, text, message="z.ai vision answered non-JSON"
+        ) from exc
+    if not isinstance(answer, dict):
+        raise UpstreamStatus(
+            upstream.status_code, text, message="z.ai vision answered a non-object"
+        )
+    return answer
+
+
+def passthrough(upstream: requests.Response) -> Iterator[bytes]:
+    """The upstream body, each chunk as soon as it arrives; closed however it ends.
+
+    Why no error frame: the bytes are relayed verbatim, so a cut after the first
+    byte is logged and the stream ends (the client sees a short stream).
+    """
+    try:
+        yield from upstream.iter_content(chunk_size=None)
+    except requests.RequestException as exc:
+        log.warning("z.ai stream was cut off: %s", type(exc).__name__)
+    finally:
+        upstream.close()
+
+
+def _configured(zai: ZaiConfig) -> ZaiConfig:
+    if not zai.enabled:
+        raise InvalidRequest("z.ai is disabled (zai.enabled is false)")
+    if not zai.api_key.strip():
+        raise InvalidRequest("z.ai is not configured: zai.api_key is empty")
+    return zai
+
+
+def _session() -> requests.Session:
+    session: requests.Session | None = getattr(_local, "session", None)
+    if session is None:
+        session = requests.Session()
+        session.trust_env = False
+        session.proxies.update(ENVIRONMENT_PROXIES)
+        _local.session = session
+    return session
+
+
+def _send(config: Config, method: str, url: str, **kwargs: Any) -> requests.Response:
+    timeout = (config.upstream.connect_timeout, READ_TIMEOUT)
+    try:
+        return _session().request(method, url, stream=True, timeout=timeout, **kwargs)
+    except requests.ReadTimeout as exc:
+        raise UpstreamTimeout("z.ai did not answer in time") from exc
+    except requests.RequestException as exc:
+        log.warning("z.ai unreachable: %s", type(exc).__name__)
+        raise UpstreamUnavailable(f"z.ai request failed: {type(exc).__name__}") from exc
+
+
+def _whole(upstream: requests.Response, headers: dict[str, str]) -> Response:
+    """A complete (non-streamed or error) answer, read whole, status kept."""
+    with upstream:
+        content = _read_body(upstream)
+    return Response(content, status=upstream.status_code, headers=headers)
+
+
+def _read_body(upstream: requests.Response) -> bytes:
+    try:
+        return upstream.content
+    except requests.RequestException as exc:
+        raise UpstreamUnavailable("z.ai answer was cut off") from exc
+
+
+def _with_zai_model(zai: ZaiConfig, body: bytes) -> tuple[bytes, str]:
+    """``body`` with its ``model`` mapped; unchanged bytes when nothing changes."""
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return body, ""
+    if not isinstance(parsed, dict) or not isinstance(parsed.get("model"), str):
+        return body, ""
+    mapped = model_for_zai(zai, parsed["model"])
+    if mapped == parsed["model"]:
+        return body, mapped
+    rewritten = {**parsed, "model": mapped}
+    return json.dumps(rewritten, ensure_ascii=False).encode("utf-8"), mapped
+
+
+def _anthropic_headers(key: str, client: HeaderSource) -> dict[str, str]:
+    headers = _picked(client, ANTHROPIC_HEADERS)
+    headers.setdefault("content-type", "application/json")
+    sent = {key.lower() for key, value in client.items() if value}
+    if "authorization" in sent and "x-api-key" not in sent:
+        headers["Authorization"] = f"Bearer {key.strip()}"
+    else:
+        headers["x-api-key"] = key.strip()
+    return headers
+
+
+def _picked(source: HeaderSource, names: tuple[str, ...]) -> dict[str, str]:
+    """The named headers present in ``source``, whatever their case there."""
+    lowered = {key.lower(): value for key, value in source.items()}
+    return {name: lowered[name] for name in names if lowered.get(name)}
