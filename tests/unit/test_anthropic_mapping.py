@@ -37,7 +37,6 @@ from antigravity_proxy.protocols.anthropic.response import (
     stop_reason_from_upstream,
 )
 from antigravity_proxy.protocols.anthropic.signature import (
-    PREFIX,
     SKIP_SIGNATURE,
     ThinkingSignature,
     decode_signature,
@@ -45,6 +44,7 @@ from antigravity_proxy.protocols.anthropic.signature import (
 )
 from antigravity_proxy.protocols.anthropic.stream import MessagesStreamTranslator
 from antigravity_proxy.protocols.anthropic.types import MessagesContext
+from antigravity_proxy.protocols.sealed import PREFIX
 from antigravity_proxy.sse import SSEDecoder
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden" / "anthropic"

@@ -14,13 +14,11 @@ empty string, Anthropic's own signatures, garbage) decodes to None.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from dataclasses import dataclass
 from typing import Any, Final
 
-PREFIX: Final = "agp1."
+from antigravity_proxy.protocols.sealed import seal, unseal
+
 SKIP_SIGNATURE: Final = "skip_thought_signature_validator"
 PLACEMENTS: Final = frozenset({"thought", "call", "text"})
 
@@ -37,9 +35,7 @@ class ThinkingSignature:
 def encode_signature(signature: str, model: str, placement: str) -> str:
     """The ``thinking.signature`` string carrying an upstream ``signature``."""
     payload = {"sig": signature, "model": model, "on": placement}
-    raw = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
-    encoded = base64.urlsafe_b64encode(raw.encode("utf-8")).decode("ascii")
-    return PREFIX + encoded.rstrip("=")
+    return seal(payload)
 
 
 def decode_signature(value: object) -> ThinkingSignature | None:
@@ -49,15 +45,7 @@ def decode_signature(value: object) -> ThinkingSignature | None:
     blocks streamed without a signature, and history may hold blocks from
     Anthropic itself after a provider switch; neither may fail the request.
     """
-    if not isinstance(value, str) or not value.startswith(PREFIX):
-        return None
-    body = value[len(PREFIX) :]
-    try:
-        raw = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
-        payload: Any = json.loads(raw.decode("utf-8"))
-    except (binascii.Error, ValueError):
-        return None
-    return _signature(payload)
+    return _signature(unseal(value))
 
 
 def _signature(payload: Any) -> ThinkingSignature | None:

@@ -11,14 +11,12 @@ else in ``encrypted_content`` (another provider's blob, garbage) decodes to None
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-PREFIX: Final = "agp1."
+from antigravity_proxy.protocols.sealed import seal, unseal
+
 SKIP_SIGNATURE: Final = "skip_thought_signature_validator"
 
 
@@ -38,9 +36,7 @@ class SignatureCarrier:
 def encode_signature(signature: str, call_ids: Sequence[str], model: str) -> str:
     """The ``encrypted_content`` string carrying ``signature``."""
     payload = {"sig": signature, "call_ids": list(call_ids), "model": model}
-    raw = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
-    encoded = base64.urlsafe_b64encode(raw.encode("utf-8")).decode("ascii")
-    return PREFIX + encoded.rstrip("=")
+    return seal(payload)
 
 
 def decode_signature(value: object) -> SignatureCarrier | None:
@@ -50,15 +46,7 @@ def decode_signature(value: object) -> SignatureCarrier | None:
     backends (OpenAI's own encrypted blobs) after a model switch; those are useless
     to Gemini but must not fail the request.
     """
-    if not isinstance(value, str) or not value.startswith(PREFIX):
-        return None
-    body = value[len(PREFIX) :]
-    try:
-        raw = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
-        payload: Any = json.loads(raw.decode("utf-8"))
-    except (binascii.Error, ValueError):
-        return None
-    return _carrier(payload)
+    return _carrier(unseal(value))
 
 
 def _carrier(payload: Any) -> SignatureCarrier | None:
