@@ -126,7 +126,12 @@ class SQLiteState:
         return int(row.fetchone()[0])
 
     def reset_failures(self, account: str) -> None:
-        self._connect().execute("DELETE FROM failures WHERE account = ?", (account,))
+        """Called on every success, so the common case is a read, not a write."""
+        conn = self._connect()
+        if conn.execute(
+            "SELECT 1 FROM failures WHERE account = ?", (account,)
+        ).fetchone():
+            conn.execute("DELETE FROM failures WHERE account = ?", (account,))
 
     def put(self, namespace: str, key: str, value: str, ttl: float) -> None:
         self._connect().execute(

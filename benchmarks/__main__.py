@@ -9,11 +9,12 @@ benchmark could not run at all.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Sequence
 from typing import Final, Protocol
 
-from benchmarks import gemini_path
+from benchmarks import anthropic_path, gemini_path, openai_path
 from benchmarks.harness import Measurement, machine_summary
 
 
@@ -23,7 +24,7 @@ class Benchmark(Protocol):
     def run(self) -> list[Measurement]: ...
 
 
-MODULES: Final[Sequence[Benchmark]] = (gemini_path,)
+MODULES: Final[Sequence[Benchmark]] = (gemini_path, openai_path, anthropic_path)
 
 
 def main() -> None:
@@ -32,8 +33,13 @@ def main() -> None:
     measurements: list[Measurement] = []
     for module in MODULES:
         print(module.TITLE, flush=True)
-        measurements += module.run()
+        measurements += labelled(module.TITLE.split()[0], module.run())
     print(summary(measurements, time.perf_counter() - started))
+
+
+def labelled(path: str, measurements: Sequence[Measurement]) -> list[Measurement]:
+    """``measurements`` named after their path too, so the summary says whose."""
+    return [dataclasses.replace(m, name=f"{path} {m.name}") for m in measurements]
 
 
 def summary(measurements: Sequence[Measurement], seconds: float) -> str:

@@ -5,26 +5,31 @@ accounts and runs the real ``antigravity-proxy serve`` (gunicorn, one gthread
 worker) against it; both are stopped when the block ends. Latencies use
 ``time.perf_counter``; stream event times use ``time.monotonic`` because that is
 the clock the fake stamps its writes with (same process, same clock). Every
-client thread has its own ``requests.Session``, as a real client would.
+client thread has its own ``requests.Session``, as a real client would. Also
+here: what every client path measures the same way (added latency against the
+gateway's own upstream envelope replayed to the fake, the delay of scripted
+stream events, the CPU time of a translation).
 """
 
 from __future__ import annotations
 
+import json
 import os
+import statistics
 import sys
 import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
 import requests
 
 from tests.e2e.conftest import run_gateway
-from tests.fakes.cloudcode import FakeCloudCode, serve
+from tests.fakes.cloudcode import FakeCloudCode, Stream, serve
 from tests.upstream_env import read_account, seed_account, upstream_section
 
 ACCOUNTS: Final = ("bench-a", "bench-b")
@@ -32,6 +37,7 @@ GATEWAY_THREADS: Final = 16
 TIMEOUT: Final = 30.0
 # The fake accepts any non-empty client pair when it is built without ``clients``.
 OAUTH_CLIENT: Final = {"client_id": "bench-client", "client_secret": "bench-secret"}
+UPSTREAM_STREAM: Final = "/v1internal:streamGenerateContent?alt=sse"
 
 Send = Callable[[requests.Session], None]
 
@@ -48,6 +54,14 @@ class Goal:
 
     def describe(self, unit: str) -> str:
         return f"{'>' if self.higher_is_better else '<'} {self.limit:g} {unit}"
+
+
+ADDED_P50_GOAL: Final = Goal(2.0)
+EVENT_DELAY_GOAL: Final = Goal(10.0)
+STREAMS: Final = 3
+EVENT_GAP: Final = 0.1
+# One unique text per scripted stream event, so each can be found on arrival.
+CHUNK_TEXTS: Final = (*(f"word{i} " for i in range(9)), "end.")
 
 
 @dataclass(frozen=True)
@@ -69,6 +83,15 @@ class Stack:
     fake_url: str
     gateway_url: str
     refresh_tokens: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class StreamCall:
+    """A streaming request to the gateway: path (with query), JSON body, headers."""
+
+    path: str
+    body: Mapping[str, Any]
+    headers: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -140,6 +163,24 @@ def get_sender(url: str) -> Send:
     return send
 
 
+def direct_sender(stack: Stack, gateway: Send) -> Send:
+    """A ``Send`` replaying the gateway's own upstream envelope to the fake.
+
+    One request through the gateway records the exact envelope (project, model,
+    session id) it sends upstream; the direct path POSTs those bytes with a token
+    for the same account, so both paths ask the fake for the identical answer.
+    """
+    with requests.Session() as session:
+        gateway(session)
+        sent = stack.fake.calls(":streamGenerateContent")[-1]
+        if sent.account_email is None:
+            raise RuntimeError("the gateway's upstream call carried no known token")
+        token = access_token(session, stack, sent.account_email)
+    data = json.dumps(sent.json).encode()
+    headers = {"Authorization": f"Bearer {token}"}
+    return post_sender(stack.fake_url + UPSTREAM_STREAM, data, headers)
+
+
 def sequential_latencies(
     sends: Mapping[str, Send], count: int, warmup: int
 ) -> dict[str, list[float]]:
@@ -164,6 +205,22 @@ def _timed(send: Send, session: requests.Session) -> float:
     start = time.perf_counter()
     send(session)
     return time.perf_counter() - start
+
+
+def added_latency(samples: Mapping[str, Sequence[float]]) -> list[Measurement]:
+    """p50 and p99 of ``samples["gateway"]`` minus ``samples["direct"]``, reported.
+
+    The note gives the ratio gateway / direct at the same percentile; the p50 is
+    judged against ``ADDED_P50_GOAL``.
+    """
+    results = []
+    for label, fraction in (("p50", 0.50), ("p99", 0.99)):
+        via = percentile(samples["gateway"], fraction) * 1000
+        bare = percentile(samples["direct"], fraction) * 1000
+        note = f"(gateway {via / bare:.2f}x direct {bare:.2f} ms)"
+        goal = ADDED_P50_GOAL if label == "p50" else None
+        results.append(report(f"added latency {label}", via - bare, "ms", goal, note))
+    return results
 
 
 def concurrent_load(send: Send, concurrency: int, seconds: float) -> LoadResult:
@@ -222,6 +279,93 @@ def sse_arrivals(response: requests.Response) -> Iterator[tuple[float, bytes]]:
         while b"\n\n" in buffer:
             event, _, buffer = buffer.partition(b"\n\n")
             yield arrived, event
+
+
+def event_delays(stack: Stack, call: StreamCall) -> list[Measurement]:
+    """Max and median delay from the fake writing an event to the client reading it.
+
+    The fake sends ``CHUNK_TEXTS`` as chunks ``EVENT_GAP`` apart, ``STREAMS`` times.
+    """
+    delays: list[float] = []
+    with requests.Session() as session:
+        for _ in range(STREAMS):
+            delays += stream_delays(stack, session, call)
+    note = f"({len(delays)} events, {STREAMS} streams)"
+    return [
+        report("event delay max", max(delays) * 1000, "ms", EVENT_DELAY_GOAL, note),
+        report("event delay median", statistics.median(delays) * 1000, "ms"),
+    ]
+
+
+def stream_delays(
+    stack: Stack, session: requests.Session, call: StreamCall
+) -> list[float]:
+    """Seconds from each scripted chunk's write at the fake to its arrival here.
+
+    Why match by text rather than by position: a client protocol may frame one
+    upstream chunk as several events (Anthropic's ``message_start`` and
+    ``content_block_start`` come with the first delta) or add its own at the end
+    (``[DONE]``); the first event carrying a chunk's unique text is its arrival.
+    """
+    before = len(stack.fake.sent_times)
+    stack.fake.script(Stream(scripted_chunks(CHUNK_TEXTS), delay=EVENT_GAP))
+    url = stack.gateway_url + call.path
+    with session.post(
+        url, json=call.body, headers=call.headers, stream=True, timeout=TIMEOUT
+    ) as response:
+        response.raise_for_status()
+        arrivals = list(sse_arrivals(response))
+    sent = stack.fake.sent_times[before]
+    if len(sent) != len(CHUNK_TEXTS):
+        raise RuntimeError(f"fake sent {len(sent)} events, not {len(CHUNK_TEXTS)}")
+    return [
+        first_arrival(arrivals, text) - wrote
+        for text, wrote in zip(CHUNK_TEXTS, sent, strict=True)
+    ]
+
+
+def first_arrival(arrivals: Sequence[tuple[float, bytes]], text: str) -> float:
+    """Arrival time of the first event containing ``text``."""
+    marker = text.encode()
+    for arrived, event in arrivals:
+        if marker in event:
+            return arrived
+    raise RuntimeError(f"no event carried {text!r}")
+
+
+def scripted_chunks(texts: Sequence[str]) -> Sequence[Mapping[str, Any]]:
+    """One Gemini text chunk per text; the last one finishes and carries usage."""
+    *head, tail = [_text_chunk(text) for text in texts]
+    candidate = {**tail["candidates"][0], "finishReason": "STOP"}
+    usage = {"promptTokenCount": 5, "candidatesTokenCount": len(texts)}
+    return [*head, {"candidates": [candidate], "usageMetadata": usage}]
+
+
+def _text_chunk(text: str) -> dict[str, Any]:
+    return {"candidates": [{"content": {"role": "model", "parts": [{"text": text}]}}]}
+
+
+def translation_cpu(
+    translate: Callable[[], object], repeat: int, goal: Goal, note: str
+) -> list[Measurement]:
+    """Median and best CPU milliseconds of ``translate()`` over ``repeat`` runs.
+
+    Why ``time.process_time``: it counts this process's CPU only, so a busy
+    neighbour does not inflate it; run it with no stack up, as nothing else here
+    may then burn CPU. One untimed call first warms caches and imports.
+    """
+    translate()
+    times = [_cpu_ms(translate) for _ in range(repeat)]
+    return [
+        report("translate cpu median", statistics.median(times), "ms", goal, note),
+        report("translate cpu best", min(times), "ms", None, f"({repeat} runs)"),
+    ]
+
+
+def _cpu_ms(translate: Callable[[], object]) -> float:
+    start = time.process_time()
+    translate()
+    return (time.process_time() - start) * 1000
 
 
 def percentile(values: Sequence[float], fraction: float) -> float:

@@ -103,8 +103,9 @@ class AccountPool:
         excluded: frozenset[str] = frozenset(),
     ) -> Lease:
         """An account for ``model``, ready to use; never one in ``excluded``."""
+        sticky = self.state.sticky_account(session) if session else None
         while True:
-            account = self._choose(model, session, excluded)
+            account = self._choose(model, sticky, excluded)
             try:
                 lease = self._prepare(account)
             except InvalidGrant as exc:
@@ -115,7 +116,7 @@ class AccountPool:
                 log.warning("account %s: token refresh failed: %s", account.id, exc)
                 excluded = excluded | {account.id}
                 continue
-            if session:
+            if session and account.id != sticky:
                 self.state.bind_sticky(session, account.id)
             return lease
 
@@ -203,7 +204,7 @@ class AccountPool:
         return max(1, int(min(ends) - self.clock() + 0.999))
 
     def _choose(
-        self, model: str, session: str | None, excluded: frozenset[str]
+        self, model: str, sticky: str | None, excluded: frozenset[str]
     ) -> Account:
         now = self.clock()
         accounts = {a.id: a for a in self.store.all() if a.usable(now)}
@@ -213,7 +214,6 @@ class AccountPool:
         cooldowns = self.state.active_cooldowns()
         cooling = {a for a in accounts if a in cooldowns or f"{a}:{group}" in cooldowns}
         candidates = [self._candidate(a, model) for a in accounts.values()]
-        sticky = self.state.sticky_account(session) if session else None
         chosen = choose(
             candidates, excluded=excluded, cooling=cooling, sticky=sticky, rng=self.rng
         )
