@@ -174,7 +174,9 @@ def test_disabled_route_is_404(make_client, tmp_path):
         ("mcp", lambda b: b["error"]["code"] == -32603),
     ],
 )
-def test_pending_handler_answers_501_in_protocol(make_client, tmp_path, protocol, check):
+def test_pending_handler_answers_501_in_protocol(
+    make_client, tmp_path, protocol, check
+):
     routes = tmp_path / "routes.yaml"
     routes.write_text(
         f"- {{method: POST, path: /later, handler: tests.integration.boom_handlers.pending, protocol: {protocol}}}\n"

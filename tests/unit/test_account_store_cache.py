@@ -6,8 +6,16 @@ import json
 
 from antigravity_proxy.accounts.store import AccountStore, disable
 
-RAW = {"id": "a", "email": "a@x", "token": {"access_token": "t1", "refresh_token": "r",
-                                           "expires_in": 1, "expiry_timestamp": 1}}
+RAW = {
+    "id": "a",
+    "email": "a@x",
+    "token": {
+        "access_token": "t1",
+        "refresh_token": "r",
+        "expires_in": 1,
+        "expiry_timestamp": 1,
+    },
+}
 
 
 def test_store_cache_sees_updates_from_another_instance(tmp_path):
