@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Final
+from urllib.parse import parse_qsl
 
 from werkzeug.exceptions import (
     HTTPException,
@@ -62,14 +63,15 @@ def is_gemini_caller(environ: WSGIEnvironment) -> bool:
     """Gemini SDKs and CLIs identify themselves by their key or client header."""
     if any(environ.get(name) for name in GEMINI_CLIENT_HEADERS):
         return True
-    return "key=" in environ.get("QUERY_STRING", "")
+    query = environ.get("QUERY_STRING", "")
+    return "key=" in query and any(n == "key" for n, _ in parse_qsl(query))
 
 
 def protocol_for_path(path: str, environ: WSGIEnvironment) -> str:
     """The protocol whose error format a path uses when no route matched it."""
     if path.startswith("/v1/messages"):
         return "anthropic"
-    if path.startswith("/v1beta/"):
+    if path == "/v1beta" or path.startswith("/v1beta/"):
         return "gemini"
     if path.startswith("/mcp/"):
         return "mcp"
@@ -189,6 +191,11 @@ class Gateway:
             return _closing(error_response(too_large, protocol))
         except HTTPException as exc:
             return error_response(_from_werkzeug(exc), protocol)
+        except RecursionError:
+            # A body that parsed yet nests deeper than a translator can walk.
+            log.warning("request to %s nests too deeply", match.route.handler)
+            nested = errors.InvalidRequest("request JSON nests too deeply")
+            return error_response(nested, protocol)
         except Exception:
             log.exception("unhandled error in %s", match.route.handler)
             return error_response(

@@ -22,6 +22,7 @@ from typing import Any, Final, Union, get_args, get_origin, get_type_hints
 
 import yaml
 
+from antigravity_proxy.config_template import DEFAULT_TEMPLATE
 from antigravity_proxy.fsutil import write_atomic
 
 AUTH_MODES: Final = ("off", "strict", "all_except_health", "auto")
@@ -35,51 +36,6 @@ DEFAULT_BASE_URLS: Final = (
 DEFAULT_USER_AGENT: Final = (
     "Antigravity/4.3.0 (X11; Linux x86_64) Chrome/132.0.6834.160 Electron/39.2.3"
 )
-
-
-DEFAULT_TEMPLATE: Final = """\
-# antigravity-proxy configuration. Every key is optional; shown are the defaults.
-# home: ~/.antigravity_proxy   # data dir; env ANTIGRAVITY_PROXY_HOME
-server:
-  # host: 127.0.0.1        # 0.0.0.0 when proxy.allow_lan_access is true
-  port: 8045
-  workers: 1
-  threads: 32
-proxy:
-  api_key: {api_key}
-  auth_mode: auto            # off | strict | all_except_health | auto
-  allow_lan_access: false
-  max_body_bytes: 104857600
-upstream:
-  base_urls:
-    - https://daily-cloudcode-pa.sandbox.googleapis.com/v1internal
-    - https://daily-cloudcode-pa.googleapis.com/v1internal
-    - https://cloudcode-pa.googleapis.com/v1internal
-  oauth_token_url: https://oauth2.googleapis.com/token
-  connect_timeout: 20
-  read_timeout: 600
-accounts:
-  quota_refresh_minutes: 15
-  max_cooldown_seconds: 300
-  max_attempts: 3
-model_mapping: {{}}
-anthropic:
-  background_model: gemini-2.5-flash   # Claude Code's title/summary requests; "" = off
-audio:
-  max_bytes: 15728640
-zai:
-  enabled: false
-  api_key: ""
-  dispatch_mode: "off"
-  base_url: https://api.z.ai/api/anthropic
-  mcp_base_url: https://api.z.ai/api/mcp
-  vision_base_url: https://api.z.ai/api/paas/v4
-  mcp:
-    enabled: false
-    web_search_enabled: false
-    web_reader_enabled: false
-    vision_enabled: false
-"""
 
 
 class ConfigError(ValueError):

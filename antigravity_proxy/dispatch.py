@@ -2,10 +2,11 @@
 
 ``send`` picks an account, wraps the translated Gemini request in the envelope for
 that account, and calls Cloud Code. An account-specific failure (429, 403, 404,
-500) moves on to another account; 401 refreshes the token and retries once;
-503/529 back off briefly. At most ``accounts.max_attempts`` calls in all, and all
-of them happen before the client has seen a byte: ``send`` returns an open, 2xx
-upstream response, or raises the error the client should see.
+500) moves on to another account; 401 refreshes the token and retries the same
+account once (a second 401 there moves on); 503/529 back off briefly. At most
+``accounts.max_attempts`` calls in all, and all of them happen before the client
+has seen a byte: ``send`` returns an open, 2xx upstream response, or raises the
+error the client should see.
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ from typing import Any, Final
 
 import requests
 
+from antigravity_proxy.accounts.oauth import OAuthError
 from antigravity_proxy.accounts.service import AccountPool, Lease, Verdict
+from antigravity_proxy.accounts.store import AccountLoadError, AccountNotFound
 from antigravity_proxy.errors import (
     GatewayError,
     NotFoundError,
@@ -60,6 +63,16 @@ class Sent:
     lease: Lease
 
 
+@dataclass(slots=True)
+class _Tries:
+    """What one ``send`` has learnt so far, across its attempts."""
+
+    excluded: frozenset[str] = frozenset()
+    refreshed: set[str] = field(default_factory=set)
+    pinned: str | None = None
+    last: UpstreamStatus | None = None
+
+
 class Dispatcher:
     def __init__(
         self,
@@ -74,38 +87,65 @@ class Dispatcher:
         self.sleep = sleep
 
     def send(self, request: UpstreamRequest) -> Sent:
-        excluded: frozenset[str] = frozenset()
-        last: UpstreamStatus | None = None
+        tries = _Tries()
         for attempt in range(self.max_attempts):
-            try:
-                lease = self.pool.acquire(
-                    request.model, session=request.session, excluded=excluded
-                )
-            except GatewayError as err:
-                raise (
-                    self._final(last, request.model) if last is not None else err
-                ) from last
+            lease = self._lease(request, tries)
             try:
                 return Sent(self._call(request, lease), lease)
             except UpstreamStatus as err:
-                last = err
-                verdict = self.pool.report_failure(lease, request.model, err)
-                log.info(
-                    "attempt %d on account %s: upstream %s -> %s",
-                    attempt + 1,
-                    lease.account.id,
-                    err.upstream_status,
-                    verdict.value,
-                )
-                if verdict is Verdict.FAIL:
-                    raise
-                if verdict is Verdict.ROTATE:
-                    excluded = excluded | {lease.account.id}
-                    self.pool.forget_session(request.session)
-                elif verdict is Verdict.BACKOFF:
-                    self.sleep(min(BACKOFF_CAP, BACKOFF_BASE * 2**attempt))
-        assert last is not None
-        raise self._final(last, request.model)
+                tries.last = err
+                self._after_failure(request, lease, err, attempt, tries)
+        assert tries.last is not None
+        raise self._final(tries.last, request.model)
+
+    def _lease(self, request: UpstreamRequest, tries: _Tries) -> Lease:
+        """The account refreshed after a 401 again, else the pool's next choice."""
+        if tries.pinned is not None:
+            account_id, tries.pinned = tries.pinned, None
+            try:
+                return self.pool.lease_for(account_id)
+            except (AccountNotFound, AccountLoadError, OAuthError) as exc:
+                log.info("account %s cannot be retried: %s", account_id, exc)
+                tries.excluded |= {account_id}
+        try:
+            return self.pool.acquire(
+                request.model, session=request.session, excluded=tries.excluded
+            )
+        except GatewayError as err:
+            last = tries.last
+            raise (self._final(last, request.model) if last else err) from last
+
+    def _after_failure(
+        self,
+        request: UpstreamRequest,
+        lease: Lease,
+        err: UpstreamStatus,
+        attempt: int,
+        tries: _Tries,
+    ) -> None:
+        """Act on the pool's verdict; a second 401 on one account rotates."""
+        account = lease.account.id
+        if err.upstream_status == 401 and account in tries.refreshed:
+            verdict = Verdict.ROTATE
+        else:
+            verdict = self.pool.report_failure(lease, request.model, err)
+        log.info(
+            "attempt %d on account %s: upstream %s -> %s",
+            attempt + 1,
+            account,
+            err.upstream_status,
+            verdict.value,
+        )
+        if verdict is Verdict.FAIL:
+            raise err
+        if verdict is Verdict.RETRY:
+            tries.refreshed.add(account)
+            tries.pinned = account
+        elif verdict is Verdict.ROTATE:
+            tries.excluded |= {account}
+            self.pool.forget_session(request.session)
+        elif verdict is Verdict.BACKOFF:
+            self.sleep(min(BACKOFF_CAP, BACKOFF_BASE * 2**attempt))
 
     def _final(self, last: UpstreamStatus, model: str) -> GatewayError:
         error = _final_error(last)

@@ -1,20 +1,28 @@
 """Request and response bodies: the one place handlers parse and emit JSON.
 
 Reading goes through Werkzeug's limited stream, so a body over
-``proxy.max_body_bytes`` fails as 413 before it is read whole, and malformed JSON
-is a 400 in the client's protocol rather than a traceback.
+``proxy.max_body_bytes`` fails as 400/413 in the client's protocol before it is
+read whole. Parsing is strict JSON (RFC 8259), as Google's and OpenAI's front ends
+are: ``NaN``/``Infinity`` literals, numbers that overflow a double, integers past
+Python's 4300-digit limit, lone UTF-16 surrogates and nesting deeper than the
+interpreter can walk are all 400s, never a 500 or a body that cannot be re-encoded
+for the upstream.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final, NoReturn
 
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Request, Response
 
 from antigravity_proxy.errors import InvalidRequest, RequestTooLarge
+
+SURROGATE_ESCAPE: Final = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
 def read_body(request: Request) -> bytes:
@@ -32,10 +40,52 @@ def read_json(request: Request) -> Any:
     raw = read_body(request)
     if not raw.strip():
         raise InvalidRequest("request body is empty; expected a JSON object")
+    return loads_strict(raw)
+
+
+def loads_strict(raw: bytes) -> Any:
+    """Parse a client's JSON; anything Python accepts but JSON does not is a 400.
+
+    Why the surrogate check: ``json`` decodes ``"\\ud800"`` to a lone surrogate,
+    which cannot be encoded as UTF-8 when the request is sent upstream. It runs
+    only when the raw body contains such an escape (clients escaping emoji as
+    surrogate pairs), so the common path pays one ``re.search``.
+    """
     try:
-        return json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InvalidRequest(f"request body is not valid JSON: {exc}") from exc
+        value = json.loads(raw, parse_constant=_reject_constant, parse_float=_float)
+    except RecursionError:
+        _invalid("it nests too deeply")
+    except (_NotJson, json.JSONDecodeError, UnicodeDecodeError) as exc:
+        _invalid(str(exc))
+    except ValueError:  # int() refuses more than sys.get_int_max_str_digits()
+        _invalid("a number has too many digits")
+    if SURROGATE_ESCAPE.search(raw):
+        try:
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            _invalid("it contains an unpaired UTF-16 surrogate escape")
+        except RecursionError:
+            _invalid("it nests too deeply")
+    return value
+
+
+class _NotJson(ValueError):
+    """What Python's ``json`` accepts and JSON does not."""
+
+
+def _reject_constant(name: str) -> NoReturn:
+    raise _NotJson(f"{name} is not a JSON value")
+
+
+def _float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise _NotJson(f"number {text[:40]} is out of range")
+    return value
+
+
+def _invalid(problem: str) -> NoReturn:
+    raise InvalidRequest(f"request body is not valid JSON: {problem}")
 
 
 def read_json_object(request: Request) -> dict[str, Any]:

@@ -31,7 +31,7 @@ class SSEDecoder:
 
     def __init__(self) -> None:
         self._utf8 = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        self._buffer = ""
+        self._partial: list[str] = []  # the current line, no CR or LF in it
         self._pending_cr = False
         self._data: list[str] = []
         self._event = ""
@@ -45,9 +45,13 @@ class SSEDecoder:
         if self._pending_cr and text.startswith("\n"):
             text = text[1:]
         self._pending_cr = text.endswith("\r")
-        self._buffer += text
+        if "\n" not in text and "\r" not in text:
+            # Why: one event can be megabytes (an inline image); only the new
+            # bytes are scanned, so decoding it costs linear time.
+            self._partial.append(text)
+            return []
         events: list[SSEEvent] = []
-        for line in self._complete_lines():
+        for line in self._complete_lines(text):
             event = self._process_line(line)
             if event is not None:
                 events.append(event)
@@ -60,9 +64,9 @@ class SSEDecoder:
         ``data:`` line; dropping that event would lose the finish reason.
         """
         events: list[SSEEvent] = []
-        self._buffer += self._utf8.decode(b"", final=True)
-        if self._buffer:
-            line, self._buffer = self._buffer, ""
+        line = "".join(self._partial) + self._utf8.decode(b"", final=True)
+        self._partial = []
+        if line:
             event = self._process_line(line)
             if event is not None:
                 events.append(event)
@@ -71,10 +75,11 @@ class SSEDecoder:
             events.append(event)
         return events
 
-    def _complete_lines(self) -> list[str]:
-        normalized = self._buffer.replace("\r\n", "\n").replace("\r", "\n")
+    def _complete_lines(self, text: str) -> list[str]:
+        joined = "".join(self._partial) + text
+        normalized = joined.replace("\r\n", "\n").replace("\r", "\n")
         *lines, rest = normalized.split("\n")
-        self._buffer = rest
+        self._partial = [rest] if rest else []
         return lines
 
     def _process_line(self, line: str) -> SSEEvent | None:

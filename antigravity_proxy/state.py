@@ -6,16 +6,28 @@ memory. ``SharedState`` is the interface; ``SQLiteState`` keeps it in
 ``<home>/state.db`` (WAL mode, one connection per thread, short transactions). A
 store spanning several boxes (Redis) would implement the same methods.
 
+The state is advisory: losing a cooldown or a sticky binding costs one extra
+upstream attempt, while failing the request costs the client everything. So a
+database that stays busy past ``busy_timeout`` or turns out corrupt never fails a
+request: reads find nothing, writes are skipped, and a warning is logged. A file
+found corrupt at start-up is moved aside (``state.db.corrupt-<time>``) and a fresh
+one is created. Expired rows are purged every ``PURGE_INTERVAL`` seconds.
+
 Times are wall-clock Unix seconds, the only clock all processes share.
 """
 
 from __future__ import annotations
 
+import fcntl
+import logging
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Final, Protocol
+from typing import Final, Protocol, TypeVar
+
+log = logging.getLogger(__name__)
 
 SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS cooldowns (
@@ -34,6 +46,12 @@ CREATE TABLE IF NOT EXISTS kv (
 """
 STICKY_TTL: Final = 3600.0
 FAILURE_RESET_AFTER: Final = 3600.0
+PURGE_INTERVAL: Final = 600.0
+BUSY_TIMEOUT: Final = 2.0
+CORRUPT_ERRORS: Final = frozenset({"SQLITE_CORRUPT", "SQLITE_NOTADB"})
+
+T = TypeVar("T")
+Query = Callable[[sqlite3.Connection], T]
 
 
 class SharedState(Protocol):
@@ -51,28 +69,30 @@ class SharedState(Protocol):
 
 
 class SQLiteState:
-    """``SharedState`` in one SQLite file; safe across threads and processes."""
+    """``SharedState`` in one SQLite file; safe across threads and processes.
 
-    def __init__(self, path: Path, clock: Callable[[], float]) -> None:
+    :param busy_timeout: seconds a write waits for another writer's lock before
+        it is skipped (SQLite's busy handler).
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        clock: Callable[[], float],
+        *,
+        busy_timeout: float = BUSY_TIMEOUT,
+    ) -> None:
         self.path = path
         self.clock = clock
+        self.busy_timeout = busy_timeout
         self._local = threading.local()
+        self._next_purge = 0.0
         path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as conn:
-            conn.executescript(SCHEMA)
-
-    def _connect(self) -> sqlite3.Connection:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(self.path, timeout=10, isolation_level=None)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            self._local.conn = conn
-        return conn
+        _recover_if_corrupt(path, busy_timeout)
 
     def set_cooldown(self, key: str, until: float, reason: str) -> None:
         """Extend, never shorten, an existing cooldown."""
-        self._connect().execute(
+        self._write(
             "INSERT INTO cooldowns (key, until, reason) VALUES (?, ?, ?) "
             "ON CONFLICT(key) DO UPDATE SET until = excluded.until, "
             "reason = excluded.reason WHERE excluded.until > cooldowns.until",
@@ -80,27 +100,26 @@ class SQLiteState:
         )
 
     def clear_cooldown(self, key: str) -> None:
-        self._connect().execute("DELETE FROM cooldowns WHERE key = ?", (key,))
+        self._write("DELETE FROM cooldowns WHERE key = ?", (key,))
 
     def active_cooldowns(self) -> dict[str, tuple[float, str]]:
-        rows = self._connect().execute(
-            "SELECT key, until, reason FROM cooldowns WHERE until > ?", (self.clock(),)
-        )
-        return {key: (until, reason) for key, until, reason in rows}
+        def query(conn: sqlite3.Connection) -> dict[str, tuple[float, str]]:
+            rows = conn.execute(
+                "SELECT key, until, reason FROM cooldowns WHERE until > ?",
+                (self.clock(),),
+            )
+            return {key: (until, reason) for key, until, reason in rows}
+
+        return self._run(query, {})
 
     def sticky_account(self, session: str) -> str | None:
-        row = (
-            self._connect()
-            .execute(
-                "SELECT account FROM sticky WHERE session = ? AND updated > ?",
-                (session, self.clock() - STICKY_TTL),
-            )
-            .fetchone()
+        return self._scalar(
+            "SELECT account FROM sticky WHERE session = ? AND updated > ?",
+            (session, self.clock() - STICKY_TTL),
         )
-        return str(row[0]) if row else None
 
     def bind_sticky(self, session: str, account: str) -> None:
-        self._connect().execute(
+        self._write(
             "INSERT INTO sticky (session, account, updated) VALUES (?, ?, ?) "
             "ON CONFLICT(session) DO UPDATE SET account = excluded.account, "
             "updated = excluded.updated",
@@ -108,68 +127,163 @@ class SQLiteState:
         )
 
     def unbind_sticky(self, session: str) -> None:
-        self._connect().execute("DELETE FROM sticky WHERE session = ?", (session,))
+        self._write("DELETE FROM sticky WHERE session = ?", (session,))
 
     def record_failure(self, account: str) -> int:
-        """Count consecutive quota failures; a quiet hour starts the count afresh."""
+        """Count consecutive quota failures; a quiet hour starts the count afresh.
+
+        Answers 1 when the database cannot be written: the first rung of any
+        backoff ladder, never a made-up escalation.
+        """
         now = self.clock()
-        conn = self._connect()
-        conn.execute(
-            "INSERT INTO failures (account, count, updated) VALUES (?, 1, ?) "
-            "ON CONFLICT(account) DO UPDATE SET "
-            "count = CASE WHEN failures.updated < ? THEN 1 "
-            "ELSE failures.count + 1 END, "
-            "updated = excluded.updated",
-            (account, now, now - FAILURE_RESET_AFTER),
-        )
-        row = conn.execute("SELECT count FROM failures WHERE account = ?", (account,))
-        return int(row.fetchone()[0])
+
+        def query(conn: sqlite3.Connection) -> int:
+            conn.execute(
+                "INSERT INTO failures (account, count, updated) VALUES (?, 1, ?) "
+                "ON CONFLICT(account) DO UPDATE SET "
+                "count = CASE WHEN failures.updated < ? THEN 1 "
+                "ELSE failures.count + 1 END, "
+                "updated = excluded.updated",
+                (account, now, now - FAILURE_RESET_AFTER),
+            )
+            row = conn.execute(
+                "SELECT count FROM failures WHERE account = ?", (account,)
+            )
+            return int(row.fetchone()[0])
+
+        return self._run(query, 1)
 
     def reset_failures(self, account: str) -> None:
         """Called on every success, so the common case is a read, not a write."""
-        conn = self._connect()
-        if conn.execute(
-            "SELECT 1 FROM failures WHERE account = ?", (account,)
-        ).fetchone():
-            conn.execute("DELETE FROM failures WHERE account = ?", (account,))
+        if self._scalar("SELECT 1 FROM failures WHERE account = ?", (account,)):
+            self._write("DELETE FROM failures WHERE account = ?", (account,))
 
     def put(self, namespace: str, key: str, value: str, ttl: float) -> None:
-        self._connect().execute(
+        self._write(
             "INSERT OR REPLACE INTO kv (namespace, key, value, expires) "
             "VALUES (?, ?, ?, ?)",
             (namespace, key, value, self.clock() + ttl),
         )
 
     def get(self, namespace: str, key: str) -> str | None:
-        row = (
-            self._connect()
-            .execute(
-                "SELECT value FROM kv WHERE namespace = ? AND key = ? AND expires > ?",
-                (namespace, key, self.clock()),
-            )
-            .fetchone()
+        return self._scalar(
+            "SELECT value FROM kv WHERE namespace = ? AND key = ? AND expires > ?",
+            (namespace, key, self.clock()),
         )
-        return str(row[0]) if row else None
 
     def claim(self, name: str, ttl: float) -> bool:
         """Take a named lease for ``ttl`` seconds if nobody holds it.
 
         Why: periodic work (quota refresh) should run once per box, not once per
-        worker process.
+        worker process. An unwritable database grants no lease.
         """
         now = self.clock()
-        cursor = self._connect().execute(
-            "INSERT INTO kv (namespace, key, value, expires) "
-            "VALUES ('lease', ?, '', ?) "
-            "ON CONFLICT(namespace, key) DO UPDATE SET expires = excluded.expires "
-            "WHERE kv.expires <= ?",
-            (name, now + ttl, now),
-        )
-        return cursor.rowcount == 1
+
+        def query(conn: sqlite3.Connection) -> bool:
+            cursor = conn.execute(
+                "INSERT INTO kv (namespace, key, value, expires) "
+                "VALUES ('lease', ?, '', ?) "
+                "ON CONFLICT(namespace, key) DO UPDATE SET expires = excluded.expires "
+                "WHERE kv.expires <= ?",
+                (name, now + ttl, now),
+            )
+            return cursor.rowcount == 1
+
+        return self._run(query, False)
 
     def purge_expired(self) -> None:
         now = self.clock()
-        conn = self._connect()
-        conn.execute("DELETE FROM cooldowns WHERE until <= ?", (now,))
-        conn.execute("DELETE FROM kv WHERE expires <= ?", (now,))
-        conn.execute("DELETE FROM sticky WHERE updated <= ?", (now - STICKY_TTL,))
+
+        def query(conn: sqlite3.Connection) -> None:
+            conn.execute("DELETE FROM cooldowns WHERE until <= ?", (now,))
+            conn.execute("DELETE FROM kv WHERE expires <= ?", (now,))
+            conn.execute("DELETE FROM sticky WHERE updated <= ?", (now - STICKY_TTL,))
+
+        self._run(query, None)
+
+    def _write(self, sql: str, params: tuple[object, ...]) -> None:
+        done = self._run(lambda conn: conn.execute(sql, params) is not None, False)
+        if done and self.clock() >= self._next_purge:
+            self._next_purge = self.clock() + PURGE_INTERVAL
+            self.purge_expired()
+
+    def _scalar(self, sql: str, params: tuple[object, ...]) -> str | None:
+        def query(conn: sqlite3.Connection) -> str | None:
+            row = conn.execute(sql, params).fetchone()
+            return str(row[0]) if row else None
+
+        return self._run(query, None)
+
+    def _run(self, query: Query[T], default: T) -> T:
+        """``query`` on this thread's connection; ``default`` if SQLite fails."""
+        try:
+            return query(self._connect())
+        except sqlite3.Error as exc:
+            log.warning(
+                "shared state %s unavailable, carrying on without it: %s (%s)",
+                self.path,
+                exc,
+                getattr(exc, "sqlite_errorname", type(exc).__name__),
+            )
+            self._disconnect()
+            return default
+
+    def _connect(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = _open(self.path, self.busy_timeout)
+            self._local.conn = conn
+        return conn
+
+    def _disconnect(self) -> None:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        self._local.conn = None
+        if conn is not None:
+            conn.close()
+
+
+def _open(path: Path, busy_timeout: float) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, timeout=busy_timeout, isolation_level=None)
+    try:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.executescript(SCHEMA)
+    except sqlite3.Error:
+        conn.close()
+        raise
+    return conn
+
+
+def _recover_if_corrupt(path: Path, busy_timeout: float) -> None:
+    """Move a corrupt database (and its WAL) aside, under a lock across workers.
+
+    Why the lock and the second look: every worker starts at once, and a worker
+    must not move aside the fresh file another one just created.
+    """
+    if _is_sound(path, busy_timeout):
+        return
+    lock = path.with_name(path.name + ".lock")
+    with open(lock, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        if _is_sound(path, busy_timeout):
+            return
+        aside = path.with_name(f"{path.name}.corrupt-{int(time.time())}")
+        log.warning("shared state %s is corrupt; moved to %s", path, aside.name)
+        path.replace(aside)
+        for suffix in ("-wal", "-shm"):
+            path.with_name(path.name + suffix).unlink(missing_ok=True)
+
+
+def _is_sound(path: Path, busy_timeout: float) -> bool:
+    """False only for a file SQLite calls corrupt; busy or missing files are fine."""
+    try:
+        conn = _open(path, busy_timeout)
+    except sqlite3.DatabaseError as exc:
+        return getattr(exc, "sqlite_errorname", "") not in CORRUPT_ERRORS
+    try:
+        row = conn.execute("PRAGMA quick_check(1)").fetchone()
+        return row is None or row[0] == "ok"
+    except sqlite3.DatabaseError as exc:
+        return getattr(exc, "sqlite_errorname", "") not in CORRUPT_ERRORS
+    finally:
+        conn.close()

@@ -18,15 +18,11 @@ from typing import Final
 import requests
 
 from antigravity_proxy.accounts import quota as quota_mod
-from antigravity_proxy.accounts.login import login
+from antigravity_proxy.accounts.edits import set_enabled
+from antigravity_proxy.accounts.login import LoginOptions, login
 from antigravity_proxy.accounts.oauth import OAuthError
 from antigravity_proxy.accounts.onboarding import ImportFailed, Onboarding
-from antigravity_proxy.accounts.store import (
-    Account,
-    AccountLoadError,
-    AccountNotFound,
-    set_enabled,
-)
+from antigravity_proxy.accounts.store import Account, AccountLoadError, AccountNotFound
 from antigravity_proxy.config import Config
 from antigravity_proxy.errors import GatewayError
 from antigravity_proxy.handlers.internal import DEFAULT_WARMUP_MODEL, warm_up
@@ -147,14 +143,8 @@ def cmd_login(services: Services, args: argparse.Namespace) -> int:
         with requests.Session() as session:
             return oauth.exchange_code(session, code, redirect_uri)
 
-    grant = login(
-        oauth,
-        exchange,
-        no_browser=args.no_browser,
-        say=print,
-        ask=input,
-        port=args.port,
-    )
+    options = LoginOptions(no_browser=args.no_browser, port=args.port)
+    grant = login(oauth, exchange, options, say=print, ask=input)
     account = onboarding.add_grant(grant)
     print(f"signed in: {account.id} ({account.email})")
     return 0

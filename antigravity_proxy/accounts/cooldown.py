@@ -2,15 +2,17 @@
 
 This module owns the reading of Cloud Code error answers (status, headers, body)
 into a `Cooldown`: a delay, a `Reason` and whether the whole account or only the
-requested model's quota group should rest. It is pure: the caller keeps the
+requested model's quota group should rest; and the reading of the rests recorded
+so far (`live_records`, `resting_until`). It is pure: the caller keeps the
 consecutive-failure counter and the cooldown records (``state.py``), and passes
-``failures`` and the cap in. Structured fields are read first (``Retry-After``,
-``google.rpc.RetryInfo``, ``google.rpc.ErrorInfo``); matching message text is
-confined to the one documented table `MESSAGE_TEXT_RULES`.
+``failures``, the cap and the current time in. Structured fields are read first
+(``Retry-After``, ``google.rpc.RetryInfo``, ``google.rpc.ErrorInfo``); matching
+message text is confined to the one documented table `MESSAGE_TEXT_RULES`.
 """
 
 from __future__ import annotations
 
+import email.utils
 import enum
 import json
 import math
@@ -21,6 +23,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Final, Literal
 
 Scope = Literal["account", "model"]
+Records = Mapping[str, tuple[float, str]]
+"""Cooldown records as ``state.active_cooldowns`` gives them: key → (until, reason)."""
 
 
 class Reason(enum.Enum):
@@ -136,6 +140,7 @@ def cooldown_from_error(
     *,
     failures: int = 0,
     max_seconds: int = 300,
+    now: float | None = None,
 ) -> Cooldown | None:
     """The rest an upstream error answer earns, or None when it earns none.
 
@@ -144,12 +149,14 @@ def cooldown_from_error(
     ``failures`` (the caller's count of earlier consecutive failures on this
     account). Everything is capped at ``max_seconds``: Antigravity-Manager caps
     at 300 s, which leaves quota-exhausted accounts to be probed every 5 minutes.
+    ``now`` (unix seconds) lets a ``Retry-After`` HTTP-date count; without it
+    such a header is ignored.
     """
     if status not in COOLDOWN_STATUSES:
         return None
     error = _error_object(body)
     reason = _reason(status, error, body)
-    explicit = _explicit_delay(headers, error, body)
+    explicit = _explicit_delay(headers, error, body, now)
     if explicit is not None:
         seconds: float = max(explicit, MIN_EXPLICIT_SECONDS)
     else:
@@ -184,14 +191,17 @@ def _default_seconds(status: int, reason: Reason, body: str, failures: int) -> f
 
 
 def _explicit_delay(
-    headers: Mapping[str, str], error: Mapping[str, Any] | None, body: str
+    headers: Mapping[str, str],
+    error: Mapping[str, Any] | None,
+    body: str,
+    now: float | None,
 ) -> int | None:
-    # Sources in order: the Retry-After header (delta-seconds; an HTTP-date is
-    # ignored, this module has no clock), RetryInfo.retryDelay,
+    # Sources in order: the Retry-After header (delta-seconds, or an HTTP-date
+    # when the caller passed its clock), RetryInfo.retryDelay,
     # ErrorInfo.metadata.quotaResetDelay, error.retry_after, then the DELAY rows
     # of MESSAGE_TEXT_RULES. Whole seconds, rounded up.
     for value in (
-        _retry_after_header(headers),
+        _retry_after_header(headers, now),
         _detail_delay(error),
         _error_retry_after(error),
         _text_delay(body),
@@ -201,12 +211,29 @@ def _explicit_delay(
     return None
 
 
-def _retry_after_header(headers: Mapping[str, str]) -> int | None:
+def _retry_after_header(headers: Mapping[str, str], now: float | None) -> int | None:
     for name, value in headers.items():
         if name.lower() == "retry-after":
             seconds = _decimal(value.strip())
+            if seconds is None and now is not None:
+                seconds = _http_date_delay(value.strip(), now)
             return None if seconds is None else _ceil(seconds)
     return None
+
+
+def _http_date_delay(text: str, now: float) -> Decimal | None:
+    """Seconds until an RFC 9110 IMF-fixdate (``... GMT``); a past date is 0.
+
+    Why 0 and not None: a date already past (clock skew between us and Google)
+    still says "retry now", which the 2 s floor turns into a short rest.
+    """
+    if not text.endswith(" GMT"):
+        return None
+    try:
+        when = email.utils.parsedate_to_datetime(text).timestamp()
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return Decimal(max(0.0, when - now))
 
 
 def _detail_delay(error: Mapping[str, Any] | None) -> int | None:
@@ -304,3 +331,34 @@ def _details(error: Mapping[str, Any] | None) -> list[Mapping[str, Any]]:
     if not isinstance(details, list):
         return []
     return [detail for detail in details if isinstance(detail, Mapping)]
+
+
+def cooldown_key(account: str, group: str, scope: Scope) -> str:
+    """The record key: ``<account>`` rests it all, ``<account>:<group>`` one group."""
+    return f"{account}:{group}" if scope == "model" else account
+
+
+def live_records(
+    records: Records, now: float, max_seconds: int
+) -> dict[str, tuple[float, str]]:
+    """The records that can still be true at ``now``.
+
+    Why: every rest is at most ``max_seconds`` long when it is recorded, so a
+    record ending further away than that was written before the wall clock
+    stepped back (a VM restore, an NTP correction); honouring it would bench the
+    account for as long as the step. Such a record is ignored: the worst case is
+    one more upstream attempt, which records a fresh rest.
+    """
+    horizon = now + max_seconds + 1
+    return {key: value for key, value in records.items() if value[0] <= horizon}
+
+
+def resting_until(account: str, group: str, records: Records) -> float | None:
+    """When ``account`` may serve ``group`` again, or None if it is not resting."""
+    ends = [records[k][0] for k in (account, f"{account}:{group}") if k in records]
+    return max(ends) if ends else None
+
+
+def seconds_left(until: float, now: float) -> int:
+    """Whole seconds from ``now`` to ``until``, rounded up, at least 1 (Retry-After)."""
+    return max(1, math.ceil(until - now))

@@ -37,6 +37,20 @@ class Callback:
     state: str
 
 
+@dataclass(frozen=True, slots=True)
+class LoginOptions:
+    """How ``login`` reaches the user's browser.
+
+    :param no_browser: paste-back instead of a loopback listener (LAN boxes).
+    :param port: the callback port; 0 picks a free one (8085 for paste-back).
+    :param timeout: seconds to wait for the loopback redirect.
+    """
+
+    no_browser: bool = False
+    port: int = 0
+    timeout: float = 300
+
+
 def parse_redirect(url: str) -> Callback:
     """The code and state from the URL Google redirected the browser to."""
     query = parse_qs(urlsplit(url.strip()).query)
@@ -90,17 +104,15 @@ class LoopbackReceiver:
 def login(
     oauth: OAuthClient,
     exchange: Callable[[str, str], TokenGrant],
+    options: LoginOptions,
     *,
-    no_browser: bool,
     say: Callable[[str], None],
     ask: Callable[[str], str],
-    port: int = 0,
-    timeout: float = 300,
 ) -> TokenGrant:
     """Run one sign-in and return the tokens; ``exchange(code, redirect_uri)``."""
     state = secrets.token_urlsafe(16)
-    if no_browser:
-        redirect_uri = f"http://localhost:{port or 8085}{CALLBACK_PATH}"
+    if options.no_browser:
+        redirect_uri = f"http://localhost:{options.port or 8085}{CALLBACK_PATH}"
         say(
             "Open this URL in a browser and sign in:\n\n  "
             + oauth.authorization_url(redirect_uri, state)
@@ -108,13 +120,13 @@ def login(
         say("\nThe browser ends on a page that does not load; copy its URL.")
         callback = parse_redirect(ask("Paste the URL here: "))
     else:
-        receiver = LoopbackReceiver(port)
+        receiver = LoopbackReceiver(options.port)
         redirect_uri = receiver.redirect_uri
         say(
             "Open this URL in a browser on this machine and sign in:\n\n  "
             + oauth.authorization_url(redirect_uri, state)
         )
-        callback = receiver.wait(timeout)
+        callback = receiver.wait(options.timeout)
     if not secrets.compare_digest(callback.state, state):
         raise OAuthError(
             "the sign-in answer does not match this login (state mismatch)"

@@ -15,6 +15,7 @@ import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Final
 
 KEPT_MODEL_PREFIXES: Final[tuple[str, ...]] = (
@@ -287,3 +288,18 @@ def _int_or_none(value: object) -> int | None:
 
 def _bool_or_none(value: object) -> bool | None:
     return value if isinstance(value, bool) else None
+
+
+def reset_timestamp(text: str | None) -> float | None:
+    """A quota ``reset_time`` (RFC 3339) as unix seconds; without an offset, UTC.
+
+    Why UTC: the upstream writes ``...Z``, but a hand-edited or foreign account
+    file may drop the offset, and local time would shift the ranking by hours.
+    """
+    if not text:
+        return None
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return parsed.replace(tzinfo=parsed.tzinfo or UTC).timestamp()
+    except (ValueError, OverflowError):
+        return None

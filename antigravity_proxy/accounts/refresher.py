@@ -14,6 +14,7 @@ from typing import Final
 
 from antigravity_proxy.accounts.oauth import OAuthError
 from antigravity_proxy.accounts.service import AccountPool
+from antigravity_proxy.accounts.store import AccountLoadError, AccountNotFound
 from antigravity_proxy.errors import GatewayError
 
 log = logging.getLogger(__name__)
@@ -22,6 +23,13 @@ LEASE: Final = "quota-refresh"
 FILL_LEASE: Final = "quota-fill"
 FILL_LEASE_SECONDS: Final = 60.0
 POLL_SECONDS: Final = 30.0
+ACCOUNT_FAILURES: Final = (
+    GatewayError,
+    OAuthError,
+    AccountLoadError,  # a file edited by hand mid-round
+    AccountNotFound,  # a file removed mid-round
+    OSError,
+)
 
 
 class QuotaRefresher:
@@ -51,7 +59,7 @@ class QuotaRefresher:
             try:
                 self.pool.refresh_quota(account)
                 refreshed += 1
-            except (GatewayError, OAuthError) as exc:
+            except ACCOUNT_FAILURES as exc:
                 log.warning("quota refresh for account %s failed: %s", account.id, exc)
         return refreshed
 
@@ -70,7 +78,7 @@ class QuotaRefresher:
             try:
                 self.pool.refresh_quota(account)
                 filled += 1
-            except (GatewayError, OAuthError) as exc:
+            except ACCOUNT_FAILURES as exc:
                 log.warning("quota fetch for account %s failed: %s", account.id, exc)
         return filled
 

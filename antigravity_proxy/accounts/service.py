@@ -23,19 +23,25 @@ from typing import Any, Final
 import requests
 
 from antigravity_proxy.accounts import quota as quota_mod
-from antigravity_proxy.accounts.cooldown import Reason, cooldown_from_error
-from antigravity_proxy.accounts.oauth import InvalidGrant, OAuthClient, OAuthError
-from antigravity_proxy.accounts.pool import Candidate, choose
-from antigravity_proxy.accounts.store import (
-    Account,
-    AccountLoadError,
-    AccountStore,
+from antigravity_proxy.accounts.cooldown import (
+    Reason,
+    Records,
+    cooldown_from_error,
+    cooldown_key,
+    live_records,
+    resting_until,
+    seconds_left,
+)
+from antigravity_proxy.accounts.edits import (
     disable,
     mark_forbidden,
     set_project,
     set_quota,
     set_token,
 )
+from antigravity_proxy.accounts.oauth import InvalidGrant, OAuthClient, OAuthError
+from antigravity_proxy.accounts.pool import Candidate, choose
+from antigravity_proxy.accounts.store import Account, AccountLoadError, AccountStore
 from antigravity_proxy.config import Config
 from antigravity_proxy.errors import (
     GatewayError,
@@ -186,22 +192,17 @@ class AccountPool:
         ``pooled`` mode rotates over these accounts plus z.ai.
         """
         group = quota_mod.model_group(model) or model
-        cooling = self.state.active_cooldowns()
+        records = self._cooldowns()
         ids = [a.id for a in self.store.all() if a.usable(self.clock())]
-        return sum(1 for a in ids if a not in cooling and f"{a}:{group}" not in cooling)
+        return sum(1 for a in ids if resting_until(a, group, records) is None)
 
     def seconds_until_free(self, model: str) -> int | None:
         """How long until the first cooling account can serve ``model`` again."""
         group = quota_mod.model_group(model) or model
-        cooldowns = self.state.active_cooldowns()
-        ends = [
-            _cooldown_end(a.id, group, cooldowns)
-            for a in self.store.all()
-            if a.id in cooldowns or f"{a.id}:{group}" in cooldowns
-        ]
-        if not ends:
-            return None
-        return max(1, int(min(ends) - self.clock() + 0.999))
+        records = self._cooldowns()
+        ends = [resting_until(a.id, group, records) for a in self.store.all()]
+        known = [end for end in ends if end is not None]
+        return seconds_left(min(known), self.clock()) if known else None
 
     def _choose(
         self, model: str, sticky: str | None, excluded: frozenset[str]
@@ -211,8 +212,8 @@ class AccountPool:
         if not accounts:
             raise Overloaded(self._why_empty())
         group = quota_mod.model_group(model) or model
-        cooldowns = self.state.active_cooldowns()
-        cooling = {a for a in accounts if a in cooldowns or f"{a}:{group}" in cooldowns}
+        cooldowns = self._cooldowns()
+        cooling = {a for a in accounts if resting_until(a, group, cooldowns)}
         candidates = [self._candidate(a, model) for a in accounts.values()]
         chosen = choose(
             candidates, excluded=excluded, cooling=cooling, sticky=sticky, rng=self.rng
@@ -227,7 +228,7 @@ class AccountPool:
             id=account.id,
             tier=account.tier,
             model_quota=found.percentage if found else None,
-            reset_time=_parse_time(found.reset_time) if found else None,
+            reset_time=quota_mod.reset_timestamp(found.reset_time) if found else None,
         )
 
     def _why_empty(self) -> str:
@@ -242,7 +243,7 @@ class AccountPool:
         self,
         accounts: dict[str, Account],
         cooling: set[str],
-        cooldowns: dict[str, tuple[float, str]],
+        cooldowns: Records,
         group: str,
         excluded: frozenset[str],
     ) -> GatewayError:
@@ -251,9 +252,8 @@ class AccountPool:
             return Overloaded(
                 f"all {len(accounts)} usable accounts failed this request"
             )
-        until = {a: _cooldown_end(a, group, cooldowns) for a in waiting}
-        first = min(until.values())
-        retry_after = max(1, int(first - self.clock() + 0.999))
+        until = {a: resting_until(a, group, cooldowns) or 0.0 for a in waiting}
+        retry_after = seconds_left(min(until.values()), self.clock())
         listed = ", ".join(f"{a} until {_utc(t)}" for a, t in sorted(until.items()))
         return RateLimited(
             f"every account is cooling down for {group}: {listed}",
@@ -360,11 +360,12 @@ class AccountPool:
             err.body,
             failures=max(0, failures - 1),
             max_seconds=self.config.accounts.max_cooldown_seconds,
+            now=self.clock(),
         )
         if cooldown is None:
             return
         group = quota_mod.model_group(model) or model
-        key = f"{account.id}:{group}" if cooldown.scope == "model" else account.id
+        key = cooldown_key(account.id, group, cooldown.scope)
         self.state.set_cooldown(
             key, self.clock() + cooldown.seconds, cooldown.reason.value
         )
@@ -385,22 +386,10 @@ class AccountPool:
     def _now(self) -> int:
         return int(self.clock())
 
-
-def _cooldown_end(
-    account: str, group: str, cooldowns: dict[str, tuple[float, str]]
-) -> float:
-    ends = [cooldowns[k][0] for k in (account, f"{account}:{group}") if k in cooldowns]
-    return max(ends)
+    def _cooldowns(self) -> dict[str, tuple[float, str]]:
+        cap = self.config.accounts.max_cooldown_seconds
+        return live_records(self.state.active_cooldowns(), self.clock(), cap)
 
 
 def _utc(timestamp: float) -> str:
     return datetime.fromtimestamp(timestamp, UTC).strftime("%H:%M:%SZ")
-
-
-def _parse_time(text: str | None) -> float | None:
-    if not text:
-        return None
-    try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None

@@ -32,6 +32,7 @@ from antigravity_proxy.services import Services
 from antigravity_proxy.sessions import gemini_user_texts, session_key
 from antigravity_proxy.state import SharedState
 from antigravity_proxy.streaming import collect, relay, stream_response
+from antigravity_proxy.upstream.cloudcode import json_body
 from antigravity_proxy.upstream.envelope import unwrap_response
 
 SIGNATURE_NAMESPACE: Final = "gemini-signature"
@@ -94,8 +95,7 @@ def _count_tokens(services: Services, name: str, body: dict[str, Any]) -> Respon
             method="countTokens", model=upstream_model, inner=inner, stream=False
         )
     )
-    with sent.response as response:
-        answer = unwrap_response(response.json())
+    answer = unwrap_response(json_body(sent.response, "countTokens"))
     total = answer.get("totalTokens")
     result: dict[str, Any] = {"totalTokens": total if isinstance(total, int) else 0}
     for key in ("cachedContentTokenCount", "promptTokensDetails"):

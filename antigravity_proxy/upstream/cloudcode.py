@@ -105,15 +105,7 @@ class CloudCodeClient:
         self, method: str, body: Mapping[str, Any], access_token: str, project: str = ""
     ) -> Any:
         """A non-streaming call whose JSON answer is returned parsed."""
-        with self.call(method, body, access_token, project=project) as response:
-            try:
-                return response.json()
-            except ValueError as exc:
-                raise UpstreamStatus(
-                    response.status_code,
-                    response.text[:MAX_ERROR_BODY],
-                    message=f"upstream {method} answered with invalid JSON",
-                ) from exc
+        return json_body(self.call(method, body, access_token, project=project), method)
 
     def _over_bases(
         self, method: str, data: bytes, headers: dict[str, str], stream: bool
@@ -150,6 +142,24 @@ class CloudCodeClient:
                 "upstream %s answered %s at %s", method, response.status_code, base
             )
         raise last
+
+
+def json_body(response: requests.Response, method: str) -> Any:
+    """The parsed JSON of a non-streamed 2xx answer, which it closes.
+
+    Why here: a 200 whose body is not JSON (an HTML page from a front end, a
+    body cut short) is an upstream failure, and this module is where upstream
+    failures become ``GatewayError``.
+    """
+    with response:
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise UpstreamStatus(
+                response.status_code,
+                response.text[:MAX_ERROR_BODY],
+                message=f"upstream {method} answered with invalid JSON",
+            ) from exc
 
 
 def iter_events(response: requests.Response) -> Iterator[Any]:

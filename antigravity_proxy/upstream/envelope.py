@@ -21,6 +21,8 @@ REQUEST_KEY_ORDER: Final = (
     "sessionId",
     "contents",
 )
+ENVELOPE_USER_AGENT: Final = "antigravity"
+"""The envelope's ``userAgent``: the desktop client's value, whatever the header."""
 FNV_OFFSET: Final = 0xCBF29CE484222325
 FNV_PRIME: Final = 0x100000001B3
 
@@ -33,7 +35,6 @@ def wrap_request(
     request_id: str,
     request_type: str = "agent",
     session_id: str | None = None,
-    user_agent: str = "antigravity",
 ) -> dict[str, Any]:
     """Wrap a Gemini request for ``generateContent``/``streamGenerateContent``.
 
@@ -48,7 +49,7 @@ def wrap_request(
         "requestId": request_id,
         "request": _ordered(request),
         "model": model,
-        "userAgent": user_agent,
+        "userAgent": ENVELOPE_USER_AGENT,
         "requestType": request_type,
     }
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 import threading
@@ -255,3 +256,79 @@ def test_expired_token_refreshed_once_across_workers(stack, fake):
     served = [c.account_email for c in fake.calls(":streamGenerateContent")]
     assert served.count("slowrefresh@example.test") >= 10  # they did contend for it
     assert fake.refresh_count("1//rt-slowrefresh") == 1
+
+
+def raw_exchange(gateway, head: bytes, body: bytes, *, half_close: bool = False):
+    """Send bytes over a real socket; return (status, body text) or (None, "")."""
+    host, port = gateway.base_url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=15) as sock:
+        sock.sendall(head + body)
+        if half_close:
+            sock.shutdown(socket.SHUT_WR)
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+            if b"\r\n\r\n" in received and _complete(received):
+                break
+    if not received:
+        return None, ""
+    status = int(received.split(b" ", 2)[1])
+    return status, received.partition(b"\r\n\r\n")[2].decode(errors="replace")
+
+
+def _complete(received: bytes) -> bool:
+    head, _, body = received.partition(b"\r\n\r\n")
+    for line in head.split(b"\r\n"):
+        if line.lower().startswith(b"content-length:"):
+            return len(body) >= int(line.split(b":")[1])
+    return body.endswith(b"0\r\n\r\n")
+
+
+def request_head(length: str | None, extra: str = "") -> bytes:
+    size = f"Content-Length: {length}\r\n" if length is not None else ""
+    return (
+        "POST /v1beta/models/gemini-3-flash:generateContent HTTP/1.1\r\n"
+        "Host: gateway\r\nContent-Type: application/json\r\n"
+        f"x-goog-api-key: {API_KEY}\r\nConnection: close\r\n{size}{extra}\r\n"
+    ).encode()
+
+
+def test_chunked_request_body_over_a_real_socket(stack, fake):
+    _, gateway = stack
+    body = json.dumps({"contents": [{"parts": [{"text": "chunked upload"}]}]})
+    encoded = b"".join(
+        f"{len(piece):x}\r\n".encode() + piece.encode() + b"\r\n"
+        for piece in (body[:10], body[10:25], body[25:])
+    )
+    status, text = raw_exchange(
+        gateway,
+        request_head(None, "Transfer-Encoding: chunked\r\n"),
+        encoded + b"0\r\n\r\n",
+    )
+    assert status == 200, text
+    assert "echo: chunked upload" in text
+
+
+@pytest.mark.parametrize(
+    ("length", "body"),
+    [
+        ("4000", b'{"contents": [{"parts": [{"text": "short"}]}]}'),
+        ("12", b'{"contents": [{"parts": [{"text": "long"}]}]}'),  # cut short
+        (None, b"[" * 50_000 + b"]" * 50_000),  # nesting, sent chunked
+    ],
+    ids=["longer-than-sent", "shorter-than-sent", "deeply-nested"],
+)
+def test_lying_or_hostile_bodies_over_a_real_socket(stack, fake, length, body):
+    _, gateway = stack
+    if length is None:
+        head = request_head(None, "Transfer-Encoding: chunked\r\n")
+        body = f"{len(body):x}\r\n".encode() + body + b"\r\n0\r\n\r\n"
+    else:
+        head = request_head(length)
+    status, text = raw_exchange(gateway, head, body, half_close=True)
+    # gunicorn marks bodies terminated by EOF: a short body that is whole JSON
+    # may be served; anything else is a Gemini 4xx. Never a 5xx, never a hang.
+    assert status is None or status < 500, text
+    if status is not None and status >= 400:
+        assert json.loads(text)["error"]["code"] == status
+        assert fake.calls(":streamGenerateContent") == []

@@ -134,5 +134,12 @@ def json_response(
 
 
 def fault_response(fault: Fault) -> Response:
-    """Render a Fault step."""
+    """Render a Fault step; a ``bytes`` body is sent verbatim (broken answers)."""
+    if isinstance(fault.body_json, bytes):
+        return Response(
+            fault.body_json,
+            status=fault.status,
+            headers=dict(fault.headers),
+            content_type="application/json; charset=UTF-8",
+        )
     return json_response(fault.status, fault.body_json, fault.headers)

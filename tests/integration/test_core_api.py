@@ -190,3 +190,19 @@ def test_pending_handler_answers_501_in_protocol(
 def test_create_app_with_default_routes_file(make_config):
     app = create_app(make_config({"proxy": {"auth_mode": "off"}}), background=False)
     assert Client(app).get("/healthz").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("query", "gemini"),
+    [
+        ("key=k", True),
+        ("alt=json&key=k", True),
+        ("monkey=1", False),
+        ("apikey=x", False),
+    ],
+)
+def test_v1_models_gemini_shape_needs_the_key_parameter_itself(client, query, gemini):
+    response = client.get("/v1/models", query_string=query)
+    assert response.status_code == 200
+    assert ("models" in response.json) is gemini
+    assert ("data" in response.json) is not gemini

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import email.utils
 import json
+import sqlite3
 import threading
+import time
 
 import pytest
 
 from tests.fakes.cloudcode import (
     CutStream,
+    Fault,
     Stream,
     bad_request,
     forbidden,
+    google_error,
     quota_exhausted,
     server_error,
     unauthenticated,
@@ -448,3 +453,87 @@ def test_unknown_invented_model_maps_instead_of_404(gateway, home, fake_upstream
     )
     assert response.status_code == 200
     assert response.headers["X-Mapped-Model"] == "gemini-3-flash"
+
+
+def test_busy_state_database_never_fails_a_request(gateway, home, fake_upstream):
+    seed_account(home, fake_upstream, "a")
+    client = gateway()
+    assert client.post(GENERATE, json=BODY).status_code == 200
+    holder = sqlite3.connect(home / "state.db", isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")  # a stuck writer in another process
+    try:
+        started = time.monotonic()
+        fresh = {"contents": [{"role": "user", "parts": [{"text": "a new session"}]}]}
+        response = client.post(GENERATE, json=fresh)  # binds a sticky session
+        assert response.status_code == 200, response.get_data(as_text=True)
+        stream = client.post(STREAM + "?alt=sse", json=BODY)
+        assert stream.status_code == 200
+        assert sse_events(stream)[-1]["candidates"][0]["finishReason"] == "STOP"
+        assert time.monotonic() - started < 20
+    finally:
+        holder.close()
+
+
+def test_corrupt_state_database_is_replaced_at_start(gateway, home, fake_upstream):
+    seed_account(home, fake_upstream, "a")
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "state.db").write_bytes(b"\x00garbage, not SQLite" * 200)
+    response = gateway().post(GENERATE, json=BODY)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert any(p.name.startswith("state.db.corrupt-") for p in home.iterdir())
+
+
+def test_retry_after_http_date_sets_the_cooldown(gateway, home, fake_upstream):
+    seed_account(home, fake_upstream, "a")
+    until = email.utils.formatdate(time.time() + 120, usegmt=True)
+    body = google_error(429, "RESOURCE_EXHAUSTED", "Resource has been exhausted.")
+    fake_upstream.script(Fault(429, body, {"Retry-After": until}))
+    response = gateway({"accounts": {"max_cooldown_seconds": 600}}).post(
+        GENERATE, json=BODY
+    )
+    assert response.status_code == 429
+    assert 110 <= int(response.headers["Retry-After"]) <= 121
+
+
+@pytest.mark.parametrize("body", [b"<html>busy</html>", b'{"totalTokens": 4'])
+def test_count_tokens_with_a_broken_upstream_answer_is_502(
+    gateway, home, fake_upstream, body
+):
+    seed_account(home, fake_upstream, "a")
+    fake_upstream.script(Fault(200, body), method="countTokens")
+    response = gateway().post(
+        "/v1beta/models/gemini-3-flash:countTokens",
+        json={"contents": [{"parts": [{"text": "one two"}]}]},
+    )
+    assert response.status_code == 502, response.get_data(as_text=True)
+    assert response.json["error"]["status"] == "INTERNAL"
+
+
+def test_upstream_401_twice_on_one_account_rotates_after_one_refresh(
+    gateway, home, fake_upstream
+):
+    seed_account(home, fake_upstream, "a", tier="Google AI Ultra")
+    seed_account(home, fake_upstream, "b", tier="Google AI Pro")
+    fake_upstream.script(unauthenticated(), unauthenticated(), account="a@example.test")
+    response = gateway().post(GENERATE, json=BODY)
+    assert response.status_code == 200
+    served = [c.account_email for c in fake_upstream.calls(":streamGenerateContent")]
+    assert served == ["a@example.test", "a@example.test", "b@example.test"]
+    assert fake_upstream.refresh_count("1//rt-a") == 2  # expired at start + once
+
+
+def test_upstream_401_retry_stays_on_the_refreshed_account(
+    gateway, home, fake_upstream
+):
+    for name in ("a", "b", "c", "d"):
+        seed_account(home, fake_upstream, name)
+    client = gateway()
+    for round_ in range(12):
+        fake_upstream.reset()
+        fake_upstream.script(unauthenticated())
+        body = {"contents": [{"parts": [{"text": f"r{round_}"}]}]}  # no session
+        assert client.post(GENERATE, json=body).status_code == 200
+        first, second = (
+            c.account_email for c in fake_upstream.calls(":streamGenerateContent")
+        )
+        assert first == second

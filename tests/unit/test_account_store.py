@@ -10,13 +10,7 @@ from typing import Any
 
 import pytest
 
-from antigravity_proxy.accounts.quota import ModelQuota
-from antigravity_proxy.accounts.store import (
-    Account,
-    AccountLoadError,
-    AccountNotFound,
-    AccountStore,
-    account_from_raw,
+from antigravity_proxy.accounts.edits import (
     disable,
     mark_forbidden,
     replace_token,
@@ -25,6 +19,14 @@ from antigravity_proxy.accounts.store import (
     set_quota,
     set_token,
     truncate_utf8,
+)
+from antigravity_proxy.accounts.quota import ModelQuota
+from antigravity_proxy.accounts.store import (
+    Account,
+    AccountLoadError,
+    AccountNotFound,
+    AccountStore,
+    account_from_raw,
 )
 
 DATA = Path(__file__).parent / "data" / "accounts"

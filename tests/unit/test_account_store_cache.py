@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from antigravity_proxy.accounts.store import AccountStore, disable
+from antigravity_proxy.accounts.edits import disable
+from antigravity_proxy.accounts.store import AccountStore
 
 RAW = {
     "id": "a",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 import pytest
@@ -203,3 +204,17 @@ def test_load_config_rejects_invalid_env(tmp_path, env, message):
     path = write(tmp_path, "proxy: {api_key: sk-x}\n")
     with pytest.raises(ConfigError, match=re.escape(message)):
         load_config(path, env=env)
+
+
+def test_first_run_template_is_commented_and_equals_the_defaults(tmp_path):
+    path = tmp_path / "config.yaml"
+    config = load_config(path, env={})
+    text = path.read_text(encoding="utf-8")
+    assert text.startswith("# antigravity-proxy configuration")
+    assert "auth_mode: auto            # off | strict" in text
+    expected = dataclasses.replace(
+        Config(),
+        proxy=dataclasses.replace(Config().proxy, api_key=config.proxy.api_key),
+        config_path=str(path),
+    )
+    assert config == expected

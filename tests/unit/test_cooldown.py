@@ -289,3 +289,31 @@ def test_parse_duration(text, expected):
         assert result is None
     else:
         assert result == pytest.approx(expected)
+
+
+NOW = 1_700_000_000.0  # 2023-11-14T22:13:20Z
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("Tue, 14 Nov 2023 22:15:20 GMT", 120),  # two minutes ahead
+        ("Tue, 14 Nov 2023 22:13:20 GMT", 2),  # now: raised to the 2 s floor
+        ("Tue, 14 Nov 2023 21:00:00 GMT", 2),  # already past: clock skew
+        ("Tue, 14 Nov 2023 22:13:21 GMT", 2),
+        ("Wed, 15 Nov 2023 22:13:20 GMT", 300),  # a day ahead: capped
+        ("Fri, 31 Dec 9999 23:59:59 GMT", 300),
+        ("Sun, 06 Nov 1994 08:49:37 GMT", 2),
+        ("Tue, 14 Nov 2023 22:15:20 +0100", 60),  # not GMT: not an HTTP-date
+        ("Tue, 99 Nov 2023 22:15:20 GMT", 60),
+        ("tomorrow", 60),
+    ],
+)
+def test_cooldown_retry_after_http_date_uses_the_clock(value, expected):
+    headers = {"Retry-After": value}
+    assert seconds(429, QUOTA_BODY, headers, now=NOW, max_seconds=300) == expected
+
+
+def test_cooldown_retry_after_http_date_without_clock_is_ignored():
+    headers = {"Retry-After": "Tue, 14 Nov 2023 22:15:20 GMT"}
+    assert seconds(429, QUOTA_BODY, headers) == 60

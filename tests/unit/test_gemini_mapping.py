@@ -120,17 +120,33 @@ def test_merge_chunks_golden(case):
 
 def test_stream_sse_frames_are_crlf_data_events():
     translator = GeminiStreamTranslator(sse=True)
-    frames = translator.feed({"response": {"candidates": []}, "traceId": "t"})
-    assert frames == [b'data: {"candidates":[]}\r\n\r\n']
+    chunk = {"candidates": [{"finishReason": "STOP"}]}
+    frames = translator.feed({"response": chunk, "traceId": "t"})
+    assert frames == [b'data: {"candidates":[{"finishReason":"STOP"}]}\r\n\r\n']
     assert translator.finish() == []
 
 
 def test_stream_array_framing_matches_the_api():
     translator = GeminiStreamTranslator(sse=False)
     frames = translator.feed({"response": {"a": 1}})
-    frames += translator.feed({"b": 2})
+    frames += translator.feed({"candidates": [{"finishReason": "STOP"}]})
     frames += translator.finish()
-    assert frames == [b'[{"a":1}', b',\r\n{"b":2}', b"]"]
+    assert frames == [
+        b'[{"a":1}',
+        b',\r\n{"candidates":[{"finishReason":"STOP"}]}',
+        b"]",
+    ]
+
+
+@pytest.mark.parametrize("sse", [True, False])
+def test_stream_without_finish_reason_gets_one_but_errors_do_not(sse):
+    translator = GeminiStreamTranslator(sse=sse)
+    translator.feed({"response": {"candidates": [{"content": {"parts": []}}]}})
+    assert b'"finishReason":"STOP"' in b"".join(translator.finish())
+    failed = GeminiStreamTranslator(sse=sse)
+    failed.feed({"response": {"candidates": [{"content": {"parts": []}}]}})
+    error = b"".join(failed.error(GatewayError("cut", kind=ErrorKind.UPSTREAM)))
+    assert b"finishReason" not in error and b'"error"' in error
 
 
 def test_stream_empty_array_and_nothing_after_close():

@@ -6,7 +6,7 @@ import time
 
 from antigravity_proxy.accounts.refresher import QuotaRefresher
 from antigravity_proxy.accounts.service import AccountPool
-from antigravity_proxy.accounts.store import AccountStore
+from antigravity_proxy.accounts.store import AccountNotFound, AccountStore
 from antigravity_proxy.config import Config, UpstreamConfig
 from antigravity_proxy.state import SQLiteState
 from antigravity_proxy.upstream.cloudcode import CloudCodeClient
@@ -51,3 +51,23 @@ def test_refresher_periodic_round_uses_a_lease(tmp_path):
         assert one.run_once() == 1
         assert two.run_once() == 0
         assert len(fake.calls(":fetchAvailableModels")) == 1
+
+
+class VanishingStore(AccountStore):
+    """A store in which account ``a`` is removed between listing and updating."""
+
+    def update(self, account_id, mutate):
+        if account_id == "a":
+            raise AccountNotFound(account_id)
+        return super().update(account_id, mutate)
+
+
+def test_refresher_round_survives_an_account_removed_mid_round(tmp_path):
+    fake = FakeCloudCode()
+    with serve(fake) as base:
+        seed_account(tmp_path, fake, "a")
+        seed_account(tmp_path, fake, "b")
+        pool = make_pool(tmp_path, base)
+        pool.store = VanishingStore(tmp_path / "accounts")
+        assert QuotaRefresher(pool, interval_minutes=15).run_once() == 1
+        assert read_account(tmp_path, "b")["quota"]["models"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -84,3 +85,33 @@ def test_encode_event_round_trips():
 def test_encode_event_multiline_string():
     events = decode_all([encode_event("a\nb")])
     assert events == [SSEEvent(data="a\nb")]
+
+
+def _decode_seconds(size: int) -> float:
+    """Best of three: one ``size``-byte event (an inline image) in 16 KiB reads."""
+    data = b'data: {"x":"' + b"A" * size + b'"}\r\n\r\n'
+    best = float("inf")
+    for _ in range(3):
+        decoder = SSEDecoder()
+        started = time.perf_counter()
+        events = []
+        for i in range(0, len(data), 16384):
+            events += decoder.feed(data[i : i + 16384])
+        best = min(best, time.perf_counter() - started)
+        assert len(events) == 1 and len(events[0].data) == size + 8
+    return best
+
+
+def test_sse_decoder_long_event_costs_linear_time():
+    """A 4 MB image event must not rescan its whole buffer on every read."""
+    small, large = _decode_seconds(800_000), _decode_seconds(4_000_000)
+    assert large < 12 * max(small, 1e-3), (small, large)
+
+
+def test_sse_decoder_cr_split_from_lf_across_long_partial_lines():
+    decoder = SSEDecoder()
+    events = decoder.feed(b"data: " + b"a" * 1000)
+    events += decoder.feed(b"b" * 1000 + b"\r")
+    events += decoder.feed(b"\ndata: second\r")
+    events += decoder.feed(b"\n\r\n")
+    assert [e.data for e in events] == ["a" * 1000 + "b" * 1000 + "\nsecond"]

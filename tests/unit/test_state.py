@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import multiprocessing
+import sqlite3
+import time
 
 from antigravity_proxy.state import SQLiteState
 
@@ -105,3 +107,76 @@ def test_state_claim_across_processes_exactly_one_wins(tmp_path):
     results.close()
     results.join_thread()
     assert sorted(outcomes) == [False] * 5 + [True]
+
+
+def _locked_by_another_process(path):
+    """A connection holding SQLite's write lock, as a stuck writer would."""
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    return holder
+
+
+def test_state_busy_database_degrades_instead_of_raising(tmp_path, caplog):
+    path = tmp_path / "state.db"
+    state = SQLiteState(path, clock=Clock(), busy_timeout=0.2)
+    state.set_cooldown("a", 2000.0, "long")
+    holder = _locked_by_another_process(path)
+    try:
+        started = time.monotonic()
+        state.set_cooldown("b", 2000.0, "x")
+        state.bind_sticky("sid", "a")
+        state.put("sig", "k", "v", ttl=60)
+        assert state.record_failure("a") >= 1
+        assert state.claim("lease", ttl=60) is False
+        state.reset_failures("a")
+        state.unbind_sticky("sid")
+        state.clear_cooldown("a")
+        assert time.monotonic() - started < 5
+    finally:
+        holder.close()
+    assert "shared state" in caplog.text
+    state.put("sig", "k", "v", ttl=60)  # the lock is gone: writes work again
+    assert state.get("sig", "k") == "v"
+
+
+def test_state_corrupt_file_at_start_is_moved_aside(tmp_path, caplog):
+    path = tmp_path / "state.db"
+    path.write_bytes(b"this is not a database" * 100)
+    state = SQLiteState(path, clock=Clock())
+    state.put("sig", "k", "v", ttl=60)
+    assert state.get("sig", "k") == "v"
+    assert [p.name.startswith("state.db.corrupt-") for p in tmp_path.iterdir()].count(
+        True
+    ) == 1
+    assert "corrupt" in caplog.text
+
+
+def test_state_corrupted_while_running_degrades(tmp_path):
+    path = tmp_path / "state.db"
+    state = SQLiteState(path, clock=Clock())
+    state.put("sig", "k", "v", ttl=60)
+    state.set_cooldown("a", 2000.0, "x")
+    path.write_bytes(b"garbage!" * 4096)
+    for name in ("state.db-wal", "state.db-shm"):
+        (tmp_path / name).unlink(missing_ok=True)
+    # Nothing raises: reads find nothing, writes are skipped.
+    assert state.get("sig", "k") in (None, "v")
+    assert isinstance(state.active_cooldowns(), dict)
+    state.set_cooldown("b", 2000.0, "x")
+    state.bind_sticky("sid", "a")
+    assert state.sticky_account("sid") in (None, "a")
+    assert state.record_failure("a") >= 1
+
+
+def test_state_purges_expired_rows_on_its_own(tmp_path):
+    clock = Clock()
+    path = tmp_path / "state.db"
+    state = SQLiteState(path, clock=clock)
+    state.put("sig", "old", "v", ttl=10)
+    state.bind_sticky("sid-old", "a")
+    clock.now += 4000
+    state.put("sig", "new", "v", ttl=10)
+    rows = sqlite3.connect(path).execute("SELECT key FROM kv").fetchall()
+    assert rows == [("new",)]
+    sticky = sqlite3.connect(path).execute("SELECT session FROM sticky").fetchall()
+    assert sticky == []

@@ -72,9 +72,11 @@ def request_to_upstream(body: Any, ctx: GeminiContext) -> dict[str, Any]:
     ``toolConfig``, ``safetySettings``, ``cachedContent``, ``responseMimeType``,
     ``responseJsonSchema``, a ``googleSearch`` tool, ...). Dropped: a root
     ``model`` (it is in the path); ``functionDeclarations`` named
-    ``web_search``/``google_search`` when a ``googleSearch`` tool is present;
-    tools left empty by that. Changed: see ``_content``, ``_declaration``,
-    ``_generation_config``; ``systemInstruction`` gets ``role: "user"``.
+    ``web_search``/``google_search`` when a ``googleSearch`` tool is present,
+    then ``googleSearch``/``googleSearchRetrieval`` when other declarations
+    remain (see ``_tools``); tools left empty by that. Changed: see
+    ``_content``, ``_declaration``, ``_generation_config``;
+    ``systemInstruction`` gets ``role: "user"``.
     """
     _validate_contents(body)
     request = copy.deepcopy({k: v for k, v in body.items() if k != "model"})
@@ -190,7 +192,13 @@ def _sign(part: dict[str, Any], call: Mapping[str, Any], ctx: GeminiContext) -> 
 
 
 def _tools(tools: Any) -> list[Any]:
-    """Clean every declaration; drop search declarations shadowed by googleSearch."""
+    """Clean every declaration; one kind of search, never mixed with functions.
+
+    Why: ``v1internal`` rejects ``googleSearch`` next to function declarations
+    (reference §3.10), so, as the reference does, search-named declarations give
+    way to a ``googleSearch`` tool, and ``googleSearch`` gives way to any other
+    declaration.
+    """
     if not isinstance(tools, list):
         _invalid("tools", "must be a list of Tool objects")
     searching = any(
@@ -208,7 +216,13 @@ def _tools(tools: Any) -> list[Any]:
                     del tool[key]
         if tool:
             out.append(tool)
-    return out
+    declares = any(key in tool for tool in out for key in DECLARATION_KEYS)
+    return _without_search(out) if searching and declares else out
+
+
+def _without_search(tools: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    kept = [{k: v for k, v in t.items() if k not in SEARCH_TOOL_KEYS} for t in tools]
+    return [tool for tool in kept if tool]
 
 
 def _declarations(declarations: Any, searching: bool, param: str) -> list[Any]:

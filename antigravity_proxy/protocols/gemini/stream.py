@@ -6,18 +6,26 @@ real API frames them: ``data: <json>\\r\\n\\r\\n`` with ``alt=sse``, otherwise
 one JSON array written incrementally (``[{...}``, ``,\\r\\n{...}``, ``]``). A
 failure after the first byte ends the stream with a Gemini error object, never
 an OpenAI-shaped chunk (the reference's [QUIRK], §8.3).
+
+Gemini CLI needs a ``finishReason`` before the stream ends (without one it logs
+"Model stream ended without a finish reason", retries and prints the reply
+again), so an upstream stream that ends cleanly without one gets a last chunk
+``{"candidates": [{"finishReason": "STOP", "index": 0}]}``, the default the
+reference's collectors apply (§8.3).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
 
 from antigravity_proxy.errors import GatewayError
 from antigravity_proxy.protocols.gemini.errors import error_body
 from antigravity_proxy.protocols.gemini.response import signatures_from_chunk
 from antigravity_proxy.upstream.envelope import unwrap_response
+
+DEFAULT_FINISH: Final = {"candidates": [{"finishReason": "STOP", "index": 0}]}
 
 
 class GeminiStreamTranslator:
@@ -32,6 +40,7 @@ class GeminiStreamTranslator:
         self.signatures: dict[str, str] = {}
         self._sent = 0
         self._closed = False
+        self._finished = False
 
     def feed(self, chunk: Mapping[str, Any]) -> list[bytes]:
         """One upstream ``data:`` JSON → the client's frame for it.
@@ -45,16 +54,22 @@ class GeminiStreamTranslator:
         if not response:
             return []
         self.signatures.update(signatures_from_chunk(response))
+        self._finished = self._finished or _has_finish_reason(response)
         return [self._frame(response)]
 
     def finish(self) -> list[bytes]:
-        """End of the upstream stream: close the array (``[]`` if it was empty)."""
+        """End of the upstream stream: a finish reason if none came, close the array.
+
+        An empty stream stays empty (``[]``): there is nothing to finish.
+        """
         if self._closed:
             return []
+        unfinished = self._sent and not self._finished
+        frames = [self._frame(DEFAULT_FINISH)] if unfinished else []
         self._closed = True
         if self.sse:
-            return []
-        return [b"]" if self._sent else b"[]"]
+            return frames
+        return [*frames, b"]" if self._sent else b"[]"]
 
     def error(self, err: GatewayError) -> list[bytes]:
         """A failure mid-stream: the Gemini error body as the last element."""
@@ -71,3 +86,10 @@ class GeminiStreamTranslator:
         if self.sse:
             return f"data: {text}\r\n\r\n".encode()
         return (("[" if first else ",\r\n") + text).encode()
+
+
+def _has_finish_reason(response: Mapping[str, Any]) -> bool:
+    candidates = response.get("candidates")
+    return isinstance(candidates, list) and any(
+        isinstance(c, Mapping) and c.get("finishReason") for c in candidates
+    )
