@@ -152,7 +152,12 @@ class _Target:
 
 
 def _target(url: str) -> _Target:
-    parts = urlsplit(url)
+    """Why ``ValueError`` is caught twice: ``urlsplit`` raises it for a malformed
+    IPv6 host (``http://[::1``) and ``port`` for a port out of range."""
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:
+        raise _Refused("the URL is malformed") from exc
     scheme = parts.scheme.lower()
     if scheme not in DEFAULT_PORTS or not parts.hostname:
         raise _Refused("only http and https URLs with a host can be fetched")

@@ -1,5 +1,6 @@
-"""The OpenAI slice through the WSGI app against the loopback fake Cloud Code:
-chat completions, legacy completions, the Responses API, and their errors."""
+"""The OpenAI chat and legacy completions endpoints through the WSGI app against the
+loopback fake Cloud Code, and the errors every OpenAI endpoint shares; the Responses
+API is in ``test_openai_responses_api.py``."""
 
 from __future__ import annotations
 
@@ -15,58 +16,24 @@ from tests.fakes.cloudcode import (
     quota_exhausted,
 )
 from tests.fakes.cloudcode_replies import default_reply
+from tests.integration.openai_support import (
+    CHAT,
+    MODEL,
+    PNG_DATA_URL,
+    RESPONSES,
+    WEATHER_TOOL,
+    candidate,
+    chat_body,
+    data_events,
+    upstream_requests,
+)
 from tests.upstream_env import seed_account
-
-CHAT = "/v1/chat/completions"
-RESPONSES = "/v1/responses"
-MODEL = "gemini-3-flash"
-PNG_DATA_URL = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
-WEATHER_TOOL = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "description": "Weather for a city",
-        "parameters": {
-            "type": "object",
-            "properties": {"city": {"type": "string"}},
-            "required": ["city"],
-        },
-    },
-}
-APPLY_PATCH = {
-    "type": "custom",
-    "name": "apply_patch",
-    "description": "Edit files with a patch. FREEFORM: do not wrap it in JSON.",
-    "format": {"type": "grammar", "syntax": "lark", "definition": "start: /.+/"},
-}
 
 
 @pytest.fixture
 def client(gateway, home, fake_upstream):
     seed_account(home, fake_upstream, "a")
     return gateway()
-
-
-def chat_body(text: str = "hello there gateway", **extra) -> dict:
-    return {"model": MODEL, "messages": [{"role": "user", "content": text}], **extra}
-
-
-def data_events(response) -> list:
-    """Every ``data:`` payload of an SSE body, JSON-decoded except ``[DONE]``."""
-    lines = response.get_data(as_text=True).splitlines()
-    payloads = [line[6:] for line in lines if line.startswith("data: ")]
-    return [p if p == "[DONE]" else json.loads(p) for p in payloads]
-
-
-def upstream_requests(fake) -> list[dict]:
-    return [c.json["request"] for c in fake.calls(":streamGenerateContent")]
-
-
-def candidate(parts: list, index: int = 0, finish: str | None = "STOP") -> dict:
-    found: dict = {"content": {"role": "model", "parts": parts}, "index": index}
-    if finish:
-        found["finishReason"] = finish
-    return found
 
 
 # --- chat completions ------------------------------------------------------
@@ -123,59 +90,43 @@ def test_chat_stream_without_usage_has_no_usage_chunk(client):
     assert all(e["choices"] and "usage" not in e for e in events[:-1])
 
 
+def first_tool_call(response, streamed: bool) -> tuple[str, str, str]:
+    """(id, name, arguments) of the first tool call, as a client reassembles it."""
+    assert response.status_code == 200
+    if streamed:
+        deltas = [e["choices"][0]["delta"] for e in data_events(response)[:-1]]
+        calls = [c for d in deltas for c in d.get("tool_calls", [])]
+        arguments = "".join(c["function"].get("arguments", "") for c in calls)
+        return calls[0]["id"], calls[0]["function"]["name"], arguments
+    choice = response.json["choices"][0]
+    assert choice["finish_reason"] == "tool_calls"
+    assert choice["message"]["reasoning_content"] == "thinking..."
+    call = choice["message"]["tool_calls"][0]
+    return call["id"], call["function"]["name"], call["function"]["arguments"]
+
+
 @pytest.mark.parametrize("first_stream", [False, True], ids=["collected", "streamed"])
 def test_chat_tool_call_round_trip_replays_signature(
     client, fake_upstream, first_stream
 ):
     question = {"role": "user", "content": "please call get_weather for Paris"}
-    first = client.post(
-        CHAT,
-        json={
-            "model": MODEL,
-            "messages": [question],
-            "tools": [WEATHER_TOOL],
-            "stream": first_stream,
-        },
-    )
-    assert first.status_code == 200
-    if first_stream:
-        deltas = [e["choices"][0]["delta"] for e in data_events(first)[:-1]]
-        calls = [c for d in deltas for c in d.get("tool_calls", [])]
-        call_id, name = calls[0]["id"], calls[0]["function"]["name"]
-        arguments = "".join(c["function"].get("arguments", "") for c in calls)
-    else:
-        message = first.json["choices"][0]["message"]
-        assert first.json["choices"][0]["finish_reason"] == "tool_calls"
-        assert message["reasoning_content"] == "thinking..."
-        call = message["tool_calls"][0]
-        call_id, name = call["id"], call["function"]["name"]
-        arguments = call["function"]["arguments"]
+    body = {"model": MODEL, "messages": [question], "tools": [WEATHER_TOOL]}
+    first = client.post(CHAT, json={**body, "stream": first_stream})
+    call_id, name, arguments = first_tool_call(first, first_stream)
     assert (call_id, name, json.loads(arguments)) == (
         "call-get_weather-1",
         "get_weather",
         {"city": "x"},
     )
     expected = default_reply(upstream_requests(fake_upstream)[0]).parts[1]
+    function = {"name": name, "arguments": arguments}
     assistant = {
         "role": "assistant",
         "content": None,
-        "tool_calls": [
-            {
-                "id": call_id,
-                "type": "function",
-                "function": {"name": name, "arguments": arguments},
-            }
-        ],
+        "tool_calls": [{"id": call_id, "type": "function", "function": function}],
     }
     tool = {"role": "tool", "tool_call_id": call_id, "content": "21C and sunny"}
-    second = client.post(
-        CHAT,
-        json={
-            "model": MODEL,
-            "messages": [question, assistant, tool],
-            "tools": [WEATHER_TOOL],
-        },
-    )
+    second = client.post(CHAT, json={**body, "messages": [question, assistant, tool]})
     assert second.status_code == 200
     assert "21C and sunny" in second.json["choices"][0]["message"]["content"]
     replayed = upstream_requests(fake_upstream)[1]["contents"][1]["parts"][0]
@@ -369,216 +320,6 @@ def test_completions_unsupported_fields_are_400(client, fake_upstream, extra, pa
     assert fake_upstream.calls(":streamGenerateContent") == []
 
 
-# --- Responses API -----------------------------------------------------------
-
-
-def test_responses_non_stream(client, fake_upstream):
-    response = client.post(
-        RESPONSES,
-        json={
-            "model": MODEL,
-            "input": "tell me something",
-            "instructions": "Be brief.",
-        },
-    )
-    assert response.status_code == 200, response.get_data(as_text=True)
-    body = response.json
-    assert body["object"] == "response"
-    assert body["id"].startswith("resp_")
-    assert body["status"] == "completed"
-    assert body["instructions"] == "Be brief."
-    [message] = body["output"]
-    assert message["type"] == "message" and message["status"] == "completed"
-    assert message["content"][0]["text"] == "echo: tell me something"
-    assert body["usage"]["input_tokens"] == 5
-    sent = upstream_requests(fake_upstream)[0]
-    assert sent["systemInstruction"]["parts"] == [{"text": "Be brief."}]
-
-
-def test_responses_stream_event_order(client):
-    response = client.post(
-        RESPONSES, json={"model": MODEL, "input": "tell me something", "stream": True}
-    )
-    assert response.status_code == 200
-    assert response.mimetype == "text/event-stream"
-    events = data_events(response)
-    types = [e["type"] for e in events]
-    deltas = types.count("response.output_text.delta")
-    assert deltas >= 2
-    assert types == [
-        "response.created",
-        "response.in_progress",
-        "response.output_item.added",
-        "response.content_part.added",
-        *["response.output_text.delta"] * deltas,
-        "response.output_text.done",
-        "response.content_part.done",
-        "response.output_item.done",
-        "response.completed",
-    ]
-    assert [e["sequence_number"] for e in events] == list(range(len(events)))
-    completed = events[-1]["response"]
-    assert completed["status"] == "completed"
-    assert completed["output"][0]["content"][0]["text"] == "echo: tell me something"
-    assert completed["usage"]["output_tokens"] > 0
-    assert "[DONE]" not in response.get_data(as_text=True)
-
-
-@pytest.mark.parametrize("path", ["/responses", "/responses/compact"])
-def test_responses_aliases_answer_response_objects(client, path):
-    response = client.post(path, json={"model": MODEL, "input": "tell me something"})
-    assert response.status_code == 200
-    assert response.json["object"] == "response"
-
-
-def test_previous_response_id_follow_up_from_another_worker(
-    gateway, home, fake_upstream
-):
-    seed_account(home, fake_upstream, "a")
-    worker_1, worker_2 = gateway(), gateway()  # two apps sharing one state store
-    first = worker_1.post(
-        RESPONSES,
-        json={"model": MODEL, "input": "remember the word banana", "stream": True},
-    )
-    first_id = data_events(first)[-1]["response"]["id"]
-    second = worker_2.post(
-        RESPONSES,
-        json={
-            "model": MODEL,
-            "input": "what was the word",
-            "previous_response_id": first_id,
-        },
-    )
-    assert second.status_code == 200, second.get_data(as_text=True)
-    assert second.json["previous_response_id"] == first_id
-    contents = upstream_requests(fake_upstream)[1]["contents"]
-    assert contents == [
-        {"role": "user", "parts": [{"text": "remember the word banana"}]},
-        {"role": "model", "parts": [{"text": "echo: remember the word banana"}]},
-        {"role": "user", "parts": [{"text": "what was the word"}]},
-    ]
-
-
-@pytest.mark.parametrize("store", [False, None], ids=["store-false", "unknown-id"])
-def test_unknown_previous_response_id_is_400(client, fake_upstream, store):
-    previous = "resp_does_not_exist"
-    if store is False:
-        first = client.post(
-            RESPONSES, json={"model": MODEL, "input": "forget me", "store": False}
-        )
-        previous = first.json["id"]
-    response = client.post(
-        RESPONSES,
-        json={"model": MODEL, "input": "and then", "previous_response_id": previous},
-    )
-    assert response.status_code == 400
-    assert response.json["error"] == {
-        "message": f"Previous response with id '{previous}' not found.",
-        "type": "invalid_request_error",
-        "param": "previous_response_id",
-        "code": "previous_response_not_found",
-    }
-
-
-def test_custom_tool_round_trip_without_encrypted_content(client, fake_upstream):
-    question = {"role": "user", "content": "please call apply_patch on hello.txt"}
-    first = client.post(
-        RESPONSES, json={"model": MODEL, "input": [question], "tools": [APPLY_PATCH]}
-    )
-    assert first.status_code == 200
-    declared = upstream_requests(fake_upstream)[0]["tools"][0]["functionDeclarations"]
-    assert declared[0]["name"] == "apply_patch"
-    [call] = [i for i in first.json["output"] if i["type"] == "custom_tool_call"]
-    assert (call["name"], call["input"]) == ("apply_patch", "x")
-    expected = default_reply(upstream_requests(fake_upstream)[0]).parts[1]
-    output = {
-        "type": "custom_tool_call_output",
-        "call_id": call["call_id"],
-        "output": "Success. Updated hello.txt",
-    }
-    second = client.post(
-        RESPONSES,
-        json={
-            "model": MODEL,
-            "tools": [APPLY_PATCH],
-            "input": [question, call, output],
-        },
-    )
-    assert second.status_code == 200
-    contents = upstream_requests(fake_upstream)[1]["contents"]
-    replayed = contents[1]["parts"][0]
-    assert replayed["functionCall"] == {
-        "name": "apply_patch",
-        "args": {"input": "x"},
-        "id": call["call_id"],
-    }
-    assert replayed["thoughtSignature"] == expected["thoughtSignature"]
-    assert contents[2]["parts"][0]["functionResponse"]["response"] == {
-        "output": "Success. Updated hello.txt"
-    }
-
-
-def test_codex_style_turn_carries_signature_in_encrypted_content(client, fake_upstream):
-    codex = {
-        "model": MODEL,
-        "stream": True,
-        "store": False,
-        "include": ["reasoning.encrypted_content"],
-        "tools": [APPLY_PATCH],
-        "reasoning": {"summary": "auto"},
-        "prompt_cache_key": "session-1",
-    }
-    question = {
-        "type": "message",
-        "role": "user",
-        "content": [{"type": "input_text", "text": "please call apply_patch"}],
-    }
-    first = client.post(RESPONSES, json={**codex, "input": [question]})
-    done = [
-        e["item"]
-        for e in data_events(first)
-        if e["type"] == "response.output_item.done"
-    ]
-    assert [i["type"] for i in done] == ["reasoning", "custom_tool_call"]
-    assert done[0]["encrypted_content"].startswith("agp1.")
-    output = {
-        "type": "custom_tool_call_output",
-        "call_id": done[1]["call_id"],
-        "output": "ok",
-    }
-    # A different conversation key: only encrypted_content can restore the signature.
-    second = client.post(
-        RESPONSES,
-        json={**codex, "prompt_cache_key": "other", "input": [question, *done, output]},
-    )
-    assert second.status_code == 200
-    expected = default_reply(upstream_requests(fake_upstream)[0]).parts[1]
-    replayed = upstream_requests(fake_upstream)[1]["contents"][1]["parts"][0]
-    assert replayed["thoughtSignature"] == expected["thoughtSignature"]
-
-
-def test_websocket_upgrade_is_refused_with_426(client):
-    response = client.get(
-        RESPONSES,
-        headers={
-            "Upgrade": "websocket",
-            "Connection": "Upgrade",
-            "Sec-WebSocket-Version": "13",
-            "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
-        },
-    )
-    assert response.status_code == 426
-    assert response.json["error"]["type"] == "invalid_request_error"
-    assert response.json["error"]["code"] == "websocket_not_supported"
-
-
-def test_plain_get_on_responses_is_405(client):
-    response = client.get(RESPONSES)
-    assert response.status_code == 405
-    assert response.headers["Allow"] == "POST"
-    assert response.json["error"]["type"] == "invalid_request_error"
-
-
 # --- errors ------------------------------------------------------------------
 
 
@@ -681,18 +422,6 @@ def test_chat_stream_cut_midway_ends_with_error_chunk_and_done(client, fake_upst
     assert events[-1] == "[DONE]"
 
 
-def test_responses_stream_cut_midway_ends_with_response_failed(client, fake_upstream):
-    chunk = {"candidates": [candidate([{"text": "partial "}], 0, None)]}
-    fake_upstream.script(CutStream([chunk, chunk], after=1))
-    response = client.post(
-        RESPONSES, json={"model": MODEL, "input": "tell me", "stream": True}
-    )
-    events = data_events(response)
-    assert events[-1]["type"] == "response.failed"
-    assert events[-1]["response"]["status"] == "failed"
-    assert events[-1]["response"]["error"]["code"] == "server_error"
-
-
 def test_chat_image_model_answers_markdown_data_url(client, fake_upstream):
     image = {"inlineData": {"mimeType": "image/png", "data": "iVBORw0KGgo="}}
     fake_upstream.script(Stream([{"candidates": [candidate([image])]}]))
@@ -704,17 +433,3 @@ def test_chat_image_model_answers_markdown_data_url(client, fake_upstream):
     assert content == "![image](data:image/png;base64,iVBORw0KGgo=)"
     envelope = fake_upstream.calls(":streamGenerateContent")[0].json
     assert envelope["requestType"] == "image_gen"
-
-
-def test_responses_image_url_to_loopback_is_refused(client, fake_upstream):
-    content = [
-        {"type": "input_text", "text": "what is this"},
-        {"type": "input_image", "image_url": "http://127.0.0.1:9/x.png"},
-    ]
-    response = client.post(
-        RESPONSES,
-        json={"model": MODEL, "input": [{"role": "user", "content": content}]},
-    )
-    assert response.status_code == 400
-    assert response.json["error"]["param"] == "input[0].content[1].image_url"
-    assert fake_upstream.calls(":streamGenerateContent") == []

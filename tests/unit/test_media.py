@@ -113,6 +113,20 @@ def test_other_schemes_are_refused(url):
         fetch_image(ImageRef(url, PARAM))
 
 
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("http://[::1/a.png", "malformed"),
+        ("http://[not-an-ip]/a.png", "malformed"),
+        ("http://example.com:99999/a.png", "invalid port"),
+    ],
+)
+def test_malformed_urls_are_refused_not_raised(url, reason):
+    with pytest.raises(InvalidRequest, match=reason) as info:
+        fetch_image(ImageRef(url, PARAM))
+    assert info.value.param == PARAM
+
+
 class ImageServer:
     """Loopback WSGI app: ``/<name>`` answers from ``routes``; records requests."""
 

@@ -29,14 +29,13 @@ from antigravity_proxy.errors import (
     InvalidRequest,
     UpstreamUnavailable,
 )
+from antigravity_proxy.protocols.openai.content import SKIP_SIGNATURE
 from antigravity_proxy.protocols.openai.responses_request import (
     input_items,
     items_for_storage,
     request_to_upstream,
-    thinking_config,
 )
 from antigravity_proxy.protocols.openai.responses_signature import (
-    SKIP_SIGNATURE,
     decode_signature,
     encode_signature,
 )
@@ -406,31 +405,6 @@ def test_upstream_name_sanitises_and_stays_unique():
 def test_custom_input_falls_back_to_json_text():
     assert custom_input({"input": "*** Begin Patch"}) == "*** Begin Patch"
     assert custom_input({"patch": "x"}) == '{"patch":"x"}'
-
-
-@pytest.mark.parametrize(
-    ("reasoning", "max_tokens", "expected"),
-    [
-        (None, None, None),
-        ({}, None, None),
-        ({"summary": "auto"}, None, {"includeThoughts": True}),
-        ({"generate_summary": "concise"}, None, {"includeThoughts": True}),
-        ({"effort": "high"}, None, {"thinkingBudget": 24576, "includeThoughts": False}),
-        (
-            {"effort": "none", "summary": "auto"},
-            None,
-            {"thinkingBudget": 512, "includeThoughts": False},
-        ),
-        (
-            {"effort": "medium", "summary": "auto"},
-            4000,
-            {"thinkingBudget": 2000, "includeThoughts": True},
-        ),
-        ({"effort": "medium"}, 600, {"thinkingBudget": 512, "includeThoughts": False}),
-    ],
-)
-def test_thinking_config(reasoning, max_tokens, expected):
-    assert thinking_config(reasoning, max_tokens) == expected
 
 
 def test_text_format_json_object_and_text():

@@ -23,6 +23,13 @@ from typing import Any, Final
 
 from antigravity_proxy.errors import InvalidRequest
 from antigravity_proxy.protocols.openai.content import contents_from_messages
+from antigravity_proxy.protocols.openai.generation import (
+    effort_budget,
+    fitted_budget,
+    output_limit,
+    safety_settings,
+    upstream_seed,
+)
 from antigravity_proxy.protocols.openai.types import (
     ChatContext,
     JsonObject,
@@ -39,12 +46,6 @@ from antigravity_proxy.protocols.openai.types import (
 )
 from antigravity_proxy.protocols.schema import clean_schema
 
-HARM_CATEGORIES: Final = (
-    "HARM_CATEGORY_HARASSMENT",
-    "HARM_CATEGORY_HATE_SPEECH",
-    "HARM_CATEGORY_SEXUALLY_EXPLICIT",
-    "HARM_CATEGORY_DANGEROUS_CONTENT",
-)
 NUMBER_FIELDS: Final = (
     ("temperature", "temperature", 0.0, 2.0),
     ("top_p", "topP", 0.0, 1.0),
@@ -52,6 +53,9 @@ NUMBER_FIELDS: Final = (
     ("frequency_penalty", "frequencyPenalty", -2.0, 2.0),
 )
 MAX_STOP_SEQUENCES: Final = 4
+MAX_CHOICES: Final = 128
+INT64_MIN: Final = -(2**63)
+INT64_MAX: Final = 2**63 - 1
 TOOL_CHOICE_MODE: Final[Mapping[str, str]] = {
     "none": "NONE",
     "auto": "AUTO",
@@ -59,15 +63,6 @@ TOOL_CHOICE_MODE: Final[Mapping[str, str]] = {
 }
 # VALIDATED: the model may answer in text, but any call is one of the allowed names.
 ALLOWED_TOOLS_MODE: Final[Mapping[str, str]] = {"auto": "VALIDATED", "required": "ANY"}
-# Gemini's own OpenAI-compatible endpoint uses low/medium/high = 1k/8k/24k.
-THINKING_BUDGET_FROM_EFFORT: Final[Mapping[str, int]] = {
-    "none": 0,
-    "minimal": 512,
-    "low": 1024,
-    "medium": 8192,
-    "high": 24576,
-    "xhigh": 32768,
-}
 UNSUPPORTED_WHEN_SET: Final[Mapping[str, str]] = {
     "top_logprobs": "the upstream returns no log probabilities",
     "audio": "the upstream answers in text only",
@@ -105,17 +100,12 @@ def view_of(request: JsonObject) -> RequestView:
         include_usage = bool(
             optional_bool(options, "include_usage", "stream_options.include_usage")
         )
-    n = optional_int(request, "n", low=1)
+    n = optional_int(request, "n", low=1, high=MAX_CHOICES)
     return RequestView(model, stream, include_usage, 1 if n is None else n)
 
 
 def request_to_upstream(body: Any, ctx: ChatContext) -> dict[str, Any]:
-    """The inner Gemini ``GenerateContentRequest`` for a chat completions body.
-
-    Why ``safetySettings`` are all ``OFF``: OpenAI applies no such per-category
-    filter the client can configure, and the upstream's defaults would block
-    answers OpenAI returns (the reference proxy sends the same four).
-    """
+    """The inner Gemini ``GenerateContentRequest`` for a chat completions body."""
     view = parse_chat_request(body)
     _reject_unsupported(body)
     system, contents = contents_from_messages(body["messages"], ctx)
@@ -132,7 +122,10 @@ def request_to_upstream(body: Any, ctx: ChatContext) -> dict[str, Any]:
     tool_config = _tool_config(body, {d["name"] for d in declarations})
     if tool_config is not None:
         request["toolConfig"] = tool_config
-    config = {**sampling_config(body, view.n), **_response_format(body)}
+    config = {
+        **sampling_config(body, view.n, ctx.upstream_model),
+        **_response_format(body),
+    }
     thinking = _thinking_config(body, ctx)
     if thinking is not None:
         config["thinkingConfig"] = thinking
@@ -143,16 +136,9 @@ def request_to_upstream(body: Any, ctx: ChatContext) -> dict[str, Any]:
     return request
 
 
-def safety_settings() -> list[dict[str, str]]:
-    """Every harm category with threshold ``OFF``, as a fresh list."""
-    return [{"category": c, "threshold": "OFF"} for c in HARM_CATEGORIES]
-
-
-def sampling_config(body: JsonObject, n: int) -> dict[str, Any]:
+def sampling_config(body: JsonObject, n: int, upstream_model: str) -> dict[str, Any]:
     """``generationConfig`` sampling fields shared by chat and legacy completions.
 
-    Why ``max_completion_tokens`` wins over ``max_tokens``: OpenAI deprecated the
-    latter for it, and both count reasoning tokens, as ``maxOutputTokens`` does.
     ``top_k`` is not OpenAI's but common in compatible clients, so it is honoured.
     """
     config: dict[str, Any] = {}
@@ -160,21 +146,29 @@ def sampling_config(body: JsonObject, n: int) -> dict[str, Any]:
         value = optional_number(body, key, low, high)
         if value is not None:
             config[target] = value
-    top_k = optional_int(body, "top_k", low=1)
-    max_tokens = optional_int(body, "max_completion_tokens", low=1)
-    if max_tokens is None:
-        max_tokens = optional_int(body, "max_tokens", low=1)
-    seed = optional_int(body, "seed")
+    seed = optional_int(body, "seed", low=INT64_MIN, high=INT64_MAX)
     stops = _stop_sequences(body.get("stop"))
     optional = {
-        "topK": top_k,
-        "maxOutputTokens": max_tokens,
+        "topK": optional_int(body, "top_k", low=1),
+        "maxOutputTokens": output_limit(max_tokens_of(body), upstream_model),
         "candidateCount": n if n > 1 else None,
         "stopSequences": stops or None,
-        "seed": seed,
+        "seed": upstream_seed(seed),
     }
     config.update({k: v for k, v in optional.items() if v is not None})
     return config
+
+
+def max_tokens_of(body: JsonObject) -> int | None:
+    """The client's output limit (reasoning included), as asked.
+
+    Why ``max_completion_tokens`` wins over ``max_tokens``: OpenAI deprecated the
+    latter for it, and both count reasoning tokens, as ``maxOutputTokens`` does.
+    """
+    max_tokens = optional_int(body, "max_completion_tokens", low=1)
+    if max_tokens is None:
+        max_tokens = optional_int(body, "max_tokens", low=1)
+    return max_tokens
 
 
 def _stop_sequences(stop: Any) -> list[str]:
@@ -361,13 +355,9 @@ def _thinking_config(body: JsonObject, ctx: ChatContext) -> dict[str, Any] | Non
     effort = body.get("reasoning_effort")
     if effort is None:
         budget = ctx.thinking_budget
-    elif isinstance(effort, str) and effort in THINKING_BUDGET_FROM_EFFORT:
-        budget = THINKING_BUDGET_FROM_EFFORT[effort]
     else:
-        supported = ", ".join(THINKING_BUDGET_FROM_EFFORT)
-        raise invalid_value(
-            "reasoning_effort", f"{effort!r}. Supported values are: {supported}."
-        )
+        budget = effort_budget(effort, "reasoning_effort")
     if budget is None:
         return None
+    budget = fitted_budget(budget, max_tokens_of(body), ctx.upstream_model)
     return {"includeThoughts": budget != 0, "thinkingBudget": budget}

@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import json
 import logging
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, Generic, TypeVar
 
 from antigravity_proxy.errors import GatewayError
 from antigravity_proxy.protocols.openai.errors import error_body
@@ -30,6 +31,7 @@ from antigravity_proxy.protocols.openai.types import (
     ChatContext,
     ChatDelta,
     ChunkChoice,
+    TextCompletion,
     ToolCallDelta,
     Usage,
 )
@@ -59,6 +61,7 @@ FINISH_REASON_FROM_UPSTREAM: Final[Mapping[str, str]] = {
 }
 DEFAULT_FINISH_REASON: Final = "stop"
 DONE: Final = encode_event("[DONE]")
+ChunkT = TypeVar("ChunkT", ChatCompletionChunk, TextCompletion)
 
 
 def finish_reason_from_upstream(reason: str) -> str:
@@ -146,23 +149,18 @@ class _Choice:
     finished: bool = False
 
 
-class ChatStreamTranslator:
-    """Feeds upstream events in, gets ``chat.completion.chunk`` frames out.
+class CandidateStream(ABC, Generic[ChunkT]):
+    """What chat and legacy completion streams share: SSE framing, usage, closing
+    once, and the walk over each event's candidates. A subclass says what one
+    candidate, a blocked prompt and the closing of the open choices produce.
 
-    ``feed_chunks`` / ``finish_chunks`` return the chunk objects; ``feed`` /
-    ``finish`` / ``error`` return SSE bytes. ``signatures`` maps each emitted
-    tool-call id to the thoughtSignature the upstream attached to it, for the
-    handler to store.
-
-    :param ctx: ids, model name and ``include_usage`` of this response.
+    ``feed_chunks`` / ``finish_chunks`` return the chunk objects (the non-stream
+    collectors fold them); ``feed`` / ``finish`` / ``error`` return SSE bytes.
     """
 
     def __init__(self, ctx: ChatContext) -> None:
-        self.signatures: dict[str, str] = {}
         self._ctx = ctx
-        self._choices: dict[int, _Choice] = {}
         self._usage: Usage | None = None
-        self._generated_ids = 0
         self._closed = False
 
     def feed(self, chunk: Mapping[str, Any]) -> list[bytes]:
@@ -180,7 +178,7 @@ class ChatStreamTranslator:
         self._closed = True
         return [encode_event(error_body(err)), DONE]
 
-    def feed_chunks(self, chunk: Mapping[str, Any]) -> list[ChatCompletionChunk]:
+    def feed_chunks(self, chunk: Mapping[str, Any]) -> list[ChunkT]:
         """The chunks for one upstream event (wrapped or bare)."""
         if self._closed:
             return []
@@ -193,22 +191,62 @@ class ChatStreamTranslator:
             return self._on_prompt_blocked()
         return [out for i, cand in candidates for out in self._on_candidate(i, cand)]
 
-    def finish_chunks(self) -> list[ChatCompletionChunk]:
-        """Close every open choice (``stop`` if the upstream never said), then usage.
+    def finish_chunks(self) -> list[ChunkT]:
+        """Close every open choice, then the usage chunk when ``include_usage``."""
+        if self._closed:
+            return []
+        self._closed = True
+        out = self._close_choices()
+        if self._ctx.include_usage:
+            out.append(self._usage_chunk(self._usage or usage_from_upstream({})))
+        return out
+
+    @abstractmethod
+    def _on_candidate(self, index: int, candidate: Mapping[str, Any]) -> list[ChunkT]:
+        """The chunks for one candidate of an event."""
+
+    @abstractmethod
+    def _on_prompt_blocked(self) -> list[ChunkT]:
+        """The chunks when the upstream refused the prompt (no candidates)."""
+
+    @abstractmethod
+    def _close_choices(self) -> list[ChunkT]:
+        """The finishing chunks of the choices still open (choice 0 at least)."""
+
+    @abstractmethod
+    def _usage_chunk(self, usage: Usage) -> ChunkT:
+        """The last chunk: empty ``choices`` and the usage."""
+
+
+class ChatStreamTranslator(CandidateStream[ChatCompletionChunk]):
+    """Feeds upstream events in, gets ``chat.completion.chunk`` frames out.
+
+    ``signatures`` maps each emitted tool-call id to the thoughtSignature the
+    upstream attached to it, for the handler to store.
+
+    :param ctx: ids, model name and ``include_usage`` of this response.
+    """
+
+    def __init__(self, ctx: ChatContext) -> None:
+        super().__init__(ctx)
+        self.signatures: dict[str, str] = {}
+        self._choices: dict[int, _Choice] = {}
+        self._generated_ids = 0
+
+    def _close_choices(self) -> list[ChatCompletionChunk]:
+        """Close every open choice (``stop`` if the upstream never said).
 
         Why choice 0 is opened on an empty stream: a client, and the non-stream
         collector, always get at least one choice, as from OpenAI.
         """
-        if self._closed:
-            return []
-        self._closed = True
         out = self._opened(0) if not self._choices else []
         for index in sorted(self._choices):
             if not self._choices[index].finished:
                 out += self._finished(self._choices[index], DEFAULT_FINISH_REASON)
-        if self._ctx.include_usage:
-            out.append(self._chunk([], self._usage or usage_from_upstream({})))
         return out
+
+    def _usage_chunk(self, usage: Usage) -> ChatCompletionChunk:
+        return self._chunk([], usage)
 
     def _on_candidate(
         self, index: int, candidate: Mapping[str, Any]

@@ -19,23 +19,17 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from antigravity_proxy.errors import GatewayError, InvalidRequest
-from antigravity_proxy.protocols.openai.chat_request import (
-    safety_settings,
-    sampling_config,
-    view_of,
-)
+from antigravity_proxy.errors import InvalidRequest
+from antigravity_proxy.protocols.openai.chat_request import sampling_config, view_of
 from antigravity_proxy.protocols.openai.chat_stream import (
     DEFAULT_FINISH_REASON,
-    DONE,
-    candidates_of,
+    CandidateStream,
     finish_reason_from_upstream,
     image_markdown,
     parts_of,
-    prompt_blocked,
     usage_from_upstream,
 )
-from antigravity_proxy.protocols.openai.errors import error_body
+from antigravity_proxy.protocols.openai.generation import safety_settings
 from antigravity_proxy.protocols.openai.types import (
     ChatContext,
     JsonObject,
@@ -50,8 +44,6 @@ from antigravity_proxy.protocols.openai.types import (
     optional_int,
     unsupported,
 )
-from antigravity_proxy.sse import encode_event
-from antigravity_proxy.upstream.envelope import unwrap_response
 
 
 def parse_completion_request(body: Any) -> RequestView:
@@ -65,7 +57,7 @@ def request_to_upstream(body: Any, ctx: ChatContext) -> dict[str, Any]:
     """The inner Gemini ``GenerateContentRequest`` for a legacy completions body."""
     view = parse_completion_request(body)
     _reject_unsupported(body)
-    config = sampling_config(body, view.n)
+    config = sampling_config(body, view.n, ctx.upstream_model)
     if ctx.thinking_budget is not None:
         config["thinkingConfig"] = {"thinkingBudget": ctx.thinking_budget}
     request: dict[str, Any] = {"generationConfig": config} if config else {}
@@ -116,56 +108,25 @@ class _Choice:
     finished: bool = False
 
 
-class CompletionStreamTranslator:
+class CompletionStreamTranslator(CandidateStream[TextCompletion]):
     """Feeds upstream events in, gets ``text_completion`` chunk frames out.
 
     :param ctx: ids, model name and ``include_usage`` of this response.
     """
 
     def __init__(self, ctx: ChatContext) -> None:
-        self._ctx = ctx
+        super().__init__(ctx)
         self._choices: dict[int, _Choice] = {}
-        self._usage: Usage | None = None
-        self._closed = False
 
-    def feed(self, chunk: Mapping[str, Any]) -> list[bytes]:
-        return [encode_event(out) for out in self.feed_chunks(chunk)]
+    def _on_prompt_blocked(self) -> list[TextCompletion]:
+        return self._finished(0, "content_filter")
 
-    def finish(self) -> list[bytes]:
-        if self._closed:
-            return []
-        return [*(encode_event(out) for out in self.finish_chunks()), DONE]
-
-    def error(self, err: GatewayError) -> list[bytes]:
-        """The in-band error after the first byte: the error object, then DONE."""
-        if self._closed:
-            return []
-        self._closed = True
-        return [encode_event(error_body(err)), DONE]
-
-    def feed_chunks(self, chunk: Mapping[str, Any]) -> list[TextCompletion]:
-        """The chunks for one upstream event (wrapped or bare)."""
-        if self._closed:
-            return []
-        response = unwrap_response(chunk)
-        metadata = response.get("usageMetadata")
-        if isinstance(metadata, Mapping):
-            self._usage = usage_from_upstream(metadata)
-        candidates = candidates_of(response)
-        if not candidates and prompt_blocked(response):
-            return self._finished(0, "content_filter")
-        return [out for i, cand in candidates for out in self._on_candidate(i, cand)]
-
-    def finish_chunks(self) -> list[TextCompletion]:
-        """Close every open choice (choice 0 at least), then the usage chunk."""
-        if self._closed:
-            return []
-        self._closed = True
+    def _close_choices(self) -> list[TextCompletion]:
         indexes = sorted(self._choices) or [0]
-        out = [c for i in indexes for c in self._finished(i, DEFAULT_FINISH_REASON)]
-        if self._ctx.include_usage:
-            out.append(self._chunk([], self._usage or usage_from_upstream({})))
-        return out
+        return [c for i in indexes for c in self._finished(i, DEFAULT_FINISH_REASON)]
+
+    def _usage_chunk(self, usage: Usage) -> TextCompletion:
+        return self._chunk([], usage)
 
     def _on_candidate(
         self, index: int, candidate: Mapping[str, Any]

@@ -49,7 +49,7 @@ PART_TYPES_FOR_ROLE: Final[Mapping[str, frozenset[str]]] = {
     "tool": frozenset({"text"}),
     "function": frozenset({"text"}),
 }
-DATA_URL: Final = re.compile(r"data:([^;,]+)(?:;[^;,]*)*;base64,(.*)", re.DOTALL)
+DATA_URL: Final = re.compile(r"data:([^;,]+)(?:;[^;,]*)*;base64,(.+)", re.DOTALL)
 MARKDOWN_IMAGE: Final = re.compile(
     r"!\[[^\]]*\]\(data:(image/[\w.+-]+);base64,([A-Za-z0-9+/=\s]+)\)"
 )
@@ -174,7 +174,7 @@ def _tool_call_part(conv: _Conversation, raw: Any, param: str) -> GeminiPart:
     conv.call_names[call_id] = name
     function_call: GeminiFunctionCall = {
         "name": name,
-        "args": _args_from_arguments(arguments),
+        "args": args_from_arguments(arguments),
         "id": call_id,
     }
     signature = conv.ctx.signatures.get(call_id, SKIP_SIGNATURE)
@@ -188,12 +188,12 @@ def _legacy_call_part(raw: Any, param: str) -> GeminiPart:
         function.get("arguments", ""), f"{param}.function_call.arguments"
     )
     return {
-        "functionCall": {"name": name, "args": _args_from_arguments(arguments)},
+        "functionCall": {"name": name, "args": args_from_arguments(arguments)},
         "thoughtSignature": SKIP_SIGNATURE,
     }
 
 
-def _args_from_arguments(arguments: str) -> dict[str, Any]:
+def args_from_arguments(arguments: str) -> dict[str, Any]:
     """Tool-call ``arguments`` (a JSON string) as the object Gemini wants.
 
     Why: OpenAI accepts any string here (models do emit truncated JSON, and clients
@@ -300,7 +300,7 @@ def _image_part(part: JsonObject, param: str, ctx: ChatContext) -> list[GeminiPa
         as_object(part.get("image_url"), f"{param}.image_url").get("url"), url_param
     )
     if url.startswith("data:"):
-        return [_inline_from_data_url(url, url_param)]
+        return [inline_from_data_url(url, url_param)]
     if not url.startswith(("http://", "https://")):
         raise invalid_value(url_param, "expected a data: URL or an http(s) URL.")
     fetched = ctx.media.get(url)
@@ -330,16 +330,27 @@ def _audio_part(part: JsonObject, param: str, ctx: ChatContext) -> list[GeminiPa
 
 
 def _file_part(part: JsonObject, param: str, ctx: ChatContext) -> list[GeminiPart]:
-    """A ``file`` part: ``file_data`` inline; ``file_id`` needs the Files API."""
-    file = as_object(part.get("file"), f"{param}.file")
-    if file.get("file_id") is not None:
-        raise unsupported(
-            f"{param}.file.file_id", "there is no Files API; send file_data instead"
-        )
-    data = as_str(file.get("file_data"), f"{param}.file.file_data")
+    return [
+        file_data_part(as_object(part.get("file"), f"{param}.file"), f"{param}.file")
+    ]
+
+
+def file_data_part(file: JsonObject, param: str) -> GeminiPart:
+    """A file given inline (``file_data``) as inlineData; chat ``file`` parts and
+    Responses ``input_file`` parts share it.
+
+    Why ``file_id``/``file_url`` are refused: there is no Files API to resolve an
+    id, and dropping the file would change the prompt behind the client's back.
+    """
+    for key in ("file_id", "file_url"):
+        if file.get(key) is not None:
+            raise unsupported(
+                f"{param}.{key}", "there is no Files API; send file_data instead"
+            )
+    data = as_str(file.get("file_data"), f"{param}.file_data")
     if data.startswith("data:"):
-        return [_inline_from_data_url(data, f"{param}.file.file_data")]
-    return [{"inlineData": {"mimeType": DEFAULT_FILE_MIME, "data": data}}]
+        return inline_from_data_url(data, f"{param}.file_data")
+    return {"inlineData": {"mimeType": DEFAULT_FILE_MIME, "data": data}}
 
 
 PART_CONVERTERS: Final[
@@ -353,7 +364,8 @@ PART_CONVERTERS: Final[
 }
 
 
-def _inline_from_data_url(url: str, param: str) -> GeminiPart:
+def inline_from_data_url(url: str, param: str) -> GeminiPart:
+    """A base64 ``data:`` URL as inlineData, or a 400 naming ``param``."""
     match = DATA_URL.fullmatch(url)
     if match is None:
         raise invalid_value(

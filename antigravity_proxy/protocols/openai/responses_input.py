@@ -14,8 +14,8 @@ A call's signature comes from the replayed ``encrypted_content``, else
 models only). An output whose call is not in the history becomes user text.
 
 Dropped: item ``id``/``status``/``phase``, reasoning ``summary``/``content`` (the
-upstream rejects replayed thoughts), foreign ``encrypted_content``, ``input_file``
-and ``input_audio`` parts, image ``detail``, and the item types ``item_reference``,
+upstream rejects replayed thoughts), foreign ``encrypted_content``, image
+``detail``, file ``filename``, and the item types ``item_reference``,
 ``compaction``, ``web_search_call``, ``file_search_call``, ``computer_call*``,
 ``image_generation_call``, ``code_interpreter_call``, ``local_shell_call*``,
 ``mcp_*``, ``tool_search_*`` and any unknown type.
@@ -30,16 +30,20 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
 
 from antigravity_proxy.errors import InvalidRequest
-from antigravity_proxy.protocols.openai.responses_signature import (
+from antigravity_proxy.protocols.openai.content import (
     SKIP_SIGNATURE,
-    decode_signature,
+    args_from_arguments,
+    file_data_part,
+    inline_from_data_url,
 )
+from antigravity_proxy.protocols.openai.responses_signature import decode_signature
 from antigravity_proxy.protocols.openai.responses_tools import upstream_name
 from antigravity_proxy.protocols.openai.responses_types import (
     Item,
     JSONObject,
     ResponsesContext,
 )
+from antigravity_proxy.protocols.openai.types import as_object, as_str, invalid_value
 
 log = logging.getLogger(__name__)
 
@@ -123,17 +127,28 @@ class ContentsBuilder:
         return parts
 
     def _content_part(self, block: object, param: str) -> JSONObject | None:
-        if not isinstance(block, Mapping):
-            raise InvalidRequest(f"'{param}' must be an object.", param=param)
+        """One content part; an unknown type is a 400 naming it, as in chat.
+
+        Why not skipped: a dropped part (a PDF, an image) silently changes the
+        prompt; unknown *items* are skipped instead, because Codex sends item
+        types (``additional_tools``...) that carry no conversation.
+        """
+        block = as_object(block, param)
         kind = block.get("type")
-        if kind in TEXT_PART_TYPES and isinstance(block.get("text"), str):
-            return {"text": block["text"]} if block["text"] else None
-        if kind == "refusal" and isinstance(block.get("refusal"), str):
-            return {"text": block["refusal"]}
+        if kind in TEXT_PART_TYPES:
+            text = as_str(block.get("text"), f"{param}.text")
+            return {"text": text} if text else None
+        if kind == "refusal":
+            return {"text": as_str(block.get("refusal"), f"{param}.refusal")}
         if kind == "input_image":
             return image_part(block, self._ctx, param)
-        log.debug("content part %s of type %r skipped", param, kind)
-        return None
+        if kind == "input_file":
+            return dict(file_data_part(block, param))
+        raise invalid_value(
+            f"{param}.type",
+            f"{kind!r}. Supported values are: input_text, output_text, refusal, "
+            "input_image, input_file.",
+        )
 
     def _function_call(self, item: Item, param: str) -> None:
         arguments = item.get("arguments", "")
@@ -141,7 +156,7 @@ class ContentsBuilder:
             raise InvalidRequest(
                 f"'{param}.arguments' must be a string.", param=f"{param}.arguments"
             )
-        self._call(item, param, _parse_arguments(arguments))
+        self._call(item, param, args_from_arguments(arguments))
 
     def _custom_tool_call(self, item: Item, param: str) -> None:
         value = item.get("input", "")
@@ -238,7 +253,7 @@ def image_part(
             param=f"{param}.image_url",
         )
     if url.startswith("data:"):
-        return _data_url_part(url, f"{param}.image_url")
+        return dict(inline_from_data_url(url, f"{param}.image_url"))
     media = ctx.media.get(url)
     if media is None:
         raise InvalidRequest(
@@ -247,23 +262,6 @@ def image_part(
         )
     data = base64.b64encode(media.data).decode("ascii")
     return {"inlineData": {"mimeType": media.mime_type, "data": data}}
-
-
-def _data_url_part(url: str, param: str) -> JSONObject:
-    header, comma, data = url.partition(",")
-    if not comma or not header.endswith(";base64") or not data:
-        raise InvalidRequest(f"'{param}' must be a base64 data URL.", param=param)
-    mime = header[len("data:") :].split(";", 1)[0] or "application/octet-stream"
-    return {"inlineData": {"mimeType": mime, "data": data}}
-
-
-def _parse_arguments(arguments: str) -> JSONObject:
-    """``arguments`` text → ``args``; not a JSON object → ``{}`` (reference §3.5)."""
-    try:
-        parsed = json.loads(arguments) if arguments.strip() else {}
-    except ValueError:
-        return {}
-    return parsed if isinstance(parsed, dict) else {}
 
 
 def _required_str(item: Item, key: str, param: str) -> str:

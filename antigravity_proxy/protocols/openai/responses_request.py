@@ -27,6 +27,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 from antigravity_proxy.errors import InvalidRequest
+from antigravity_proxy.protocols.openai.generation import (
+    effort_budget,
+    fitted_budget,
+    output_limit,
+    safety_settings,
+)
 from antigravity_proxy.protocols.openai.responses_input import (
     ContentsBuilder,
     item_type,
@@ -41,26 +47,30 @@ from antigravity_proxy.protocols.openai.responses_types import (
     JSONObject,
     ResponsesContext,
 )
+from antigravity_proxy.protocols.openai.types import (
+    as_list,
+    as_object,
+    as_str,
+    invalid_type,
+    invalid_value,
+    optional_bool,
+    optional_int,
+    optional_number,
+)
 from antigravity_proxy.protocols.schema import clean_schema
 
 log = logging.getLogger(__name__)
 
-EFFORT_BUDGET: Final[Mapping[str, int]] = {
-    "none": 512,
-    "minimal": 512,
-    "low": 2048,
-    "medium": 8192,
-    "high": 24576,
-    "xhigh": 32768,
-    "max": 32768,
-}
-MIN_THINKING_BUDGET: Final = 512
-SAFETY_CATEGORIES: Final = (
-    "HARM_CATEGORY_HARASSMENT",
-    "HARM_CATEGORY_HATE_SPEECH",
-    "HARM_CATEGORY_SEXUALLY_EXPLICIT",
-    "HARM_CATEGORY_DANGEROUS_CONTENT",
+BOOL_FIELDS: Final = ("stream", "store", "parallel_tool_calls", "background")
+STRING_FIELDS: Final = (
+    "instructions",
+    "prompt_cache_key",
+    "user",
+    "safety_identifier",
+    "service_tier",
 )
+OBJECT_FIELDS: Final = ("metadata", "client_metadata", "text", "reasoning")
+TRUNCATION_VALUES: Final = ("auto", "disabled")
 ENCRYPTED_CONTENT: Final = "reasoning.encrypted_content"
 
 
@@ -87,11 +97,9 @@ def request_to_upstream(body: Mapping[str, Any], ctx: ResponsesContext) -> JSONO
         request["tools"] = gemini_tools
     if (config := tool_config(body.get("tool_choice"), tools)) is not None:
         request["toolConfig"] = config
-    if generation := generation_config(body):
+    if generation := generation_config(body, ctx.upstream_model):
         request["generationConfig"] = generation
-    request["safetySettings"] = [
-        {"category": c, "threshold": "OFF"} for c in SAFETY_CATEGORIES
-    ]
+    request["safetySettings"] = safety_settings()
     request["contents"] = builder.contents
     return request
 
@@ -151,21 +159,40 @@ def _labelled_items(
 
 
 def _validate_top_level(body: object) -> None:
+    """Type checks of the top-level fields, as the official API makes them.
+
+    Why fields the gateway drops are checked too: several are echoed in the
+    response object, where a wrong type would break the client's parser instead.
+    """
     if not isinstance(body, Mapping):
         raise InvalidRequest("The request body must be a JSON object.")
     model = body.get("model")
     if not isinstance(model, str) or not model:
         raise InvalidRequest("Missing required parameter: 'model'.", param="model")
-    if body.get("input") is not None and not isinstance(body["input"], str | list):
-        raise InvalidRequest(
-            "Invalid type for 'input': expected a string or an array of input items.",
-            param="input",
-        )
-    if body.get("instructions") is not None and not isinstance(
-        body["instructions"], str
-    ):
-        raise InvalidRequest(
-            "Invalid type for 'instructions': expected a string.", param="instructions"
+    raw = body.get("input")
+    if raw is not None and not isinstance(raw, str | list):
+        raise invalid_type("input", "a string or an array of input items", raw)
+    for key in BOOL_FIELDS:
+        optional_bool(body, key)
+    for key in STRING_FIELDS:
+        if body.get(key) is not None:
+            as_str(body[key], key)
+    for key in OBJECT_FIELDS:
+        if body.get(key) is not None:
+            as_object(body[key], key)
+    _validate_lists(body)
+
+
+def _validate_lists(body: Mapping[str, Any]) -> None:
+    """``include``, ``max_tool_calls`` and ``truncation``."""
+    include = body.get("include")
+    for index, value in enumerate(as_list(include, "include") if include else []):
+        as_str(value, f"include[{index}]")
+    optional_int(body, "max_tool_calls", low=1)
+    truncation = body.get("truncation")
+    if truncation is not None and truncation not in TRUNCATION_VALUES:
+        raise invalid_value(
+            "truncation", f"{truncation!r}. Supported values are: auto, disabled."
         )
 
 
@@ -181,57 +208,43 @@ def _system_parts(
     return [*head, *parts]
 
 
-def generation_config(body: Mapping[str, Any]) -> JSONObject:
+def generation_config(body: Mapping[str, Any], upstream_model: str) -> JSONObject:
     """``temperature``, ``top_p``, ``max_output_tokens``, reasoning and text format."""
     config: JSONObject = {}
-    if (temperature := _number(body, "temperature")) is not None:
+    temperature = optional_number(body, "temperature", 0.0, 2.0)
+    if temperature is not None:
         config["temperature"] = temperature
-    if (top_p := _number(body, "top_p")) is not None:
+    top_p = optional_number(body, "top_p", 0.0, 1.0)
+    if top_p is not None:
         config["topP"] = top_p
-    max_tokens = body.get("max_output_tokens")
+    max_tokens = optional_int(body, "max_output_tokens", low=1)
     if max_tokens is not None:
-        if (
-            isinstance(max_tokens, bool)
-            or not isinstance(max_tokens, int)
-            or max_tokens < 1
-        ):
-            raise InvalidRequest(
-                "'max_output_tokens' must be a positive integer.",
-                param="max_output_tokens",
-            )
-        config["maxOutputTokens"] = max_tokens
-    thinking = thinking_config(body.get("reasoning"), max_tokens)
+        config["maxOutputTokens"] = output_limit(max_tokens, upstream_model)
+    thinking = thinking_config(body.get("reasoning"), max_tokens, upstream_model)
     if thinking is not None:
         config["thinkingConfig"] = thinking
     config.update(_response_format(body.get("text")))
     return config
 
 
-def thinking_config(reasoning: object, max_tokens: int | None) -> JSONObject | None:
+def thinking_config(
+    reasoning: object, max_tokens: int | None, upstream_model: str
+) -> JSONObject | None:
     """``reasoning`` → ``thinkingConfig`` (None: leave the model's default).
 
     Why: thoughts are only requested (``includeThoughts``) when the client asked
-    for a ``summary``, since they come back as reasoning summaries; the budget
-    stays below ``max_output_tokens``, which counts thinking too, and never under
-    the smallest budget every served model accepts (512).
+    for a ``summary``, since they come back as reasoning summaries; the budget is
+    the chat table's, fitted to the model and to ``max_output_tokens``.
     """
     if reasoning is None:
         return None
-    if not isinstance(reasoning, Mapping):
-        raise InvalidRequest("'reasoning' must be an object.", param="reasoning")
+    reasoning = as_object(reasoning, "reasoning")
     effort = reasoning.get("effort")
-    if effort is not None and effort not in EFFORT_BUDGET:
-        raise InvalidRequest(
-            f"Invalid value for 'reasoning.effort': {effort!r}.",
-            param="reasoning.effort",
-        )
     summary = reasoning.get("summary") or reasoning.get("generate_summary")
     config: JSONObject = {}
     if effort is not None:
-        budget = EFFORT_BUDGET[effort]
-        if max_tokens is not None and budget >= max_tokens:
-            budget = max(MIN_THINKING_BUDGET, max_tokens // 2)
-        config["thinkingBudget"] = budget
+        budget = effort_budget(effort, "reasoning.effort")
+        config["thinkingBudget"] = fitted_budget(budget, max_tokens, upstream_model)
     if summary is not None or effort is not None:
         config["includeThoughts"] = summary is not None and effort != "none"
     return config or None
@@ -260,12 +273,3 @@ def _response_format(text: object) -> JSONObject:
         "responseMimeType": "application/json",
         "responseSchema": clean_schema(schema),
     }
-
-
-def _number(body: Mapping[str, Any], key: str) -> float | int | None:
-    value = body.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise InvalidRequest(f"Invalid type for '{key}': expected a number.", param=key)
-    return value

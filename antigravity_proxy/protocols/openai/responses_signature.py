@@ -13,11 +13,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any
 
 from antigravity_proxy.protocols.sealed import seal, unseal
-
-SKIP_SIGNATURE: Final = "skip_thought_signature_validator"
 
 
 @dataclass(frozen=True, slots=True)

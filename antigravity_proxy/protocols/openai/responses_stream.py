@@ -30,6 +30,7 @@ from typing import Any, Final
 
 from antigravity_proxy.errors import ErrorKind, GatewayError
 from antigravity_proxy.protocols.openai import responses_events as events
+from antigravity_proxy.protocols.openai.chat_stream import finish_reason_from_upstream
 from antigravity_proxy.protocols.openai.responses_events import (
     response_object_skeleton,
     usage_from_upstream,
@@ -55,15 +56,10 @@ from antigravity_proxy.protocols.openai.responses_types import (
 )
 from antigravity_proxy.upstream.envelope import unwrap_response
 
+# From the chat finish reason, so both APIs read one upstream table.
 INCOMPLETE_REASON: Final[Mapping[str, IncompleteReason]] = {
-    "MAX_TOKENS": "max_output_tokens",
-    "SAFETY": "content_filter",
-    "RECITATION": "content_filter",
-    "BLOCKLIST": "content_filter",
-    "PROHIBITED_CONTENT": "content_filter",
-    "SPII": "content_filter",
-    "IMAGE_SAFETY": "content_filter",
-    "IMAGE_PROHIBITED_CONTENT": "content_filter",
+    "length": "max_output_tokens",
+    "content_filter": "content_filter",
 }
 ERROR_CODE: Final[Mapping[ErrorKind, str]] = {
     ErrorKind.RATE_LIMIT: "rate_limit_exceeded",
@@ -140,7 +136,7 @@ class ResponsesStreamTranslator:
         frames = self._close_open()
         if self._finish_reason is None:
             return frames + self._fail(DEFAULT_ERROR_CODE, NO_FINISH_MESSAGE)
-        reason = INCOMPLETE_REASON.get(self._finish_reason)
+        reason = INCOMPLETE_REASON.get(finish_reason_from_upstream(self._finish_reason))
         self._status = "completed" if reason is None else "incomplete"
         self._incomplete = None if reason is None else {"reason": reason}
         self._ended = True
@@ -160,8 +156,14 @@ class ResponsesStreamTranslator:
         response["error"] = self._error
         response["incomplete_details"] = self._incomplete
         response["output"] = list(self._output)
-        response["usage"] = self._usage if self._ended else None
+        response["usage"] = self._final_usage() if self._ended else None
         return response
+
+    def _final_usage(self) -> Usage | None:
+        """The usage seen; zeros for a finished answer that reported none."""
+        if self._usage is None and self._status != "failed":
+            return usage_from_upstream({})
+        return self._usage
 
     def signatures(self) -> dict[str, str]:
         """call_id → thoughtSignature seen in this stream, for the handler's store."""

@@ -216,18 +216,20 @@ def tool_config(choice: object, tools: ToolSet) -> JSONObject | None:
     ``required``, its names; hosted-tool choices (``web_search_preview``...) are
     AUTO. Unknown strings are rejected as the official API does.
     """
-    if choice is None or not tools.declarations:
+    if choice is None:
         return None
-    if isinstance(choice, str):
-        if choice not in TOOL_CHOICE_MODE:
-            raise InvalidRequest(
-                f"Invalid value for 'tool_choice': {choice!r}.", param="tool_choice"
-            )
-        return _function_calling(TOOL_CHOICE_MODE[choice], [])
-    if not isinstance(choice, Mapping):
+    if isinstance(choice, str) and choice not in TOOL_CHOICE_MODE:
+        raise InvalidRequest(
+            f"Invalid value for 'tool_choice': {choice!r}.", param="tool_choice"
+        )
+    if not isinstance(choice, str | Mapping):
         raise InvalidRequest(
             "'tool_choice' must be a string or an object.", param="tool_choice"
         )
+    if not tools.declarations:
+        return None
+    if isinstance(choice, str):
+        return _function_calling(TOOL_CHOICE_MODE[choice], [])
     if choice.get("type") in CALLABLE_TYPES:
         return _function_calling("ANY", [_choice_name(choice, tools)])
     if choice.get("type") == "allowed_tools":

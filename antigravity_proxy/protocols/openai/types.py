@@ -9,13 +9,15 @@ every failure is an ``InvalidRequest`` naming the field (``param``).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Required, TypedDict
+from typing import Any, Final, Literal, Required, TypedDict
 
 from antigravity_proxy.errors import InvalidRequest
 
 JsonObject = Mapping[str, Any]
+INT32_MAX: Final = 2**31 - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,11 +239,16 @@ def as_str(value: Any, param: str) -> str:
 def optional_number(
     body: JsonObject, key: str, low: float, high: float
 ) -> float | None:
-    """A number in ``[low, high]`` (booleans are not numbers), or None when absent."""
+    """A finite number in ``[low, high]`` (booleans are not numbers), or None when
+    absent."""
     value = body.get(key)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+    ):
         raise invalid_type(key, "a decimal", value)
     if value < low:
         raise _out_of_range(key, "decimal below minimum", f">= {low:g}", value)
@@ -250,15 +257,29 @@ def optional_number(
     return value
 
 
-def optional_int(body: JsonObject, key: str, low: int | None = None) -> int | None:
-    """An integer of at least ``low``, or None when absent."""
+def optional_int(
+    body: JsonObject,
+    key: str,
+    low: int | None = None,
+    high: int = INT32_MAX,
+    param: str = "",
+) -> int | None:
+    """An integer in ``[low, high]``, or None when absent; errors name ``param``
+    (default ``key``).
+
+    Why a default ceiling: the upstream's integer fields are int32, and a larger
+    value would come back as an opaque upstream 400 rather than one naming the field.
+    """
     value = body.get(key)
+    name = param or key
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int):
-        raise invalid_type(key, "an integer", value)
+        raise invalid_type(name, "an integer", value)
     if low is not None and value < low:
-        raise _out_of_range(key, "integer below minimum", f">= {low}", value)
+        raise _out_of_range(name, "integer below minimum", f">= {low}", value)
+    if value > high:
+        raise _out_of_range(name, "integer above maximum", f"<= {high}", value)
     return value
 
 
