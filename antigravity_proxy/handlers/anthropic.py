@@ -29,6 +29,7 @@ from antigravity_proxy.http import json_response, read_body, read_json_object
 from antigravity_proxy.keepalive import KeepAlive, SocketWaker
 from antigravity_proxy.protocols.anthropic.request import request_to_upstream
 from antigravity_proxy.protocols.anthropic.stream import MessagesStreamTranslator
+from antigravity_proxy.protocols.anthropic.types import check_depth
 from antigravity_proxy.services import Services
 from antigravity_proxy.sse import encode_event
 from antigravity_proxy.streaming import collect, relay, stream_response
@@ -47,6 +48,7 @@ def messages(services: Services, request: Request) -> Response:
     counter = SharedRoundRobin(services.state)
     if use_zai(services.config, services.pool, _model_name(body), counter):
         return _to_zai(services, request, "/v1/messages", body.get("stream") is True)
+    check_depth(body)
     plan = plan_messages(services, body)
     inner = request_to_upstream(body, plan.ctx)
     sent = send(services, plan, inner)
@@ -69,6 +71,7 @@ def count_tokens(services: Services, request: Request) -> Response:
     body = read_json_object(request)
     if use_zai(services.config, services.pool, _model_name(body), None):
         return _to_zai(services, request, "/v1/messages/count_tokens", False)
+    check_depth(body)
     return json_response({"input_tokens": input_tokens(services, body)})
 
 

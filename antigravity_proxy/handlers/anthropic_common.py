@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -27,7 +28,7 @@ from antigravity_proxy.errors import (
 from antigravity_proxy.media import ImageRef, fetch_images
 from antigravity_proxy.models import resolve_model
 from antigravity_proxy.protocols.anthropic.background import is_background_request
-from antigravity_proxy.protocols.anthropic.request import as_model
+from antigravity_proxy.protocols.anthropic.request import as_model, parallel_tool_use
 from antigravity_proxy.protocols.anthropic.signature import decode_signature
 from antigravity_proxy.protocols.anthropic.types import MessagesContext
 from antigravity_proxy.services import Services
@@ -47,6 +48,9 @@ PROMPT_TOO_LONG_PHRASES: Final = (
     "exceeds the maximum number of tokens",
     "too many tokens",
 )
+PROMPT_TOO_LONG: Final = "prompt is too long"
+# Gemini's counts: "The input token count (N) exceeds ... allowed (M)".
+TOKEN_COUNTS: Final = re.compile(r"\((\d+)\)[^()]*\((\d+)\)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +77,7 @@ def plan_messages(services: Services, body: Mapping[str, Any]) -> Plan:
         ),
         stop_sequences=_stop_sequences(body.get("stop_sequences")),
         media=fetch_url_media(body.get("messages")),
+        parallel_tool_use=parallel_tool_use(body),
     )
     return Plan(ctx, conversation_key(body), stream)
 
@@ -126,14 +131,23 @@ def prompt_too_long(err: GatewayError) -> GatewayError:
     """An upstream context-window 400 reworded as Anthropic's "prompt is too long".
 
     Why match text: the upstream has no error code for it, and Claude Code
-    recognises exactly this wording (it then offers to compact the conversation).
+    recognises exactly this wording (it then compacts the conversation). It also
+    reads Anthropic's ``N tokens > M maximum`` to know how much to cut, so
+    Gemini's counts are restated that way; a Claude upstream's message already
+    has Anthropic's wording and is kept.
     """
     lowered = err.message.lower()
-    if err.kind is ErrorKind.INVALID_REQUEST and any(
+    if err.kind is not ErrorKind.INVALID_REQUEST or not any(
         phrase in lowered for phrase in PROMPT_TOO_LONG_PHRASES
     ):
-        return InvalidRequest(f"prompt is too long: {err.message}")
-    return err
+        return err
+    if lowered.startswith(PROMPT_TOO_LONG):
+        return InvalidRequest(err.message)
+    counts = TOKEN_COUNTS.search(err.message)
+    if counts is not None:
+        used, limit = counts.groups()
+        return InvalidRequest(f"{PROMPT_TOO_LONG}: {used} tokens > {limit} maximum")
+    return InvalidRequest(f"{PROMPT_TOO_LONG}: {err.message}")
 
 
 def conversation_key(body: Mapping[str, Any]) -> str | None:
@@ -153,7 +167,7 @@ def conversation_key(body: Mapping[str, Any]) -> str | None:
 def _session_id(user_id: str) -> str:
     try:
         parsed = json.loads(user_id)
-    except ValueError:
+    except (ValueError, RecursionError):
         return user_id
     session = parsed.get("session_id") if isinstance(parsed, dict) else None
     return session if isinstance(session, str) and session else user_id
@@ -241,12 +255,14 @@ def fetch_url_media(messages: Any) -> dict[str, tuple[str, str]]:
 
 
 def _url_source(block: Mapping[str, Any], param: str) -> list[ImageRef]:
-    source = block.get("source")
-    if block.get("type") not in MEDIA_BLOCKS or not isinstance(source, Mapping):
+    source, kind = block.get("source"), block.get("type")
+    if not isinstance(kind, str) or kind not in MEDIA_BLOCKS:
+        return []
+    if not isinstance(source, Mapping):
         return []
     if source.get("type") != "url":
         return []
-    if block.get("type") != "image":
+    if kind != "image":
         raise InvalidRequest(
             f"{param}.source: 'url' document sources are not supported by this "
             "gateway; send the file as a 'base64' source",

@@ -5,8 +5,9 @@ the upstream's ``countTokens`` for the translated request; it is cached in the
 shared store under a hash of that translation (every worker sees it), and
 concurrent identical requests in one process share a single upstream call
 (``SingleFlight``). When no account can serve, the local estimate of
-``background.estimate_tokens`` is returned instead of an error: a context meter
-that errors is worse than one that is a few percent off.
+``background.estimate_tokens`` is returned instead of an error, and so it is
+when the upstream fails on its side: a context meter that errors is worse than
+one that is a few percent off.
 """
 
 from __future__ import annotations
@@ -36,8 +37,12 @@ log = logging.getLogger(__name__)
 
 COUNT_NAMESPACE: Final = "anthropic-count-tokens"
 COUNT_TTL: Final = 3600.0
-# No account could take the call: answer with the estimate instead.
-ESTIMATE_ON: Final = frozenset({ErrorKind.OVERLOADED, ErrorKind.RATE_LIMIT})
+# No account could take the call, or the upstream failed on its side (5xx, cut,
+# timeout): answer with the estimate instead. The client's own mistakes (400,
+# 404 model) were found by the translation or are the upstream's verdict.
+ESTIMATE_ON: Final = frozenset(
+    {ErrorKind.OVERLOADED, ErrorKind.RATE_LIMIT, ErrorKind.UPSTREAM, ErrorKind.TIMEOUT}
+)
 
 
 class _Flight:

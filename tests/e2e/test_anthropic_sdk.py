@@ -129,6 +129,24 @@ def test_sdk_tool_use_round_trip(client, fake):
     assert sent[-1]["functionResponse"]["name"] == "get_weather"
 
 
+def script_thinking_call(fake, call: dict, signature: str) -> None:
+    """An upstream turn: an unsigned thought, then a signed call."""
+    thought = {"text": "Hmm.", "thought": True}
+    signed = {"functionCall": call, "thoughtSignature": signature}
+    fake.script(
+        Stream(
+            [
+                {"candidates": [{"content": {"parts": [thought]}}]},
+                {
+                    "candidates": [
+                        {"content": {"parts": [signed]}, "finishReason": "STOP"}
+                    ]
+                },
+            ]
+        )
+    )
+
+
 @pytest.mark.parametrize("replay", ["signature", "blank"])
 def test_sdk_thinking_tool_conversation_carries_signature(client, fake, replay):
     signature = f"sig-e2e-{replay}-0123456789"
@@ -137,32 +155,7 @@ def test_sdk_thinking_tool_conversation_carries_signature(client, fake, replay):
         "args": {"city": "Oslo"},
         "id": f"toolu_e2e_{replay}",
     }
-    fake.script(
-        Stream(
-            [
-                {
-                    "candidates": [
-                        {"content": {"parts": [{"text": "Hmm.", "thought": True}]}}
-                    ]
-                },
-                {
-                    "candidates": [
-                        {
-                            "content": {
-                                "parts": [
-                                    {
-                                        "functionCall": call,
-                                        "thoughtSignature": signature,
-                                    }
-                                ]
-                            },
-                            "finishReason": "STOP",
-                        }
-                    ]
-                },
-            ]
-        )
-    )
+    script_thinking_call(fake, call, signature)
     question = {"role": "user", "content": "weather in Oslo?"}
     options = {
         "model": MODEL,

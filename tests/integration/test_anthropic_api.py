@@ -1,92 +1,33 @@
-"""The Anthropic slice through the WSGI app against the loopback fake upstream."""
+"""The Anthropic Messages endpoint through the WSGI app against the loopback fake."""
 
 from __future__ import annotations
 
 import base64
 import json
-import threading
 import time
 from pathlib import Path
 
 import pytest
-from anthropic.lib.streaming._messages import accumulate_event
 
 from antigravity_proxy.handlers import anthropic as anthropic_handler
-from antigravity_proxy.handlers.anthropic_tokens import SingleFlight
-from antigravity_proxy.protocols.anthropic.background import estimate_tokens
 from antigravity_proxy.sessions import session_key
-from antigravity_proxy.sse import SSEDecoder
-from tests.fakes.cloudcode import (
-    CutStream,
-    Stream,
-    bad_request,
-    not_found,
-    quota_exhausted,
-    server_error,
+from tests.fakes.cloudcode import CutStream, Stream
+from tests.integration.anthropic_support import (
+    MESSAGES,
+    THINKING,
+    WEATHER_TOOL,
+    accumulate,
+    body,
+    chunk,
+    events,
+    sent_parts,
+    sent_request,
 )
 from tests.upstream_env import seed_account
 
 GOLDEN = Path(__file__).parent.parent / "golden/anthropic/claude_code_first_turn"
-MESSAGES = "/v1/messages"
-COUNT = "/v1/messages/count_tokens"
 PNG = base64.b64encode(b"\x89PNG\r\n\x1a\n fake image").decode()
 PDF = base64.b64encode(b"%PDF-1.4 fake document").decode()
-WEATHER_TOOL = {
-    "name": "get_weather",
-    "description": "Weather for a city",
-    "input_schema": {
-        "type": "object",
-        "properties": {"city": {"type": "string"}},
-        "required": ["city"],
-    },
-}
-THINKING = {"type": "enabled", "budget_tokens": 2048}
-
-
-def body(text="hello there gateway", **fields):
-    return {
-        "model": "gemini-3-flash",
-        "max_tokens": 1024,
-        "messages": [{"role": "user", "content": text}],
-        **fields,
-    }
-
-
-def chunk(*parts, finish=None, usage=None):
-    candidate = {"content": {"role": "model", "parts": list(parts)}}
-    if finish:
-        candidate["finishReason"] = finish
-    out = {"candidates": [candidate]}
-    if usage:
-        out["usageMetadata"] = usage
-    return out
-
-
-def events(response) -> list[tuple[str, dict]]:
-    decoder = SSEDecoder()
-    raw = response.get_data()
-    return [(e.event, e.json()) for e in decoder.feed(raw) + decoder.flush()]
-
-
-def sent_request(fake, index=-1) -> dict:
-    return fake.calls(":streamGenerateContent")[index].json["request"]
-
-
-def sent_parts(fake, index=-1) -> list[dict]:
-    return [p for c in sent_request(fake, index)["contents"] for p in c["parts"]]
-
-
-def accumulate(frames: list[tuple[str, dict]]) -> dict:
-    """What the official SDK builds from the stream."""
-    snapshot, bufs = None, {}
-    for name, data in frames:
-        if name not in ("ping", "error"):
-            snapshot = accumulate_event(
-                event=data, current_snapshot=snapshot, json_bufs=bufs
-            )
-    result = snapshot.to_dict()
-    result.pop("stop_details", None)
-    return result
 
 
 @pytest.fixture
@@ -311,121 +252,6 @@ def test_url_document_source_is_refused_naming_the_field(client, fake_upstream):
     assert "base64" in response.json["error"]["message"]
 
 
-def test_count_tokens_upstream_then_cache(client, fake_upstream):
-    request = body("one two three four", system="be brief")
-    first = client.post(COUNT, json=request)
-    assert first.status_code == 200
-    assert first.json == {"input_tokens": 6}  # 4 + 2 system words, fake's count
-    assert client.post(COUNT, json=request).json == {"input_tokens": 6}
-    assert len(fake_upstream.calls(":countTokens")) == 1
-    other = client.post(COUNT, json=body("one two"))
-    assert other.json == {"input_tokens": 2}
-    assert len(fake_upstream.calls(":countTokens")) == 2
-
-
-def test_count_tokens_concurrent_identical_share_one_call(gateway, home, fake_upstream):
-    seed_account(home, fake_upstream, "a", refresh_delay=0.3)
-    client = gateway()
-    results: list[dict] = []
-
-    def count() -> None:
-        results.append(client.post(COUNT, json=body("same words every time")).json)
-
-    threads = [threading.Thread(target=count) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
-    assert results == [{"input_tokens": 4}] * 8
-    assert len(fake_upstream.calls(":countTokens")) == 1
-
-
-def test_single_flight_shares_outcome():
-    flight = SingleFlight()
-    release, started = threading.Event(), threading.Event()
-    calls: list[int] = []
-    results: list[int] = []
-
-    def work() -> int:
-        calls.append(1)
-        started.set()
-        release.wait(5)
-        return 42
-
-    leader = threading.Thread(target=lambda: results.append(flight.run("k", work)))
-    leader.start()
-    started.wait(5)
-    followers = [
-        threading.Thread(target=lambda: results.append(flight.run("k", work)))
-        for _ in range(3)
-    ]
-    for thread in followers:
-        thread.start()
-    time.sleep(0.1)
-    release.set()
-    for thread in [leader, *followers]:
-        thread.join(5)
-    assert results == [42] * 4 and calls == [1]
-    with pytest.raises(ZeroDivisionError):
-        flight.run("k", lambda: 1 // 0)
-    assert flight.run("k", lambda: 7) == 7
-
-
-def test_count_tokens_estimates_without_accounts(gateway, fake_upstream):
-    request = body(
-        [{"type": "text", "text": "count these words locally please " * 20}],
-        system="a system prompt",
-        tools=[WEATHER_TOOL],
-    )
-    response = gateway().post(COUNT, json=request)
-    assert response.status_code == 200
-    assert response.json == {"input_tokens": estimate_tokens(request)}
-    assert response.json["input_tokens"] > 150
-    assert fake_upstream.calls(":countTokens") == []
-
-
-def test_count_tokens_invalid_body_is_400(client):
-    response = client.post(COUNT, json={"model": "gemini-3-flash"})
-    assert response.status_code == 400
-    assert response.json["error"]["message"] == "messages: Field required"
-    image = {"type": "image", "source": {"type": "url", "url": "http://127.0.0.1:9/a"}}
-    response = client.post(COUNT, json=body([image]))
-    assert response.status_code == 400
-    assert "messages[0].content[0].source.url" in response.json["error"]["message"]
-
-
-def test_models_list_anthropic_shape(client):
-    page = client.get("/v1/models/claude?limit=1000").json
-    assert page["has_more"] is False
-    ids = [m["id"] for m in page["data"]]
-    assert "gemini-3-flash" in ids and page["first_id"] == ids[0]
-    assert page["last_id"] == ids[-1]
-    model = next(m for m in page["data"] if m["id"] == "claude-opus-4-6-thinking")
-    assert model == {
-        "type": "model",
-        "id": "claude-opus-4-6-thinking",
-        "display_name": "Claude Opus 4.6 Thinking",
-        "created_at": "2024-02-01T00:00:00Z",
-        "lifecycle": "active",
-    }
-    first = client.get("/v1/models/claude?limit=2").json
-    assert len(first["data"]) == 2 and first["has_more"] is True
-    after = client.get(f"/v1/models/claude?limit=2&after_id={first['last_id']}").json
-    assert [m["id"] for m in after["data"]] == ids[2:4]
-    before = client.get(f"/v1/models/claude?before_id={ids[3]}").json
-    assert [m["id"] for m in before["data"]] == ids[:3]
-    assert client.get("/v1/models/claude?limit=0").status_code == 400
-
-
-def test_v1_models_answers_anthropic_callers_in_their_shape(client):
-    headers = {"anthropic-version": "2023-06-01"}
-    page = client.get("/v1/models", headers=headers).json
-    assert set(page) == {"data", "has_more", "first_id", "last_id"}
-    one = client.get("/v1/models/gemini-3-flash", headers=headers).json
-    assert one["type"] == "model" and one["display_name"] == "Gemini 3 Flash"
-    assert client.get("/v1/models").json["object"] == "list"
-
-
 @pytest.mark.parametrize(
     ("configured", "expected"),
     [(None, "gemini-2.5-flash"), ("claude-sonnet-4-6", "claude-sonnet-4-6")],
@@ -507,103 +333,6 @@ def test_claude_code_request_replay_streams(client, fake_upstream):
     assert envelope["model"] == "claude-opus-4-6-thinking"
     session = session_key(["anthropic-session:7903aa"])
     assert envelope["requestId"].endswith("/" + session)
-
-
-@pytest.mark.parametrize(
-    ("request_body", "message"),
-    [
-        ({**body(), "max_tokens": None}, "max_tokens: Field required"),
-        (
-            body([{"type": "video", "data": "x"}]),
-            "messages[0].content[0].type: Input tag 'video' found",
-        ),
-        ({**body(), "stream": "yes"}, "stream: Input should be a valid boolean"),
-        ({**body(), "model": ""}, "model: String should have at least 1 character"),
-    ],
-)
-def test_invalid_request_names_the_field(client, fake_upstream, request_body, message):
-    response = client.post(MESSAGES, json=request_body)
-    assert response.status_code == 400
-    assert response.json["type"] == "error"
-    assert response.json["error"]["type"] == "invalid_request_error"
-    assert response.json["error"]["message"].startswith(message)
-    assert fake_upstream.calls(":streamGenerateContent") == []
-
-
-def test_wrong_key_is_401_authentication_error(gateway, home, fake_upstream):
-    client = gateway({"proxy": {"api_key": "sk-right", "auth_mode": "strict"}})
-    response = client.post(MESSAGES, json=body(), headers={"x-api-key": "sk-wrong"})
-    assert response.status_code == 401
-    assert response.json["error"]["type"] == "authentication_error"
-
-
-def test_unknown_model_upstream_is_404(client, fake_upstream):
-    fake_upstream.script(not_found(), not_found(), not_found())
-    response = client.post(MESSAGES, json={**body(), "model": "gemini-9-nope"})
-    assert response.status_code == 404
-    assert response.json["error"] == {
-        "type": "not_found_error",
-        "message": "model: gemini-9-nope",
-    }
-
-
-def test_body_over_limit_is_413(gateway, home, fake_upstream):
-    client = gateway({"proxy": {"auth_mode": "off", "max_body_bytes": 1000}})
-    response = client.post(MESSAGES, json=body("x" * 2000))
-    assert response.status_code == 413
-    assert response.json["error"]["type"] == "request_too_large"
-
-
-def test_rate_limited_is_429_with_retry_after(client, fake_upstream):
-    fake_upstream.script(quota_exhausted("90s"))
-    for _ in range(2):
-        response = client.post(MESSAGES, json=body(stream=True))
-        assert response.status_code == 429
-        assert response.json["error"]["type"] == "rate_limit_error"
-        assert 1 <= int(response.headers["retry-after"]) <= 90
-
-
-def test_no_account_is_529_overloaded_even_when_streaming(gateway):
-    response = gateway().post(MESSAGES, json=body(stream=True))
-    assert response.status_code == 529
-    assert response.mimetype == "application/json"
-    assert response.json["error"]["type"] == "overloaded_error"
-
-
-def test_upstream_failures_are_api_error(client, fake_upstream):
-    fake_upstream.script(server_error(), server_error(), server_error())
-    response = client.post(MESSAGES, json=body())
-    assert response.status_code == 500  # Anthropic documents 500 api_error, no 502
-    assert response.json["error"]["type"] == "api_error"
-
-
-def test_gateway_bug_is_500_api_error(make_client, tmp_path):
-    routes = tmp_path / "routes.yaml"
-    routes.write_text(
-        "- {method: POST, path: /v1/messages, "
-        "handler: tests.integration.boom_handlers.crash, protocol: anthropic}\n"
-    )
-    client = make_client({"proxy": {"auth_mode": "off"}, "routes_file": str(routes)})
-    response = client.post(MESSAGES, json=body())
-    assert response.status_code == 500
-    assert response.json == {
-        "type": "error",
-        "error": {"type": "api_error", "message": "internal gateway error"},
-    }
-
-
-def test_prompt_too_long(client, fake_upstream):
-    fake_upstream.script(
-        bad_request(
-            "The input token count (1200000) exceeds the maximum number of "
-            "tokens allowed (1048576)."
-        )
-    )
-    response = client.post(MESSAGES, json=body(stream=True))
-    assert response.status_code == 400
-    error = response.json["error"]
-    assert error["type"] == "invalid_request_error"
-    assert error["message"].startswith("prompt is too long: The input token count")
 
 
 def test_mid_stream_failure_is_error_event(client, fake_upstream):

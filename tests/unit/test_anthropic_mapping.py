@@ -9,6 +9,7 @@ Goldens live in ``tests/golden/anthropic/<case>/``: ``request.json`` ->
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
 import logging
@@ -210,6 +211,7 @@ def test_signature_round_trip() -> None:
         encode_signature("", "m", "call"),
         encode_signature("s", "m", "elsewhere"),
         PREFIX + "eyJzaWciOiJzIiwibW9kZWwiOjEsIm9uIjoiY2FsbCJ9",  # model not a string
+        PREFIX + base64.urlsafe_b64encode(b"[" * 100_000).decode(),  # too deep
     ],
 )
 def test_signature_decode_rejects_foreign(value: Any) -> None:
@@ -384,6 +386,9 @@ def _user(*texts: str, **extra: Any) -> dict[str, Any]:
         (_user("hello", system=[{"type": "text", "text": "x-anthropic-billing-header: v"},
                                 {"type": "text", "text": "Generate a title for this."}]), True),
         (_user("hello", system="You are Claude Code."), False),
+        (_user("<session>x</session>", system="Generate a concise, sentence-case "
+               "title (3-7 words) that captures the main topic"), True),
+        (_user("Generate a short kebab-case name (2-4 words) for this"), True),
         ({"messages": [{"role": "user", "content": [
             {"type": "tool_result", "tool_use_id": "x", "content": "Warmup"}]}]}, False),
         ({"messages": [{"role": "assistant", "content": "Warmup"}]}, False),

@@ -13,12 +13,16 @@ import math
 from collections.abc import Mapping
 from typing import Any, Final
 
-# Lower-case phrases of Claude Code's background prompts (reference §5.9).
+# Lower-case phrases of Claude Code's background prompts (reference §5.9), and
+# of Claude Code 2.1's own: its session title ("Generate a concise, sentence-case
+# title (3-7 words)...") and session name ("Generate a short kebab-case name").
 BACKGROUND_KEYWORDS: Final = (
     "this is a system message",
     "write a 5-10 word title",
     "generate a title for",
     "generate a concise title",
+    "sentence-case title",
+    "kebab-case name",
     "conversation title",
     "isnewtopic",
     "summarize this coding conversation",

@@ -45,7 +45,11 @@ def decode_signature(value: object) -> ThinkingSignature | None:
     blocks streamed without a signature, and history may hold blocks from
     Anthropic itself after a provider switch; neither may fail the request.
     """
-    return _signature(unseal(value))
+    try:
+        payload = unseal(value)
+    except RecursionError:  # a forged token nesting past the parser's limit
+        return None
+    return _signature(payload)
 
 
 def _signature(payload: Any) -> ThinkingSignature | None:

@@ -22,9 +22,10 @@ on the open text block, then per search query a ``server_tool_use`` (input
 Claude Code's WebSearch reads its links from those results.
 
 Dropped: ``inlineData``/``executableCode``/``codeExecutionResult`` parts (no
-Anthropic output block), a signature on a text part outside thinking (nothing
-validates it on replay), ``responseId``/``modelVersion`` (ids and the model name
-come from the context), candidates after the first.
+Anthropic output block), calls after the first when the client disabled parallel
+tool use (``ctx.parallel_tool_use``), a signature on a text part outside
+thinking (nothing validates it on replay), ``responseId``/``modelVersion`` (ids
+and the model name come from the context), candidates after the first.
 """
 
 from __future__ import annotations
@@ -213,6 +214,8 @@ class MessagesStreamTranslator:
             self._delta({"type": "text_delta", "text": buffer})
 
     def _function_call(self, part: Mapping[str, Any]) -> None:
+        if self._tool_used and not self.ctx.parallel_tool_use:
+            return
         call: Mapping[str, Any] = part["functionCall"]
         signature = _signature(part)
         if signature:

@@ -12,13 +12,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Required, TypedDict
+from typing import Any, Final, Literal, Required, TypedDict
 
 from antigravity_proxy.errors import InvalidRequest
 
 JsonObject = Mapping[str, Any]
 Part = dict[str, Any]
 Content = dict[str, Any]
+# Deeper bodies are refused up front: translation, the schema cleaner and the
+# signature decoder recurse, and Python's recursion limit must not turn a
+# malformed body into a 500. Real requests (Claude Code's 2020-12 schemas
+# included) stay far below it.
+MAX_DEPTH: Final = 128
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +42,8 @@ class MessagesContext:
         handler for ``url`` image and document sources.
     :param stop_sequences: the request's ``stop_sequences``, so the stream can
         report which one ended the answer.
+    :param parallel_tool_use: False when the client disabled parallel tool use;
+        the stream then answers with the first ``tool_use`` only.
     """
 
     message_id: str
@@ -46,6 +53,7 @@ class MessagesContext:
     signatures: Mapping[str, str] = field(default_factory=dict)
     media: Mapping[str, tuple[str, str]] = field(default_factory=dict)
     stop_sequences: tuple[str, ...] = ()
+    parallel_tool_use: bool = True
 
 
 class Usage(TypedDict, total=False):
@@ -105,6 +113,32 @@ class Message(TypedDict):
     stop_reason: StopReason | None
     stop_sequence: str | None
     usage: Usage
+
+
+def check_depth(body: Any) -> None:
+    """``InvalidRequest`` naming a value nested deeper than ``MAX_DEPTH``.
+
+    Iterative, so any depth the JSON parser accepted is measured safely.
+    """
+    stack: list[tuple[Any, str, int]] = [(body, "", 0)]
+    while stack:
+        value, where, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise InvalidRequest(
+                f"{where}: nested deeper than {MAX_DEPTH} levels", param=where
+            )
+        if isinstance(value, Mapping):
+            dot = "." if where else ""
+            items = [(v, f"{where}{dot}{k}") for k, v in value.items() if _nests(v)]
+        elif isinstance(value, list):
+            items = [(v, f"{where}[{i}]") for i, v in enumerate(value) if _nests(v)]
+        else:
+            items = []
+        stack.extend((child, path, depth + 1) for child, path in items)
+
+
+def _nests(value: Any) -> bool:
+    return isinstance(value, Mapping | list)
 
 
 def as_object(value: Any, param: str) -> JsonObject:
