@@ -14,6 +14,7 @@ from antigravity_proxy.errors import InvalidRequest, RequestTooLarge
 from antigravity_proxy.handlers.images import form_fields, unary_answer
 from antigravity_proxy.http import json_response
 from antigravity_proxy.protocols.openai.audio import (
+    GRANULARITY_PARAM,
     job_to_upstream,
     transcription_job,
 )
@@ -27,8 +28,10 @@ from antigravity_proxy.services import Services
 def transcriptions(services: Services, request: Request) -> Response:
     with request:  # closes the upload's spooled temporary file
         fields = form_fields(request)
+        granularities = request.form.getlist(GRANULARITY_PARAM)
         filename, data = _upload(request, services.config.audio.max_bytes)
-    job = transcription_job(fields, filename, data, services.config.model_mapping)
+    mapping = services.config.model_mapping
+    job = transcription_job(fields, filename, data, mapping, granularities)
     sent = services.dispatcher.send(
         UpstreamRequest(
             method="generateContent",

@@ -192,7 +192,8 @@ def _named_account(services: Services, body: Mapping[str, Any]) -> Account:
     if isinstance(account_id, str) and account_id:
         try:
             return services.store.get(account_id)
-        except (AccountNotFound, ValueError):  # ValueError: not a valid id
+        # ValueError: not a valid id; OSError: a name the file system refuses
+        except (AccountNotFound, ValueError, OSError):
             raise NotFoundError(
                 f"no account with id {account_id}", param="account_id"
             ) from None

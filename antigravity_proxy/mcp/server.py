@@ -14,7 +14,6 @@ session. Requests with a foreign ``Origin`` get 403 (DNS-rebinding guard).
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -24,7 +23,8 @@ from urllib.parse import urlsplit
 from werkzeug.wrappers import Request, Response
 
 from antigravity_proxy.config import Config
-from antigravity_proxy.http import dumps, json_response, read_body
+from antigravity_proxy.errors import InvalidRequest
+from antigravity_proxy.http import dumps, json_response, loads_strict, read_body
 from antigravity_proxy.mcp import jsonrpc, vision
 from antigravity_proxy.mcp.jsonrpc import (
     INVALID_REQUEST,
@@ -210,8 +210,11 @@ def check_origin(config: Config, request: Request) -> None:
     origin = request.headers.get("Origin")
     if not origin:
         return
-    host = urlsplit(origin).hostname or ""
-    if host in LOOPBACK_HOSTS or host == config.server.host:
+    try:
+        host = urlsplit(origin).hostname or ""
+    except ValueError:  # "http://[::1": not an origin a browser sends
+        host = ""
+    if host and (host in LOOPBACK_HOSTS or host == config.server.host):
         return
     raise RpcError(
         INVALID_REQUEST, f"Forbidden: origin {origin} not allowed", status=403
@@ -219,10 +222,15 @@ def check_origin(config: Config, request: Request) -> None:
 
 
 def _decoded(body: bytes) -> Any:
+    """The message, parsed as strictly as every other route's JSON.
+
+    Why the shared parser: it turns too-deep nesting, oversized integers and
+    lone surrogates (which would fail later, when sent to z.ai) into a 400.
+    """
     try:
-        return json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise RpcError(PARSE_ERROR, f"Parse error: {exc}", status=400) from exc
+        return loads_strict(body)
+    except InvalidRequest as exc:
+        raise RpcError(PARSE_ERROR, f"Parse error: {exc.message}", status=400) from exc
 
 
 def _reply(request: Request, message: Mapping[str, Any], session_id: str) -> Response:

@@ -1,8 +1,9 @@
 """Image and video sources for the vision tools, under the local-file policy.
 
-A source is a ``data:`` URL, an ``https://`` URL (z.ai fetches it), or an
-absolute path to a file under one of ``zai.mcp.allowed_dirs``. Paths are
-resolved (symlinks followed) before the check, the file is opened without
+A source is a ``data:`` URL, an ``https://`` URL (z.ai fetches it; one naming
+``localhost`` or a literal non-public address is refused), or an absolute path
+to a file under one of ``zai.mcp.allowed_dirs``. Paths are resolved (symlinks
+followed) before the check, the file is opened without
 following a final symlink, and on Linux the opened descriptor's real path is
 checked again, so a symlink swapped in between cannot leak a file from outside.
 No allowed directories (the default) means no local files at all. Problems are
@@ -13,11 +14,16 @@ allowed directories is refused the same way whether it exists or not.
 from __future__ import annotations
 
 import base64
+import ipaddress
 import os
+import socket
 import stat
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Final, Literal
+from urllib.parse import urlsplit
+
+from antigravity_proxy.media import is_public_address
 
 MediaKind = Literal["image", "video"]
 
@@ -42,13 +48,52 @@ def media_part(
             raise SourceError(f"a data URL must be data:{kind}/...;base64,...")
         url = source
     elif source.lower().startswith("https://"):
-        url = source
+        url = public_https_url(source)
     elif source.lower().startswith("http://"):
         raise SourceError("only https URLs are accepted")
     else:
         url = _data_url(allowed_file(source, allowed_dirs), kind)
     part = f"{kind}_url"
     return {"type": part, part: {"url": url}}
+
+
+def public_https_url(url: str) -> str:
+    """``url`` unless its host is a name or address that is not public.
+
+    z.ai fetches the URL from its own network, so the gateway resolves nothing
+    (its DNS answer would not be z.ai's); it refuses only what is non-public on
+    any network: ``localhost`` names and literal private, loopback, link-local
+    or reserved addresses (also in the legacy forms ``127.1``, ``2130706433``
+    that some fetchers accept), the same rule as ``media.is_public_address``.
+    """
+    try:
+        host = (urlsplit(url).hostname or "").rstrip(".")
+    except ValueError:
+        host = ""
+    if not host:
+        raise SourceError("the https URL has no valid host")
+    if host == "localhost" or host.endswith(".localhost"):
+        raise SourceError("the https URL names a local host")
+    address = _literal_address(host)
+    if address is not None and not is_public_address(address):
+        raise SourceError(
+            "the https URL names a private, loopback, link-local or reserved address"
+        )
+    return url
+
+
+def _literal_address(host: str) -> str | None:
+    """``host`` as an IP address when it is one (IPv6, dotted or legacy IPv4)."""
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        pass
+    if not all(c.isascii() and (c.isalnum() or c == ".") for c in host):
+        return None
+    try:
+        return socket.inet_ntoa(socket.inet_aton(host))
+    except OSError:
+        return None
 
 
 def allowed_file(source: str, allowed_dirs: Sequence[str]) -> Path:
@@ -58,6 +103,8 @@ def allowed_file(source: str, allowed_dirs: Sequence[str]) -> Path:
             "local files are not enabled on this gateway (zai.mcp.allowed_dirs); "
             "pass an https URL or a data URL"
         )
+    if "\x00" in source:
+        raise SourceError("a local path must not contain a NUL character")
     candidate = Path(source).expanduser()
     if not candidate.is_absolute():
         raise SourceError("a local file must be given as an absolute path")

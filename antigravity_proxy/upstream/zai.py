@@ -17,6 +17,7 @@ import logging
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from typing import IO, Any, Final, Protocol
+from urllib.parse import parse_qsl, urlencode
 
 import requests
 from werkzeug.wrappers import Response
@@ -112,7 +113,7 @@ def forward_anthropic(
     zai = _configured(config.zai)
     data, mapped = _with_zai_model(zai, body)
     headers = _anthropic_headers(zai.api_key, client_headers)
-    url = zai.base_url.rstrip("/") + path
+    url = zai.base_url.rstrip("/") + _without_gateway_key(path)
     upstream = _send(config, "POST", url, headers=headers, data=data)
     relayed = _picked(upstream.headers, ANTHROPIC_RESPONSE_HEADERS)
     if mapped:
@@ -225,9 +226,18 @@ def _session() -> requests.Session:
 
 
 def _send(config: Config, method: str, url: str, **kwargs: Any) -> requests.Response:
+    """One request to z.ai; a redirect is answered as it is, never followed.
+
+    Why: ``requests`` would resend ``x-api-key`` (and, to the same host, the
+    bearer key) to wherever the ``Location`` points, and a streamed body
+    cannot be sent twice anyway.
+    """
     timeout = (config.upstream.connect_timeout, READ_TIMEOUT)
+    session = _session()
     try:
-        return _session().request(method, url, stream=True, timeout=timeout, **kwargs)
+        return session.request(
+            method, url, stream=True, timeout=timeout, allow_redirects=False, **kwargs
+        )
     except requests.ReadTimeout as exc:
         raise UpstreamTimeout("z.ai did not answer in time") from exc
     except requests.RequestException as exc:
@@ -264,14 +274,21 @@ def _with_zai_model(zai: ZaiConfig, body: bytes) -> tuple[bytes, str]:
     return json.dumps(rewritten, ensure_ascii=False).encode("utf-8"), mapped
 
 
-def _anthropic_headers(key: str, client: HeaderSource) -> dict[str, str]:
+def _without_gateway_key(path: str) -> str:
+    """``path`` without a ``key`` query parameter, the gateway key's query form."""
+    route, _, query = path.partition("?")
+    kept = [(k, v) for k, v in parse_qsl(query, keep_blank_values=True) if k != "key"]
+    return f"{route}?{urlencode(kept)}" if kept else route
+
+
+def _anthropic_headers(zai_key: str, client: HeaderSource) -> dict[str, str]:
     headers = _picked(client, ANTHROPIC_HEADERS)
     headers.setdefault("content-type", "application/json")
-    sent = {key.lower() for key, value in client.items() if value}
+    sent = {name.lower() for name, value in client.items() if value}
     if "authorization" in sent and "x-api-key" not in sent:
-        headers["Authorization"] = f"Bearer {key.strip()}"
+        headers["Authorization"] = f"Bearer {zai_key.strip()}"
     else:
-        headers["x-api-key"] = key.strip()
+        headers["x-api-key"] = zai_key.strip()
     return headers
 
 

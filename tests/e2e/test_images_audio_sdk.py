@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import wave
 
 import openai
@@ -217,6 +218,32 @@ def test_transcription_verbose_json(client, fake):
         (0, 0.0, 0.6),
         (1, 0.6, 1.0),
     ]
+
+
+def test_transcription_verbose_json_word_timestamps(client, fake):
+    words = [
+        {"word": "Hello", "start": 0, "end": 0.3},
+        {"word": "there.", "start": 0.3, "end": 0.6},
+    ]
+    fake.script(Reply([{"text": SEGMENTS[:-1] + f', "words": {json.dumps(words)}}}'}]))
+    result = client.audio.transcriptions.create(
+        model="whisper-1",
+        file=("talk.wav", make_wav(), "audio/wav"),
+        response_format="verbose_json",
+        timestamp_granularities=["word", "segment"],
+    )
+    assert [(w.word, w.start, w.end) for w in result.words] == [
+        ("Hello", 0.0, 0.3),
+        ("there.", 0.3, 0.6),
+    ]
+    assert len(result.segments) == 2
+    with pytest.raises(openai.BadRequestError) as info:
+        client.audio.transcriptions.create(
+            model="whisper-1",
+            file=("talk.wav", make_wav(), "audio/wav"),
+            timestamp_granularities=["word"],
+        )
+    assert info.value.body["param"] == "timestamp_granularities[]"
 
 
 def test_transcription_limits_and_non_audio(client, fake):

@@ -13,7 +13,6 @@ from antigravity_proxy.errors import InvalidRequest
 from antigravity_proxy.protocols.openai.audio import (
     DEFAULT_AUDIO_MODEL,
     PLAIN_ANSWER,
-    SEGMENTS_SCHEMA,
     TIMED_ANSWER,
     TranscriptionJob,
     audio_model,
@@ -179,7 +178,25 @@ def test_job_to_upstream_timed_asks_for_json_segments():
     inner = job_to_upstream(job("vtt", language="fr", prompt="Kenobi"), b"x")
     assert inner["generationConfig"] == {
         "responseMimeType": "application/json",
-        "responseJsonSchema": dict(SEGMENTS_SCHEMA),
+        "responseJsonSchema": {
+            "type": "object",
+            "properties": {
+                "language": {"type": "string"},
+                "segments": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "start": {"type": "number"},
+                            "end": {"type": "number"},
+                            "text": {"type": "string"},
+                        },
+                        "required": ["start", "end", "text"],
+                    },
+                },
+            },
+            "required": ["language", "segments"],
+        },
     }
     text = inner["contents"][0]["parts"][1]["text"]
     assert "'fr'" in text and "do not transcribe it): Kenobi" in text

@@ -6,15 +6,17 @@ instruction naming the language and the client's ``prompt``. The timed formats
 and end seconds; ``json`` and ``text`` ask for the plain transcript. The answer
 is rendered by ``audio_response``.
 
-Dropped request fields: ``timestamp_granularities[]`` (segments only, never
-words), ``include[]`` (no logprobs upstream), ``chunking_strategy``.
+``timestamp_granularities[]`` picks what ``verbose_json`` carries: ``segment``
+(the default), ``word`` (the model is also asked for each word's times), or both.
+
+Dropped request fields: ``include[]`` (no logprobs upstream),
+``chunking_strategy``.
 """
 
 from __future__ import annotations
 
 import base64
-import copy
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -33,25 +35,17 @@ EXTENSIONS: Final = tuple(
 RESPONSE_FORMATS: Final = ("json", "text", "srt", "vtt", "verbose_json")
 TIMED_FORMATS: Final = frozenset({"srt", "vtt", "verbose_json"})
 M4A_BRANDS: Final = (b"M4A", b"M4B", b"M4P")
+GRANULARITIES: Final = ("segment", "word")
+GRANULARITY_PARAM: Final = "timestamp_granularities[]"
 SEGMENT_FIELDS: Final[Mapping[str, str]] = {
     "start": "number",
     "end": "number",
     "text": "string",
 }
-SEGMENTS_SCHEMA: Final[Mapping[str, Any]] = {
-    "type": "object",
-    "properties": {
-        "language": {"type": "string"},
-        "segments": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "properties": {k: {"type": v} for k, v in SEGMENT_FIELDS.items()},
-                "required": list(SEGMENT_FIELDS),
-            },
-        },
-    },
-    "required": ["language", "segments"],
+WORD_FIELDS: Final[Mapping[str, str]] = {
+    "word": "string",
+    "start": "number",
+    "end": "number",
 }
 PLAIN_ANSWER: Final = (
     "Answer with the transcript text only: no title, labels, timestamps or comments."
@@ -62,6 +56,10 @@ TIMED_ANSWER: Final = (
     "sentences or phrases of at most 30 seconds, each with `start` and `end` in "
     "seconds from the beginning of the audio and its `text`."
 )
+WORDS_ANSWER: Final = (
+    "Also give `words`: every spoken word in order, each with its `word` and its "
+    "`start` and `end` in seconds."
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +67,7 @@ class TranscriptionJob:
     """One transcription request, validated.
 
     :param duration: seconds, when the container says (WAV); None otherwise.
+    :param granularities: what ``verbose_json`` carries (``segment``, ``word``).
     """
 
     model: str
@@ -78,6 +77,11 @@ class TranscriptionJob:
     prompt: str | None = None
     temperature: float | None = None
     duration: float | None = None
+    granularities: frozenset[str] = frozenset({"segment"})
+
+    @property
+    def words(self) -> bool:
+        return "word" in self.granularities
 
 
 def sniff_audio_type(data: bytes, extension: str = "") -> str | None:
@@ -120,9 +124,17 @@ def audio_model(requested: str, mapping: Mapping[str, str]) -> str:
 
 
 def transcription_job(
-    fields: Mapping[str, str], filename: str, data: bytes, mapping: Mapping[str, str]
+    fields: Mapping[str, str],
+    filename: str,
+    data: bytes,
+    mapping: Mapping[str, str],
+    granularities: Sequence[str] = (),
 ) -> TranscriptionJob:
-    """Validate the form fields and the upload into a job (``InvalidRequest``)."""
+    """Validate the form fields and the upload into a job (``InvalidRequest``).
+
+    ``granularities`` are the form's ``timestamp_granularities[]`` values (a
+    list, unlike the other fields).
+    """
     extension = filename.rpartition(".")[2].lower() if "." in filename else ""
     if extension and extension not in EXTENSIONS:
         raise _not_audio(f"'.{extension}' is not a supported audio file type")
@@ -131,14 +143,16 @@ def transcription_job(
         raise _not_audio("the file content is not a recognised audio format")
     if fields.get("stream", "false").lower() == "true":
         raise unsupported("stream", "transcripts are returned whole")
+    response_format = _response_format(fields.get("response_format") or "json")
     return TranscriptionJob(
         model=audio_model(fields.get("model") or "whisper-1", mapping),
-        response_format=_response_format(fields.get("response_format") or "json"),
+        response_format=response_format,
         mime_type=mime_type,
         language=fields.get("language") or None,
         prompt=fields.get("prompt") or None,
         temperature=_temperature(fields.get("temperature")),
         duration=wav_duration(data) if mime_type == "audio/wav" else None,
+        granularities=_granularities(granularities, response_format),
     )
 
 
@@ -155,13 +169,26 @@ def job_to_upstream(job: TranscriptionJob, data: bytes) -> dict[str, Any]:
         config["temperature"] = job.temperature
     if job.response_format in TIMED_FORMATS:
         config["responseMimeType"] = "application/json"
-        config["responseJsonSchema"] = copy.deepcopy(dict(SEGMENTS_SCHEMA))
+        config["responseJsonSchema"] = timed_schema(job.words)
     request: dict[str, Any] = {
         "contents": [{"role": "user", "parts": [audio, {"text": instruction(job)}]}]
     }
     if config:
         request["generationConfig"] = config
     return request
+
+
+def timed_schema(words: bool) -> dict[str, Any]:
+    """The JSON the timed formats ask for: language and segments (and words)."""
+    lists = {"segments": SEGMENT_FIELDS, **({"words": WORD_FIELDS} if words else {})}
+    properties: dict[str, Any] = {"language": {"type": "string"}}
+    for name, fields in lists.items():
+        item = {k: {"type": v} for k, v in fields.items()}
+        properties[name] = {
+            "type": "array",
+            "items": {"type": "object", "properties": item, "required": [*fields]},
+        }
+    return {"type": "object", "properties": properties, "required": [*properties]}
 
 
 def instruction(job: TranscriptionJob) -> str:
@@ -178,6 +205,8 @@ def instruction(job: TranscriptionJob) -> str:
         )
     timed = job.response_format in TIMED_FORMATS
     lines.append(TIMED_ANSWER if timed else PLAIN_ANSWER)
+    if timed and job.words:
+        lines.append(WORDS_ANSWER)
     return "\n".join(lines)
 
 
@@ -214,6 +243,21 @@ def _response_format(value: str) -> str:
         options = ", ".join(f"'{f}'" for f in RESPONSE_FORMATS)
         raise invalid_value("response_format", f"'{value}' is not one of {options}.")
     return value
+
+
+def _granularities(values: Sequence[str], response_format: str) -> frozenset[str]:
+    """``timestamp_granularities[]``; OpenAI refuses ``word`` outside verbose_json."""
+    chosen = frozenset(values) or frozenset({"segment"})
+    unknown = sorted(chosen - set(GRANULARITIES))
+    if unknown:
+        raise invalid_value(
+            GRANULARITY_PARAM, f"'{unknown[0][:40]}' is not one of 'segment', 'word'."
+        )
+    if "word" in chosen and response_format != "verbose_json":
+        raise invalid_value(
+            GRANULARITY_PARAM, "word timestamps need response_format 'verbose_json'."
+        )
+    return chosen
 
 
 def _temperature(value: str | None) -> float | None:

@@ -15,6 +15,7 @@ from typing import Any, Final
 
 from antigravity_proxy.errors import InvalidRequest
 from antigravity_proxy.protocols.openai.audio import TIMED_FORMATS, TranscriptionJob
+from antigravity_proxy.protocols.openai.images import modality_tokens
 
 NEUTRAL_STATS: Final[Mapping[str, float]] = {
     "avg_logprob": 0.0,
@@ -31,10 +32,18 @@ class Segment:
 
 
 @dataclass(frozen=True, slots=True)
+class Word:
+    word: str
+    start: float
+    end: float
+
+
+@dataclass(frozen=True, slots=True)
 class Transcript:
     text: str
     segments: tuple[Segment, ...] = ()
     language: str | None = None
+    words: tuple[Word, ...] = ()
 
 
 def transcript_from_upstream(
@@ -62,7 +71,8 @@ def transcript_from_upstream(
         segments = (Segment(0.0, end, whole.strip()),) if whole.strip() else ()
     spoken = parsed.get("language") if parsed is not None else None
     language = spoken if isinstance(spoken, str) and spoken else job.language
-    return Transcript(" ".join(s.text for s in segments), segments, language)
+    words = _words(parsed.get("words")) if parsed is not None and job.words else ()
+    return Transcript(" ".join(s.text for s in segments), segments, language, words)
 
 
 def transcription_body(
@@ -87,10 +97,33 @@ def transcription_body(
 
 def verbose_json(transcript: Transcript, job: TranscriptionJob) -> dict[str, Any]:
     """Whisper's ``verbose_json``; per-segment statistics the upstream lacks are
-    neutral values (logprob 0, compression 1, no-speech 0)."""
-    ends = [s.end for s in transcript.segments]
+    neutral values (logprob 0, compression 1, no-speech 0).
+
+    ``segments`` and ``words`` appear as ``timestamp_granularities[]`` asked
+    (segments alone by default), as OpenAI answers.
+    """
+    ends = [s.end for s in transcript.segments] + [w.end for w in transcript.words]
     duration = job.duration if job.duration is not None else max(ends, default=0.0)
-    segments = [
+    body: dict[str, Any] = {
+        "task": "transcribe",
+        "language": transcript.language or "",
+        "duration": round(duration, 3),
+        "text": transcript.text,
+    }
+    if "segment" in job.granularities:
+        body["segments"] = _verbose_segments(transcript, job)
+    if job.words:
+        body["words"] = [
+            {"word": w.word, "start": w.start, "end": w.end} for w in transcript.words
+        ]
+    body["usage"] = {"type": "duration", "seconds": round(duration, 3)}
+    return body
+
+
+def _verbose_segments(
+    transcript: Transcript, job: TranscriptionJob
+) -> list[dict[str, Any]]:
+    return [
         {
             "id": index,
             "seek": 0,
@@ -103,14 +136,6 @@ def verbose_json(transcript: Transcript, job: TranscriptionJob) -> dict[str, Any
         }
         for index, segment in enumerate(transcript.segments)
     ]
-    return {
-        "task": "transcribe",
-        "language": transcript.language or "",
-        "duration": round(duration, 3),
-        "text": transcript.text,
-        "segments": segments,
-        "usage": {"type": "duration", "seconds": round(duration, 3)},
-    }
 
 
 def srt_from_segments(segments: Sequence[Segment]) -> str:
@@ -136,12 +161,7 @@ def usage_from_upstream(meta: Mapping[str, Any]) -> dict[str, Any] | None:
     prompt, output = meta.get("promptTokenCount"), meta.get("candidatesTokenCount")
     if not isinstance(prompt, int) or not isinstance(output, int):
         return None
-    details = meta.get("promptTokensDetails")
-    audio = sum(
-        d.get("tokenCount", 0)
-        for d in (details if isinstance(details, list) else [])
-        if isinstance(d, dict) and d.get("modality") == "AUDIO"
-    )
+    audio = modality_tokens(meta, "promptTokensDetails", "AUDIO")
     return {
         "type": "tokens",
         "input_tokens": prompt,
@@ -185,6 +205,18 @@ def _segments(raw: Any) -> tuple[Segment, ...]:
         end = max(start, _seconds(item.get("end")))
         if item["text"].strip():
             found.append(Segment(round(start, 3), round(end, 3), item["text"].strip()))
+    return tuple(found)
+
+
+def _words(raw: Any) -> tuple[Word, ...]:
+    found: list[Word] = []
+    for item in raw if isinstance(raw, list) else []:
+        if not isinstance(item, dict) or not isinstance(item.get("word"), str):
+            continue
+        start = max(0.0, _seconds(item.get("start")))
+        end = max(start, _seconds(item.get("end")))
+        if item["word"].strip():
+            found.append(Word(item["word"].strip(), round(start, 3), round(end, 3)))
     return tuple(found)
 
 

@@ -45,6 +45,8 @@ IMAGE_SIZE_FROM_QUALITY: Final[Mapping[str, str | None]] = {
     "auto": None,
 }
 IMAGE_SIZES: Final = ("1K", "2K", "4K")
+MAX_DIGITS: Final = 6
+"""Digits of a ``size`` side (or of ``n``): more is never a real image."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,10 +106,23 @@ def aspect_ratio_for_size(size: str) -> str | None:
             break
     else:
         return None
-    if not (width.isdigit() and height.isdigit()) or not int(width) * int(height):
+    w, h = small_natural(width), small_natural(height)
+    if not (w and h):
         return None
-    wanted = math.log(int(width) / int(height))
+    wanted = math.log(w / h)
     return min(ASPECT_RATIOS, key=lambda r: abs(_log_ratio(r) - wanted))
+
+
+def small_natural(text: str, max_digits: int = MAX_DIGITS) -> int | None:
+    """``text`` as a non-negative integer of ASCII digits; None otherwise.
+
+    Why not ``str.isdigit``: it accepts ``²`` and other digits ``int()`` refuses,
+    and an unbounded run of digits overflows a float or ``int()``'s digit limit.
+    """
+    text = text.strip()
+    if not (text.isascii() and text.isdigit()) or len(text) > max_digits:
+        return None
+    return int(text)
 
 
 def image_model(requested: str, mapping: Mapping[str, str]) -> tuple[str, ImageConfig]:

@@ -29,6 +29,7 @@ from antigravity_proxy.protocols.openai.image_config import (
     ImageConfig,
     config_from_fields,
     image_model,
+    small_natural,
     text_field,
 )
 from antigravity_proxy.protocols.openai.types import as_str, invalid_value
@@ -201,7 +202,7 @@ def usage_from_upstream(metas: Sequence[Mapping[str, Any]]) -> dict[str, Any] | 
         return None
     prompt = sum(_int(m, "promptTokenCount") for m in metas)
     output = sum(_int(m, "candidatesTokenCount") for m in metas)
-    images_in = sum(_modality(m, "promptTokensDetails", "IMAGE") for m in metas)
+    images_in = sum(modality_tokens(m, "promptTokensDetails", "IMAGE") for m in metas)
     return {
         "input_tokens": prompt,
         "input_tokens_details": {
@@ -244,15 +245,15 @@ def _choice(fields: Mapping[str, Any], key: str, allowed: Sequence[str]) -> str 
 
 
 def _count(value: Any) -> int:
+    """``n``: an integer (or, from a form, its digits) between 1 and 10."""
     if value is None or value == "":
         return 1
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int):
+    count = small_natural(value) if isinstance(value, str) else value
+    if isinstance(count, bool) or not isinstance(count, int):
         raise invalid_value("n", "expected an integer between 1 and 10.")
-    if not 1 <= value <= MAX_IMAGES:
-        raise invalid_value("n", f"{value} is not between 1 and {MAX_IMAGES}.")
-    return value
+    if not 1 <= count <= MAX_IMAGES:
+        raise invalid_value("n", f"expected an integer between 1 and {MAX_IMAGES}.")
+    return count
 
 
 def _inline(image: InlineImage) -> dict[str, Any]:
@@ -301,7 +302,8 @@ def _int(meta: Mapping[str, Any], key: str) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
-def _modality(meta: Mapping[str, Any], key: str, modality: str) -> int:
+def modality_tokens(meta: Mapping[str, Any], key: str, modality: str) -> int:
+    """Tokens of one ``modality`` in a ``usageMetadata`` details list (``key``)."""
     details = meta.get(key)
     if not isinstance(details, list):
         return 0
