@@ -20,8 +20,8 @@ test: install
 	$(PY) -m pytest
 
 lint: install
-	$(VENV)/bin/ruff check antigravity_proxy tests
-	$(VENV)/bin/ruff format --check antigravity_proxy tests
+	$(VENV)/bin/ruff check antigravity_proxy tests benchmarks
+	$(VENV)/bin/ruff format --check antigravity_proxy tests benchmarks
 	$(VENV)/bin/mypy
 
 bench: install

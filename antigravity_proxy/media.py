@@ -27,6 +27,7 @@ import urllib3
 from requests.utils import DEFAULT_CA_BUNDLE_PATH
 
 from antigravity_proxy.errors import InvalidRequest
+from antigravity_proxy.protocols.openai.images import sniff_image_type
 from antigravity_proxy.protocols.openai.responses_types import FetchedMedia
 
 MAX_IMAGE_BYTES: Final = 20 * 1024 * 1024
@@ -34,12 +35,6 @@ CHUNK_BYTES: Final = 64 * 1024
 REDIRECT_STATUSES: Final = frozenset({301, 302, 303, 307, 308})
 DEFAULT_PORTS: Final[Mapping[str, int]] = {"http": 80, "https": 443}
 # Magic numbers of the formats OpenAI accepts, for servers that send no image type.
-IMAGE_MAGIC: Final[Mapping[bytes, str]] = {
-    b"\x89PNG\r\n\x1a\n": "image/png",
-    b"\xff\xd8\xff": "image/jpeg",
-    b"GIF87a": "image/gif",
-    b"GIF89a": "image/gif",
-}
 NAT64: Final = ipaddress.ip_network("64:ff9b::/96")
 USER_AGENT: Final = "antigravity-proxy-image-fetch"
 
@@ -293,11 +288,9 @@ def _image_type(content_type: str | None, data: bytes) -> str:
     declared = (content_type or "").split(";", 1)[0].strip().lower()
     if declared.startswith("image/"):
         return declared
-    for magic, mime in IMAGE_MAGIC.items():
-        if data.startswith(magic):
-            return mime
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp"
+    sniffed = sniff_image_type(data)
+    if sniffed is not None:
+        return sniffed
     raise _Refused(f"the URL is not an image (Content-Type {declared or 'missing'})")
 
 

@@ -19,6 +19,16 @@ _SONNET: Final = "claude-sonnet-4-6"
 _SONNET_THINKING: Final = "claude-sonnet-4-6-thinking"
 _OPUS: Final = "claude-opus-4-6-thinking"
 _FLASH_25: Final = "gemini-2.5-flash"
+_O_SERIES: Final = re.compile(r"o[1-9](-[a-z0-9.-]+)?")
+_NOT_CHAT: Final = (
+    "image",
+    "dall-e",
+    "whisper",
+    "tts",
+    "audio",
+    "embedding",
+    "transcribe",
+)
 
 BUILTIN_MODEL_MAP: Final[Mapping[str, str]] = {
     **dict.fromkeys(
@@ -155,8 +165,12 @@ def resolve_model(name: str, mapping: Mapping[str, str]) -> str:
       ``gemini-3.1-flash-image``; ``flash-lite`` → ``gemini-2.5-flash`` (the
       lightest text model served); ``flash`` → ``gemini-3-flash``; ``pro`` → the
       route of ``gemini-3.1-pro-high`` (``gemini-pro-agent``);
-    * anything else (``gpt-6.1-sol``, ``claude-instant-1``, ``gemini-embedding``)
-      passes through unchanged.
+    * OpenAI chat ids the table does not know (``gpt-5.1-codex``, Codex's default
+      ``gpt-6.1-sol``, ``o3``, ``o4-mini``, ``chatgpt-4o-latest``) →
+      ``gemini-3-flash``: the served model with the most quota, as real-clients.md
+      asks for a fallback; ``gpt-oss-*`` (an upstream id) and image, audio,
+      embedding ids are left alone;
+    * anything else (``claude-instant-1``, ``gemini-embedding``) passes through.
     """
     if name in mapping:
         return mapping[name]
@@ -231,7 +245,17 @@ def _family_fallback(name: str) -> str:
         return _claude_family(lowered) or name
     if lowered.startswith("gemini-"):
         return _gemini_family(lowered) or name
+    if _is_openai_chat_id(lowered):
+        return "gemini-3-flash"
     return name
+
+
+def _is_openai_chat_id(lowered: str) -> bool:
+    if lowered.startswith("gpt-oss") or any(w in lowered for w in _NOT_CHAT):
+        return False
+    return lowered.startswith(("gpt-", "chatgpt-", "codex-")) or bool(
+        _O_SERIES.fullmatch(lowered)
+    )
 
 
 def _claude_family(lowered: str) -> str | None:

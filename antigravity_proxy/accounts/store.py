@@ -33,7 +33,9 @@ log = logging.getLogger(__name__)
 QUOTA_PROTECTION_REASON: Final = "quota_protection"
 """Legacy account-level quota protection: such an account still serves (§3.3)."""
 
-_ID: Final = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*")  # no leading dot
+# No leading dot (hidden/temp files); bounded so a file name never exceeds
+# the filesystem's limit (an over-long id would be an OSError, not a clear error).
+_ID: Final = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]{0,127}")
 _SUFFIX: Final = ".json"
 _CREATE_LOCK: Final = ".create.lock"
 

@@ -85,7 +85,7 @@ def test_accounts_enable_disable_remove(cli, home, fake_upstream):
     assert code == 2 and "no account with id" in err
 
 
-@pytest.mark.parametrize("bad_id", ["../etc/passwd", ".hidden", "a/b"])
+@pytest.mark.parametrize("bad_id", ["../etc/passwd", ".hidden", "a/b", "x" * 300])
 def test_accounts_rejects_path_like_ids(cli, bad_id):
     code, _, err = cli("disable", bad_id)
     assert code == 2

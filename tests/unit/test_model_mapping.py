@@ -63,7 +63,6 @@ INVENTED_CASES = [
     ("claude-haiku-5-thinking", "claude-sonnet-4-6-thinking"),
     ("claude-instant-1", "claude-instant-1"),
     # Codex default and other strangers pass through
-    ("gpt-6.1-sol", "gpt-6.1-sol"),
     ("", ""),
 ]
 
@@ -118,7 +117,10 @@ def test_resolve_model_mapping_beats_builtin_table():
 
 
 def test_resolve_model_wildcards_are_case_sensitive():
-    assert resolve_model("GPT-9", {"gpt-*": "x"}) == "GPT-9"
+    assert resolve_model("Foo-9", {"foo-*": "x"}) == "Foo-9"
+    assert (
+        resolve_model("GPT-9", {"gpt-*": "x"}) == "gemini-3-flash"
+    )  # family fallback, not the pattern
 
 
 def test_resolve_model_wildcard_tie_is_independent_of_order():
@@ -177,3 +179,29 @@ def test_model_limits_tables_and_defaults():
     assert thinking_budget_cap("gemini-3-pro-preview") == 24576
     assert max_output_tokens("claude-sonnet-4-6") == 64000
     assert max_output_tokens("unknown") == 65535
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("gpt-6.1-sol", "gemini-3-flash"),  # Codex's default model
+        ("gpt-5.1-codex", "gemini-3-flash"),
+        ("o3", "gemini-3-flash"),
+        ("o4-mini", "gemini-3-flash"),
+        ("chatgpt-4o-latest", "gemini-3-flash"),
+        ("gpt-oss-120b-medium", "gpt-oss-120b-medium"),
+        ("gpt-image-1", "gpt-image-1"),
+        ("whisper-1", "whisper-1"),
+        ("gpt-4o-transcribe", "gpt-4o-transcribe"),
+        ("omni", "omni"),
+    ],
+)
+def test_resolve_model_openai_family_fallback(name, expected):
+    assert resolve_model(name, {}) == expected
+
+
+def test_resolve_model_mapping_beats_openai_fallback():
+    assert (
+        resolve_model("gpt-6.1-sol", {"gpt-*": "claude-sonnet-4-6"})
+        == "claude-sonnet-4-6"
+    )
