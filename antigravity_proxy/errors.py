@@ -187,3 +187,6 @@ class UpstreamStatus(UpstreamError):
         self.upstream_status = upstream_status
         self.body = body
         self.headers: Mapping[str, str] = dict(headers or {})
+        # Set at the upstream seam when the message says the prompt exceeds the
+        # context window: (tokens sent, tokens allowed), either may be unknown.
+        self.prompt_too_long: tuple[int | None, int | None] | None = None

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import json
-import re
 import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -20,10 +19,10 @@ from typing import Any, Final
 from antigravity_proxy.config import Config
 from antigravity_proxy.dispatch import Sent, UpstreamRequest
 from antigravity_proxy.errors import (
-    ErrorKind,
     GatewayError,
     InvalidRequest,
     NotFoundError,
+    UpstreamStatus,
 )
 from antigravity_proxy.media import ImageRef, fetch_images
 from antigravity_proxy.models import resolve_model
@@ -39,18 +38,7 @@ SIGNATURE_NAMESPACE: Final = "anthropic-signature"
 SIGNATURE_TTL: Final = 24 * 3600.0
 CLAUDE_CODE_BETA: Final = "claude-code-20250219"
 MEDIA_BLOCKS: Final = frozenset({"image", "document"})
-# Upstream 400 messages meaning "the prompt does not fit the context window":
-# Gemini says "The input token count (N) exceeds the maximum number of tokens
-# allowed (M)", Claude models behind the upstream say "prompt is too long".
-PROMPT_TOO_LONG_PHRASES: Final = (
-    "prompt is too long",
-    "input token count",
-    "exceeds the maximum number of tokens",
-    "too many tokens",
-)
 PROMPT_TOO_LONG: Final = "prompt is too long"
-# Gemini's counts: "The input token count (N) exceeds ... allowed (M)".
-TOKEN_COUNTS: Final = re.compile(r"\((\d+)\)[^()]*\((\d+)\)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,22 +118,18 @@ def beta_headers(upstream_model: str) -> dict[str, str]:
 def prompt_too_long(err: GatewayError) -> GatewayError:
     """An upstream context-window 400 reworded as Anthropic's "prompt is too long".
 
-    Why match text: the upstream has no error code for it, and Claude Code
-    recognises exactly this wording (it then compacts the conversation). It also
-    reads Anthropic's ``N tokens > M maximum`` to know how much to cut, so
-    Gemini's counts are restated that way; a Claude upstream's message already
-    has Anthropic's wording and is kept.
+    Why: Claude Code recognises exactly this wording (it then compacts the
+    conversation) and reads ``N tokens > M maximum`` to know how much to cut.
+    The upstream seam (``cloudcode.prompt_too_long_counts``) recognised the
+    error; a Claude upstream's message already in Anthropic's wording is kept.
     """
-    lowered = err.message.lower()
-    if err.kind is not ErrorKind.INVALID_REQUEST or not any(
-        phrase in lowered for phrase in PROMPT_TOO_LONG_PHRASES
-    ):
+    counts = err.prompt_too_long if isinstance(err, UpstreamStatus) else None
+    if counts is None:
         return err
-    if lowered.startswith(PROMPT_TOO_LONG):
+    if err.message.lower().startswith(PROMPT_TOO_LONG):
         return InvalidRequest(err.message)
-    counts = TOKEN_COUNTS.search(err.message)
-    if counts is not None:
-        used, limit = counts.groups()
+    used, limit = counts
+    if used is not None and limit is not None:
         return InvalidRequest(f"{PROMPT_TOO_LONG}: {used} tokens > {limit} maximum")
     return InvalidRequest(f"{PROMPT_TOO_LONG}: {err.message}")
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 import urllib.request
 import uuid
@@ -34,6 +35,16 @@ log = logging.getLogger(__name__)
 NEXT_BASE_STATUSES: Final = frozenset({404, 408})
 MAX_ERROR_BODY: Final = 64 * 1024
 PROCESS_SESSION_ID: Final = str(uuid.uuid4())
+PROMPT_TOO_LONG_PHRASES: Final = (
+    "prompt is too long",
+    "input token count",
+    "exceeds the maximum number of tokens",
+    "too many tokens",
+)
+TOKEN_COUNT_PATTERNS: Final = (
+    re.compile(r"\((\d+)\)[^()]*\((\d+)\)"),
+    re.compile(r"(\d+) tokens? > (\d+)"),
+)
 PLACEHOLDER_PROJECTS: Final = frozenset({"", "test-project", "project-id"})
 ENVIRONMENT_PROXIES: Final = {
     scheme: url
@@ -203,12 +214,33 @@ def _try_next_base(status: int) -> bool:
 def _status_error(response: requests.Response) -> UpstreamStatus:
     with response:
         body = response.text[:MAX_ERROR_BODY]
-    return UpstreamStatus(
+    error = UpstreamStatus(
         response.status_code,
         body,
         headers=dict(response.headers),
         message=upstream_message(body, response.status_code),
     )
+    if response.status_code == 400:
+        error.prompt_too_long = prompt_too_long_counts(error.message)
+    return error
+
+
+def prompt_too_long_counts(message: str) -> tuple[int | None, int | None] | None:
+    """(sent, allowed) tokens when ``message`` says the prompt is too long.
+
+    This is the one place that reads upstream message text for meaning: the
+    upstream gives the context-window 400 no error code. Gemini says "The input
+    token count (N) exceeds the maximum number of tokens allowed (M)"; Claude
+    models behind it say "prompt is too long: N tokens > M maximum".
+    """
+    lowered = message.lower()
+    if not any(phrase in lowered for phrase in PROMPT_TOO_LONG_PHRASES):
+        return None
+    for pattern in TOKEN_COUNT_PATTERNS:
+        found = pattern.search(message)
+        if found is not None:
+            return int(found.group(1)), int(found.group(2))
+    return None, None
 
 
 def upstream_message(body: str, status: int) -> str:

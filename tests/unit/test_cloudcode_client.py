@@ -170,3 +170,30 @@ def test_call_json_rejects_non_json_answer():
 )
 def test_client_version_from_user_agent(agent, version):
     assert client_version(agent) == version
+
+
+@pytest.mark.parametrize(
+    ("message", "counts"),
+    [
+        (
+            "The input token count (1200000) exceeds the maximum number of tokens allowed (1048576).",
+            (1200000, 1048576),
+        ),
+        ("prompt is too long: 210000 tokens > 200000 maximum", (210000, 200000)),
+        ("Request had too many tokens", (None, None)),
+        ("Invalid JSON payload received.", None),
+    ],
+)
+def test_prompt_too_long_counts(message, counts):
+    assert prompt_too_long_counts(message) == counts
+
+
+@responses.activate
+def test_status_error_marks_prompt_too_long_only_for_400():
+    body = {
+        "error": {"code": 400, "message": "prompt is too long: 5 tokens > 4 maximum"}
+    }
+    responses.post(f"{BASES[0]}:generateContent", status=400, json=body)
+    with pytest.raises(UpstreamStatus) as info:
+        client().call("generateContent", {}, "tok")
+    assert info.value.prompt_too_long == (5, 4)
