@@ -19,6 +19,7 @@ from antigravity_proxy.upstream.cloudcode import (
     CloudCodeClient,
     client_version,
     iter_events,
+    prompt_too_long_counts,
 )
 
 BASES = (
