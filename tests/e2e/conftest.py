@@ -15,6 +15,8 @@ import pytest
 import requests
 
 from tests.conftest import API_KEY, write_config
+from tests.fakes.cloudcode import FakeCloudCode, serve
+from tests.upstream_env import seed_account, upstream_section
 
 
 def free_port() -> int:
@@ -108,3 +110,30 @@ def gateway_factory(tmp_path):
         return run_gateway(tmp_path / "home", data or {}, **options)
 
     return start
+
+
+@contextmanager
+def sdk_stack(
+    home: Path,
+    *,
+    extra: dict | None = None,
+    wrap=None,
+    workers: int = 2,
+    threads: int = 8,
+):
+    """The fake upstream with two accounts (Ultra, Pro) and a gateway in strict mode.
+
+    ``wrap`` may wrap the fake's WSGI app (e.g. to log which worker calls it).
+    Yields ``(fake, gateway)``.
+    """
+    fake = FakeCloudCode()
+    with serve(wrap(fake) if wrap else fake) as base:
+        seed_account(home, fake, "ultra", tier="Google AI Ultra")
+        seed_account(home, fake, "pro", tier="Google AI Pro")
+        data = {
+            "proxy": {"api_key": API_KEY, "auth_mode": "strict"},
+            "upstream": upstream_section(base),
+            **(extra or {}),
+        }
+        with run_gateway(home, data, workers=workers, threads=threads) as gateway:
+            yield fake, gateway

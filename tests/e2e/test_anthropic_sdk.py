@@ -9,10 +9,9 @@ import anthropic
 import pytest
 
 from tests.conftest import API_KEY
-from tests.e2e.conftest import run_gateway
-from tests.fakes.cloudcode import FakeCloudCode, Stream, quota_exhausted, serve
+from tests.e2e.conftest import sdk_stack
+from tests.fakes.cloudcode import Stream, quota_exhausted
 from tests.fakes.cloudcode import unavailable as upstream_unavailable
-from tests.upstream_env import seed_account, upstream_section
 
 pytestmark = pytest.mark.e2e
 
@@ -33,17 +32,8 @@ THINKING = {"type": "enabled", "budget_tokens": 2048}
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
     """One fake upstream and one gateway (2 workers) shared by this module's tests."""
-    home = tmp_path_factory.mktemp("anthropic-e2e") / "home"
-    fake = FakeCloudCode()
-    with serve(fake) as base:
-        seed_account(home, fake, "ultra", tier="Google AI Ultra")
-        seed_account(home, fake, "pro", tier="Google AI Pro")
-        data = {
-            "proxy": {"api_key": API_KEY, "auth_mode": "strict"},
-            "upstream": upstream_section(base),
-        }
-        with run_gateway(home, data, workers=2, threads=8) as gateway:
-            yield fake, gateway
+    with sdk_stack(tmp_path_factory.mktemp("anthropic-e2e") / "home") as stack:
+        yield stack
 
 
 @pytest.fixture

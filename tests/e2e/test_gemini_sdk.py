@@ -15,9 +15,9 @@ from google.genai import errors as genai_errors
 from google.genai import types
 
 from tests.conftest import API_KEY
-from tests.e2e.conftest import run_gateway
-from tests.fakes.cloudcode import CutStream, FakeCloudCode, quota_exhausted, serve
-from tests.upstream_env import read_account, seed_account, upstream_section
+from tests.e2e.conftest import sdk_stack
+from tests.fakes.cloudcode import CutStream, quota_exhausted
+from tests.upstream_env import read_account, seed_account
 
 pytestmark = pytest.mark.e2e
 
@@ -25,17 +25,8 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
     """One fake upstream and one gateway (2 workers) shared by this module's tests."""
-    home = tmp_path_factory.mktemp("gemini-e2e") / "home"
-    fake = FakeCloudCode()
-    with serve(fake) as base:
-        seed_account(home, fake, "ultra", tier="Google AI Ultra")
-        seed_account(home, fake, "pro", tier="Google AI Pro")
-        data = {
-            "proxy": {"api_key": API_KEY, "auth_mode": "strict"},
-            "upstream": upstream_section(base),
-        }
-        with run_gateway(home, data, workers=2, threads=8) as gateway:
-            yield fake, gateway
+    with sdk_stack(tmp_path_factory.mktemp("gemini-e2e") / "home") as stack:
+        yield stack
 
 
 @pytest.fixture

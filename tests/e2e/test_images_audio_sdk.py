@@ -16,9 +16,8 @@ import pytest
 import requests
 
 from tests.conftest import API_KEY
-from tests.e2e.conftest import run_gateway
-from tests.fakes.cloudcode import FakeCloudCode, Reply, quota_exhausted, serve
-from tests.upstream_env import seed_account, upstream_section
+from tests.e2e.conftest import sdk_stack
+from tests.fakes.cloudcode import Reply, quota_exhausted
 
 pytestmark = pytest.mark.e2e
 
@@ -63,18 +62,9 @@ def make_wav(seconds: float = 1.0, rate: int = 8000) -> bytes:
 def stack(tmp_path_factory):
     """One fake upstream and one gateway (1 worker, 8 threads) for the module."""
     home = tmp_path_factory.mktemp("images-audio-e2e") / "home"
-    fake = FakeCloudCode()
-    with serve(fake) as base:
-        seed_account(home, fake, "ultra", tier="Google AI Ultra")
-        seed_account(home, fake, "pro", tier="Google AI Pro")
-        data = {
-            "proxy": {"api_key": API_KEY, "auth_mode": "strict"},
-            "upstream": upstream_section(base),
-            "model_mapping": MAPPING,
-            "audio": {"max_bytes": AUDIO_LIMIT},
-        }
-        with run_gateway(home, data, workers=1, threads=8) as gateway:
-            yield fake, gateway
+    extra = {"model_mapping": MAPPING, "audio": {"max_bytes": AUDIO_LIMIT}}
+    with sdk_stack(home, extra=extra, workers=1) as stack:
+        yield stack
 
 
 @pytest.fixture

@@ -12,10 +12,9 @@ import pytest
 from pydantic import BaseModel
 
 from tests.conftest import API_KEY
-from tests.e2e.conftest import run_gateway
-from tests.fakes.cloudcode import FakeCloudCode, Stream, quota_exhausted, serve
+from tests.e2e.conftest import sdk_stack
+from tests.fakes.cloudcode import FakeCloudCode, Stream, quota_exhausted
 from tests.fakes.cloudcode_replies import default_reply
-from tests.upstream_env import seed_account, upstream_section
 
 pytestmark = pytest.mark.e2e
 
@@ -60,18 +59,15 @@ class WorkerLog:
 def stack(tmp_path_factory):
     """One fake upstream and one gateway (2 workers) shared by this module's tests."""
     home = tmp_path_factory.mktemp("openai-e2e") / "home"
-    fake = FakeCloudCode()
-    log = WorkerLog(fake)
-    with serve(log) as base:
-        seed_account(home, fake, "ultra", tier="Google AI Ultra")
-        seed_account(home, fake, "pro", tier="Google AI Pro")
-        data = {
-            "proxy": {"api_key": API_KEY, "auth_mode": "strict"},
-            "upstream": upstream_section(base),
-        }
-        with run_gateway(home, data, workers=2, threads=4) as gateway:
-            log.master = gateway.process.pid
-            yield fake, gateway, log
+    logs: list[WorkerLog] = []
+
+    def wrap(fake: FakeCloudCode) -> WorkerLog:
+        logs.append(WorkerLog(fake))
+        return logs[0]
+
+    with sdk_stack(home, wrap=wrap, threads=4) as (fake, gateway):
+        logs[0].master = gateway.process.pid
+        yield fake, gateway, logs[0]
 
 
 @pytest.fixture
