@@ -16,8 +16,13 @@ install: $(STAMP)
 run: install
 	$(VENV)/bin/antigravity-proxy serve
 
+# Every test, with branch coverage that must stay at 100% on the pure
+# translators and the SSE codec (STYLE.md).
+COVERAGE := --cov=antigravity_proxy.protocols --cov=antigravity_proxy.sse --cov-branch \
+	--cov-report=term-missing:skip-covered --cov-fail-under=100
+
 test: install
-	$(PY) -m pytest
+	$(PY) -m pytest $(COVERAGE)
 
 lint: install
 	$(VENV)/bin/ruff check antigravity_proxy tests benchmarks

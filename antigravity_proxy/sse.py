@@ -67,9 +67,7 @@ class SSEDecoder:
         line = "".join(self._partial) + self._utf8.decode(b"", final=True)
         self._partial = []
         if line:
-            event = self._process_line(line)
-            if event is not None:
-                events.append(event)
+            self._process_line(line)  # a non-empty line never dispatches
         event = self._dispatch()
         if event is not None:
             events.append(event)

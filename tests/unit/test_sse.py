@@ -115,3 +115,8 @@ def test_sse_decoder_cr_split_from_lf_across_long_partial_lines():
     events += decoder.feed(b"\ndata: second\r")
     events += decoder.feed(b"\n\r\n")
     assert [e.data for e in events] == ["a" * 1000 + "b" * 1000 + "\nsecond"]
+
+
+def test_sse_decoder_ignores_unknown_fields_and_ids_with_nul():
+    events = decode_all([b"retry: 100\nid: 5\x00x\nfoo: bar\ndata: {}\n\n"])
+    assert events == [SSEEvent(data="{}")]
