@@ -13,7 +13,6 @@ import base64
 import copy
 import json
 import logging
-import os
 from pathlib import Path
 from typing import Any
 
@@ -47,9 +46,9 @@ from antigravity_proxy.protocols.anthropic.stream import MessagesStreamTranslato
 from antigravity_proxy.protocols.anthropic.types import MessagesContext
 from antigravity_proxy.protocols.sealed import PREFIX
 from antigravity_proxy.sse import SSEDecoder
+from tests.golden_files import UPDATE, check_json, check_text, dump, load
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden" / "anthropic"
-UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
 REQUEST_CASES = sorted(p.parent for p in GOLDEN.glob("*/request.json"))
 STREAM_CASES = sorted(p.parent for p in GOLDEN.glob("*/upstream_stream.json"))
 ERRORS_FILE = GOLDEN / "validation_errors.json"
@@ -59,26 +58,6 @@ CTX = MessagesContext(
     upstream_model="gemini-3-flash",
 )  # fmt: skip
 USER = [{"role": "user", "content": "hi"}]
-
-
-def load(path: Path) -> Any:
-    return json.loads(path.read_text(encoding="utf-8"))
-
-
-def dump(value: Any) -> str:
-    return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-
-
-def check_json(path: Path, actual: Any) -> None:
-    if UPDATE:
-        path.write_text(dump(actual), encoding="utf-8")
-    assert load(path) == actual
-
-
-def check_text(path: Path, actual: str) -> None:
-    if UPDATE:
-        path.write_text(actual, encoding="utf-8")
-    assert path.read_text(encoding="utf-8") == actual
 
 
 def context(case: Path) -> MessagesContext:

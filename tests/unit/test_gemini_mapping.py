@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -23,36 +22,20 @@ from antigravity_proxy.protocols.gemini.response import (
     signatures_from_chunk,
 )
 from antigravity_proxy.protocols.gemini.stream import GeminiStreamTranslator
+from tests.golden_files import check_bytes, check_json, load
 
 EMPTY = {"type": "object", "properties": {}}
 USER_BRIEF = {"role": "user", "parts": [{"text": "Be brief."}]}
+
 GOLDEN = Path(__file__).parent.parent / "golden" / "gemini"
-UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
 
 
 def _cases(marker: str) -> list[Path]:
     return sorted(p.parent for p in GOLDEN.glob(f"*/{marker}"))
 
 
-def _load(path: Path) -> Any:
-    return json.loads(path.read_text(encoding="utf-8"))
-
-
-def _check_json(path: Path, actual: Any) -> None:
-    if UPDATE:
-        text = json.dumps(actual, indent=2, sort_keys=True, ensure_ascii=False)
-        path.write_text(text + "\n", encoding="utf-8")
-    assert _load(path) == actual
-
-
-def _check_bytes(path: Path, actual: bytes) -> None:
-    if UPDATE:
-        path.write_bytes(actual)
-    assert path.read_bytes() == actual
-
-
 def _context(case: Path) -> GeminiContext:
-    data = _load(case / "context.json")
+    data = load(case / "context.json")
     return GeminiContext(data["upstream_model"], data["signatures"])
 
 
@@ -64,30 +47,30 @@ STREAM_CASES = _cases("upstream_stream.json")
 
 @pytest.mark.parametrize("case", VALID_CASES, ids=lambda p: p.name)
 def test_request_to_upstream_golden(case):
-    body = _load(case / "request.json")
+    body = load(case / "request.json")
     before = copy.deepcopy(body)
     actual = request_to_upstream(body, _context(case))
     assert body == before
-    _check_json(case / "upstream_request.json", actual)
+    check_json(case / "upstream_request.json", actual)
 
 
 @pytest.mark.parametrize("case", INVALID_CASES, ids=lambda p: p.name)
 def test_request_to_upstream_invalid_golden(case):
     with pytest.raises(InvalidRequest) as info:
-        request_to_upstream(_load(case / "request.json"), _context(case))
+        request_to_upstream(load(case / "request.json"), _context(case))
     err = info.value
     actual = {"message": err.message, "param": err.param, "status": err.status}
-    _check_json(case / "error.json", actual)
+    check_json(case / "error.json", actual)
 
 
 def _translate(case: Path, sse: bool) -> tuple[bytes, GeminiStreamTranslator]:
     translator = GeminiStreamTranslator(sse=sse)
     frames: list[bytes] = []
-    for chunk in _load(case / "upstream_stream.json"):
+    for chunk in load(case / "upstream_stream.json"):
         frames += translator.feed(chunk)
     error_path = case / "stream_error.json"
     if error_path.exists():
-        spec = _load(error_path)
+        spec = load(error_path)
         frames += translator.error(
             GatewayError(spec["message"], kind=ErrorKind(spec["kind"]))
         )
@@ -99,23 +82,23 @@ def _translate(case: Path, sse: bool) -> tuple[bytes, GeminiStreamTranslator]:
 @pytest.mark.parametrize("case", STREAM_CASES, ids=lambda p: p.name)
 def test_stream_sse_golden(case):
     body, translator = _translate(case, sse=True)
-    _check_bytes(case / "stream.sse", body)
-    _check_json(case / "signatures.json", translator.signatures)
+    check_bytes(case / "stream.sse", body)
+    check_json(case / "signatures.json", translator.signatures)
 
 
 @pytest.mark.parametrize("case", STREAM_CASES, ids=lambda p: p.name)
 def test_stream_json_array_golden(case):
     body, _ = _translate(case, sse=False)
-    _check_json(case / "stream.json", json.loads(body))
+    check_json(case / "stream.json", json.loads(body))
 
 
 @pytest.mark.parametrize("case", STREAM_CASES, ids=lambda p: p.name)
 def test_merge_chunks_golden(case):
-    chunks = _load(case / "upstream_stream.json")
+    chunks = load(case / "upstream_stream.json")
     before = copy.deepcopy(chunks)
     actual = response_to_client(merge_chunks(chunks))
     assert chunks == before
-    _check_json(case / "response.json", actual)
+    check_json(case / "response.json", actual)
 
 
 def test_stream_sse_frames_are_crlf_data_events():
@@ -169,7 +152,7 @@ def test_stream_error_first_element_opens_array():
 
 def test_merge_chunks_equals_what_was_streamed():
     case = GOLDEN / "stream_text_thought_signature_call"
-    chunks = _load(case / "upstream_stream.json")
+    chunks = load(case / "upstream_stream.json")
     body, _ = _translate(case, sse=False)
     streamed = json.loads(body)
     assert merge_chunks(streamed) == merge_chunks(chunks)

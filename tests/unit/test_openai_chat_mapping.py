@@ -12,7 +12,6 @@ from __future__ import annotations
 import copy
 import json
 import logging
-import os
 from pathlib import Path
 
 import pytest
@@ -38,9 +37,9 @@ from antigravity_proxy.protocols.openai.chat_stream import (
 from antigravity_proxy.protocols.openai.errors import error_body
 from antigravity_proxy.protocols.openai.types import ChatContext, json_type
 from antigravity_proxy.sse import SSEDecoder
+from tests.golden_files import UPDATE, check_json, check_text, dump, load
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden" / "openai_chat"
-UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
 CASES = sorted(path for path in GOLDEN.iterdir() if path.is_dir())
 
 
@@ -51,26 +50,6 @@ ERROR_CASES = [pytest.param(c, id=c.name) for c in CASES if c.name.startswith("e
 STREAM_CASES = [
     pytest.param(c, id=c.name) for c in CASES if (c / "upstream_stream.json").exists()
 ]
-
-
-def load(path):
-    return json.loads(path.read_text(encoding="utf-8"))
-
-
-def dump(value):
-    return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-
-
-def check_json(path, actual):
-    if UPDATE:
-        path.write_text(dump(actual), encoding="utf-8")
-    assert load(path) == actual
-
-
-def check_text(path, actual):
-    if UPDATE:
-        path.write_text(actual, encoding="utf-8")
-    assert path.read_text(encoding="utf-8") == actual
 
 
 def context_for(case, **overrides):

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -28,9 +27,9 @@ from antigravity_proxy.protocols.openai.completions import (
 from antigravity_proxy.protocols.openai.errors import error_body
 from antigravity_proxy.protocols.openai.types import ChatContext
 from antigravity_proxy.sse import SSEDecoder
+from tests.golden_files import check_json, check_text, load
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden" / "openai_completions"
-UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
 CASES = sorted(path for path in GOLDEN.iterdir() if path.is_dir())
 REQUEST_CASES = [
     pytest.param(c, id=c.name) for c in CASES if not c.name.startswith("error_")
@@ -39,23 +38,6 @@ ERROR_CASES = [pytest.param(c, id=c.name) for c in CASES if c.name.startswith("e
 STREAM_CASES = [
     pytest.param(c, id=c.name) for c in CASES if (c / "upstream_stream.json").exists()
 ]
-
-
-def load(path):
-    return json.loads(path.read_text(encoding="utf-8"))
-
-
-def check_json(path, actual):
-    if UPDATE:
-        text = json.dumps(actual, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-        path.write_text(text, encoding="utf-8")
-    assert load(path) == actual
-
-
-def check_text(path, actual):
-    if UPDATE:
-        path.write_text(actual, encoding="utf-8")
-    assert path.read_text(encoding="utf-8") == actual
 
 
 def context_for(case):

@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import base64
 import copy
-import json
-import os
 import typing
 from pathlib import Path
 
@@ -54,39 +52,18 @@ from antigravity_proxy.protocols.openai.responses_types import (
     ResponsesContext,
 )
 from antigravity_proxy.sse import SSEDecoder
+from tests.golden_files import check_json, check_text, load
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden" / "openai_responses"
 CASES = sorted(p for p in GOLDEN.iterdir() if (p / "request.json").exists())
 ERROR_CASES = [p for p in CASES if p.name.startswith("invalid_")]
 REQUEST_CASES = [p for p in CASES if p not in ERROR_CASES]
 STREAM_CASES = [p for p in CASES if (p / "upstream_stream.json").exists()]
-UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
 ERRORS = {"upstream_unavailable": UpstreamUnavailable}
 EVENT_MODELS = {
     typing.get_args(model.model_fields["type"].annotation)[0]: model
     for model in typing.get_args(typing.get_args(ResponseStreamEvent)[0])
 }
-
-
-def load(path: Path):
-    return json.loads(path.read_text(encoding="utf-8"))
-
-
-def dump(value) -> str:
-    return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-
-
-def check_golden_json(path: Path, actual) -> None:
-    if UPDATE or not path.exists():
-        assert UPDATE, f"missing golden {path}; run with UPDATE_GOLDEN=1"
-        path.write_text(dump(actual), encoding="utf-8")
-    assert load(path) == actual
-
-
-def check_golden_text(path: Path, actual: str) -> None:
-    if UPDATE:
-        path.write_text(actual, encoding="utf-8")
-    assert path.read_text(encoding="utf-8") == actual
 
 
 def make_context(case: Path | None = None, body: dict | None = None, **extra):
@@ -140,7 +117,7 @@ def test_request_golden(case: Path):
     before = copy.deepcopy(body)
     actual = request_to_upstream(body, make_context(case, body))
     assert body == before
-    check_golden_json(case / "upstream_request.json", actual)
+    check_json(case / "upstream_request.json", actual)
 
 
 @pytest.mark.parametrize("case", ERROR_CASES, ids=lambda p: p.name)
@@ -150,14 +127,14 @@ def test_request_validation_golden(case: Path):
         request_to_upstream(body, make_context(case, body))
     error = caught.value
     actual = {"message": error.message, "param": error.param, "status": error.status}
-    check_golden_json(case / "error.json", actual)
+    check_json(case / "error.json", actual)
 
 
 @pytest.mark.parametrize("case", STREAM_CASES, ids=lambda p: p.name)
 def test_stream_golden(case: Path):
     frames, translator = run_stream(case)
-    check_golden_text(case / "stream.sse", b"".join(frames).decode("utf-8"))
-    check_golden_json(case / "response.json", translator.response_object())
+    check_text(case / "stream.sse", b"".join(frames).decode("utf-8"))
+    check_json(case / "response.json", translator.response_object())
 
 
 @pytest.mark.parametrize("case", STREAM_CASES, ids=lambda p: p.name)
