@@ -16,7 +16,6 @@ from typing import Any
 from werkzeug.wrappers import Request, Response
 
 from antigravity_proxy.handlers.openai_common import (
-    Finishing,
     chat_call_ids,
     chat_image_refs,
     chat_user_texts,
@@ -65,13 +64,11 @@ def chat_completions(services: Services, request: Request) -> Response:
     headers = response_headers(upstream_model, sent)
     if view.stream:
         translator = ChatStreamTranslator(ctx)
-        finishing = Finishing(
-            translator,
-            lambda: remember_signatures(
-                services.state, conversation, translator.signatures
-            ),
-        )
-        frames = relay(sent.response, finishing, on_end=finishing.ensure_done)
+
+        def on_end() -> None:
+            remember_signatures(services.state, conversation, translator.signatures)
+
+        frames = relay(sent.response, translator, on_end=on_end)
         return stream_response(frames, "text/event-stream", headers)
     completion, signatures = collect_from_upstream(collect(sent.response), ctx)
     remember_signatures(services.state, conversation, signatures)

@@ -10,17 +10,16 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Final, TypeGuard
 
 from antigravity_proxy.dispatch import Sent, UpstreamRequest
-from antigravity_proxy.errors import GatewayError, NotFoundError
+from antigravity_proxy.errors import NotFoundError
 from antigravity_proxy.media import ImageRef
 from antigravity_proxy.models import is_image_model, resolve_model
 from antigravity_proxy.services import Services
 from antigravity_proxy.sessions import session_key
 from antigravity_proxy.state import SharedState
-from antigravity_proxy.streaming import StreamTranslator
 
 SIGNATURE_NAMESPACE: Final = "openai-signature"
 SIGNATURE_TTL: Final = 24 * 3600.0
@@ -75,39 +74,6 @@ def response_headers(upstream_model: str, sent: Sent) -> dict[str, str]:
         "X-Mapped-Model": upstream_model,
         "X-Antigravity-Account": sent.lease.account.id,
     }
-
-
-class Finishing:
-    """A stream translator that runs ``done`` before its last frames are sent.
-
-    Why not ``relay``'s ``on_end`` alone: it runs after the final frame has left,
-    so a fast client (or one that stops reading at ``response.completed``) can
-    send its next turn, maybe to another worker, before the signatures or the
-    stored response exist. ``ensure_done`` is still given as ``on_end``, for a
-    client that goes away mid-stream; ``done`` runs once either way.
-    """
-
-    def __init__(self, translator: StreamTranslator, done: Callable[[], None]) -> None:
-        self.translator = translator
-        self._done: Callable[[], None] | None = done
-
-    def feed(self, chunk: Mapping[str, Any]) -> list[bytes]:
-        return self.translator.feed(chunk)
-
-    def finish(self) -> list[bytes]:
-        frames = self.translator.finish()
-        self.ensure_done()
-        return frames
-
-    def error(self, err: GatewayError) -> list[bytes]:
-        frames = self.translator.error(err)
-        self.ensure_done()
-        return frames
-
-    def ensure_done(self) -> None:
-        done, self._done = self._done, None
-        if done is not None:
-            done()
 
 
 def conversation_key(body: Mapping[str, Any], user_texts: Iterable[str]) -> str | None:

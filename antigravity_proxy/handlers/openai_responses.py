@@ -21,7 +21,6 @@ from werkzeug.wrappers import Request, Response
 from antigravity_proxy.app import error_response
 from antigravity_proxy.errors import InvalidRequest, MethodNotAllowed
 from antigravity_proxy.handlers.openai_common import (
-    Finishing,
     conversation_key,
     new_id,
     now,
@@ -64,12 +63,8 @@ def responses(services: Services, request: Request) -> Response:
     translator = ResponsesStreamTranslator(ctx, body)
     keep = _Keeper(services.state, conversation, ctx.response_id, body, translator)
     if stream:
-        finishing = Finishing(translator, keep)
         frames = relay(
-            sent.response,
-            finishing,
-            preamble=translator.start(),
-            on_end=finishing.ensure_done,
+            sent.response, translator, preamble=translator.start(), on_end=keep
         )
         return stream_response(frames, "text/event-stream", headers)
     translator.start()
