@@ -86,13 +86,16 @@ def _stream(
     translator = MessagesStreamTranslator(plan.ctx)
     waker = SocketWaker(sent.response)
 
-    def on_end() -> None:
-        waker.close()
+    def remember() -> None:
         remember_signatures(services.state, translator.signatures)
 
-    frames = relay(sent.response, translator, preamble=translator.start())
+    # relay stores the signatures before the final frames go out, so the
+    # client's next turn (maybe on another worker) finds them.
+    frames = relay(
+        sent.response, translator, preamble=translator.start(), on_end=remember
+    )
     body = KeepAlive(
-        frames, PING, interval=PING_INTERVAL, interrupt=waker.wake, on_end=on_end
+        frames, PING, interval=PING_INTERVAL, interrupt=waker.wake, on_end=waker.close
     )
     return stream_response(body, "text/event-stream", headers)
 
