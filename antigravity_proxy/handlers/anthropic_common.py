@@ -16,6 +16,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
+from antigravity_proxy import signatures
 from antigravity_proxy.config import Config
 from antigravity_proxy.dispatch import Sent, UpstreamRequest
 from antigravity_proxy.errors import (
@@ -35,7 +36,6 @@ from antigravity_proxy.sessions import session_key
 from antigravity_proxy.state import SharedState
 
 SIGNATURE_NAMESPACE: Final = "anthropic-signature"
-SIGNATURE_TTL: Final = 24 * 3600.0
 CLAUDE_CODE_BETA: Final = "claude-code-20250219"
 MEDIA_BLOCKS: Final = frozenset({"image", "document"})
 PROMPT_TOO_LONG: Final = "prompt is too long"
@@ -199,18 +199,12 @@ def unsigned_tool_ids(messages: Any, upstream_model: str) -> list[str]:
 
 def remembered_signatures(state: SharedState, tool_ids: list[str]) -> dict[str, str]:
     """tool_use id -> upstream signature, for the ids the store knows."""
-    found: dict[str, str] = {}
-    for tool_id in tool_ids:
-        value = state.get(SIGNATURE_NAMESPACE, tool_id)
-        if value:
-            found[tool_id] = value
-    return found
+    return signatures.recall(state, SIGNATURE_NAMESPACE, tool_ids)
 
 
-def remember_signatures(state: SharedState, signatures: Mapping[str, str]) -> None:
+def remember_signatures(state: SharedState, found: Mapping[str, str]) -> None:
     """Keep each call's signature for clients that replay ``"signature": ""``."""
-    for tool_id, signature in signatures.items():
-        state.put(SIGNATURE_NAMESPACE, tool_id, signature, SIGNATURE_TTL)
+    signatures.remember(state, SIGNATURE_NAMESPACE, found)
 
 
 def fetch_url_media(messages: Any) -> dict[str, tuple[str, str]]:

@@ -12,6 +12,7 @@ from typing import Any, Final
 
 from werkzeug.wrappers import Request, Response
 
+from antigravity_proxy import signatures
 from antigravity_proxy.dispatch import UpstreamRequest
 from antigravity_proxy.http import json_response, read_json_object
 from antigravity_proxy.models import is_image_model, resolve_model
@@ -36,7 +37,6 @@ from antigravity_proxy.upstream.cloudcode import json_body
 from antigravity_proxy.upstream.envelope import unwrap_response
 
 SIGNATURE_NAMESPACE: Final = "gemini-signature"
-SIGNATURE_TTL: Final = 24 * 3600.0
 
 
 def generate(services: Services, request: Request, model: str) -> Response:
@@ -108,17 +108,11 @@ def remembered_signatures(
     state: SharedState, body: Mapping[str, Any]
 ) -> dict[str, str]:
     """Signatures stored for the function calls a client replays without one."""
-    found: dict[str, str] = {}
-    for call_id in _unsigned_call_ids(body):
-        value = state.get(SIGNATURE_NAMESPACE, call_id)
-        if value:
-            found[call_id] = value
-    return found
+    return signatures.recall(state, SIGNATURE_NAMESPACE, _unsigned_call_ids(body))
 
 
-def remember_signatures(state: SharedState, signatures: Mapping[str, str]) -> None:
-    for call_id, signature in signatures.items():
-        state.put(SIGNATURE_NAMESPACE, call_id, signature, SIGNATURE_TTL)
+def remember_signatures(state: SharedState, found: Mapping[str, str]) -> None:
+    signatures.remember(state, SIGNATURE_NAMESPACE, found)
 
 
 def _unsigned_call_ids(body: Mapping[str, Any]) -> list[str]:

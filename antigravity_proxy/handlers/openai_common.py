@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Final, TypeGuard
 
+from antigravity_proxy import signatures
 from antigravity_proxy.dispatch import Sent, UpstreamRequest
 from antigravity_proxy.errors import NotFoundError
 from antigravity_proxy.media import ImageRef
@@ -22,7 +23,6 @@ from antigravity_proxy.sessions import session_key
 from antigravity_proxy.state import SharedState
 
 SIGNATURE_NAMESPACE: Final = "openai-signature"
-SIGNATURE_TTL: Final = 24 * 3600.0
 
 
 def new_id(prefix: str) -> str:
@@ -92,26 +92,17 @@ def conversation_key(body: Mapping[str, Any], user_texts: Iterable[str]) -> str 
 def remembered_signatures(
     state: SharedState, conversation: str | None, call_ids: Iterable[str]
 ) -> dict[str, str]:
-    """Signatures stored for the tool calls a client replays (clients drop them)."""
-    found: dict[str, str] = {}
-    for call_id in call_ids:
-        value = state.get(SIGNATURE_NAMESPACE, _signature_key(conversation, call_id))
-        if value:
-            found[call_id] = value
-    return found
+    """Signatures stored for the tool calls a client replays (clients drop them).
+
+    Scoped by conversation: call ids the upstream invents may repeat.
+    """
+    return signatures.recall(state, SIGNATURE_NAMESPACE, call_ids, conversation or "-")
 
 
 def remember_signatures(
-    state: SharedState, conversation: str | None, signatures: Mapping[str, str]
+    state: SharedState, conversation: str | None, found: Mapping[str, str]
 ) -> None:
-    for call_id, signature in signatures.items():
-        key = _signature_key(conversation, call_id)
-        state.put(SIGNATURE_NAMESPACE, key, signature, SIGNATURE_TTL)
-
-
-def _signature_key(conversation: str | None, call_id: str) -> str:
-    """Call id within its conversation: ids the upstream invents may repeat."""
-    return f"{conversation or '-'}/{call_id}"
+    signatures.remember(state, SIGNATURE_NAMESPACE, found, conversation or "-")
 
 
 def chat_user_texts(messages: object) -> list[str]:
