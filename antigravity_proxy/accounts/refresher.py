@@ -10,11 +10,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import Final
 
 from antigravity_proxy.accounts.oauth import OAuthError
 from antigravity_proxy.accounts.service import AccountPool
-from antigravity_proxy.accounts.store import AccountLoadError, AccountNotFound
+from antigravity_proxy.accounts.store import Account, AccountLoadError, AccountNotFound
 from antigravity_proxy.errors import GatewayError
 
 log = logging.getLogger(__name__)
@@ -52,16 +53,7 @@ class QuotaRefresher:
         """Refresh every usable account if this process holds the lease."""
         if not self.pool.state.claim(LEASE, self.interval):
             return 0
-        refreshed = 0
-        for account in self.pool.store.all():
-            if not account.usable(time.time()):
-                continue
-            try:
-                self.pool.refresh_quota(account)
-                refreshed += 1
-            except ACCOUNT_FAILURES as exc:
-                log.warning("quota refresh for account %s failed: %s", account.id, exc)
-        return refreshed
+        return self._refresh(lambda account: True)
 
     def fill_missing(self) -> int:
         """At start-up: accounts copied in without quota data get it now.
@@ -71,16 +63,20 @@ class QuotaRefresher:
         """
         if not self.pool.state.claim(FILL_LEASE, FILL_LEASE_SECONDS):
             return 0
-        filled = 0
+        return self._refresh(lambda account: not account.quota_last_updated)
+
+    def _refresh(self, wanted: Callable[[Account], bool]) -> int:
+        """Fetch quota for each usable, wanted account; one failure stops none."""
+        done = 0
         for account in self.pool.store.all():
-            if account.quota_last_updated or not account.usable(time.time()):
+            if not wanted(account) or not account.usable(time.time()):
                 continue
             try:
                 self.pool.refresh_quota(account)
-                filled += 1
+                done += 1
             except ACCOUNT_FAILURES as exc:
                 log.warning("quota fetch for account %s failed: %s", account.id, exc)
-        return filled
+        return done
 
     def _run(self) -> None:
         try:
