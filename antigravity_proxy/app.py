@@ -25,7 +25,7 @@ from werkzeug.routing import Map, RequestRedirect, Rule
 from werkzeug.wrappers import Request, Response
 
 from antigravity_proxy import errors
-from antigravity_proxy.http import sized_body, json_response
+from antigravity_proxy.http import json_response, sized_body
 from antigravity_proxy.protocols.anthropic import errors as anthropic_errors
 from antigravity_proxy.protocols.gemini import errors as gemini_errors
 from antigravity_proxy.protocols.mcp import errors as mcp_errors

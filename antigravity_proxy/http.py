@@ -68,7 +68,7 @@ def _spool(stream: IO[bytes], limit: int) -> IO[bytes]:
     while size <= limit:
         data = _read_client(stream, min(READ_STEP, limit + 1 - size), spool)
         if not data:
-            return spool  # type: ignore[return-value]
+            return spool
         size += len(data)
         spool.write(data)
     spool.close()
