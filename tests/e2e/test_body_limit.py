@@ -188,11 +188,12 @@ def test_body_at_the_limit_is_served_and_past_it_is_413(stack, route, framing):
         status, answer = send(gateway.base_url, route.path, body, mime, chunked)
         assert status == 200, (size, answer[:300])
     body, mime = route.body(LIMIT + 1)
-    before = len(fake.requests)
+    before = len(fake.calls("GenerateContent"))
     status, answer = send(gateway.base_url, route.path, body, mime, chunked)
     assert status == 413, answer[:300]
     assert route.too_large(json.loads(answer))
-    assert len(fake.requests) == before, "an oversized body reached the upstream"
+    after = len(fake.calls("GenerateContent"))
+    assert after == before, "an oversized body reached the upstream"
     fake.reset()
 
 
