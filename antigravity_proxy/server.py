@@ -1,4 +1,4 @@
-"""Running the gateway under gunicorn (gthread workers), embedded or via a file.
+"""Running the gateway under gunicorn (``worker.GatewayWorker``), embedded or by file.
 
 ``gunicorn_options`` is the single source of the server settings: ``serve`` embeds
 gunicorn with them, and ``gunicorn.conf.py`` exports the same values for people
@@ -24,7 +24,15 @@ def gunicorn_options(config: Config) -> dict[str, Any]:
         "bind": [f"{_bracket(server.host)}:{server.port}"],
         "workers": server.workers,
         "threads": server.threads,
-        "worker_class": "gthread",
+        # gthread whose main loop receives each request whole (slow clients
+        # hold no thread) before a pool thread runs it.
+        "worker_class": "antigravity_proxy.worker.GatewayWorker",
+        # Open connections per worker: every thread busy with a stream plus as
+        # many idle keep-alive or still-arriving ones.
+        "worker_connections": max(1000, 2 * server.threads),
+        "backlog": server.backlog,
+        "max_requests": server.max_requests,
+        "max_requests_jitter": server.max_requests_jitter,
         "accesslog": "-",
         "errorlog": "-",
         "access_log_format": ACCESS_LOG_FORMAT,
@@ -32,7 +40,7 @@ def gunicorn_options(config: Config) -> dict[str, Any]:
         # main loop, so this bounds a stuck worker, not a long response.
         "timeout": 120,
         "graceful_timeout": 30,
-        "keepalive": 75,
+        "keepalive": server.keepalive,
         "proc_name": "antigravity-proxy",
     }
 

@@ -1,0 +1,256 @@
+"""``GatewayWorker``: gunicorn's gthread worker, but no thread waits on a slow client.
+
+Stock gthread hands a new connection to a pool thread that then blocks reading
+the request: a client sending one header byte a second holds that thread for as
+long as it likes, and a few hundred such clients starve the pool (``/healthz``
+times out). Here the worker's main loop receives each request without blocking
+(its head within ``server.header_timeout``, its body within
+``server.body_timeout``) and gives a thread only a request that is whole, so a
+thread never waits on the client's upload. A connection past its deadline gets
+``408`` and is closed. Keep-alive connections go through the same intake for
+every request.
+
+The thread parses the received bytes with gunicorn's own parser; should it need
+more (a body past ``proxy.max_body_bytes``, read only to the limit before the
+413), each further read waits at most until the same deadline. TLS and HTTP/2
+connections keep stock gthread behaviour (the gateway serves neither itself).
+"""
+
+from __future__ import annotations
+
+import errno
+import selectors
+import socket
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from functools import partial
+from typing import Any, Final
+
+from gunicorn.http.errors import NoMoreData
+from gunicorn.http.message import Request
+from gunicorn.http.parser import RequestParser
+from gunicorn.http.unreader import SocketUnreader
+from gunicorn.http2 import negotiation
+from gunicorn.workers.gthread import TConn, ThreadWorker
+
+from antigravity_proxy.config import Config, load_config
+from antigravity_proxy.intake import Intake, Phase
+
+RECV_SIZE: Final = 256 * 1024
+CONTINUE: Final = b"HTTP/1.1 100 Continue\r\n\r\n"
+TIMED_OUT_TEXT: Final = b"request not received in time\n"
+TIMED_OUT: Final = (
+    b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n"
+    b"Content-Type: text/plain\r\nContent-Length: %d\r\n\r\n%s"
+    % (len(TIMED_OUT_TEXT), TIMED_OUT_TEXT)
+)
+
+
+@dataclass(frozen=True, slots=True)
+class IntakeLimits:
+    header_timeout: float
+    body_timeout: float
+    max_body: int
+    thread_stack: int
+
+    @classmethod
+    def of(cls, config: Config) -> IntakeLimits:
+        return cls(
+            config.server.header_timeout,
+            config.server.body_timeout,
+            config.proxy.max_body_bytes,
+            max(config.server.thread_stack_kib, 64) * 1024
+            if config.server.thread_stack_kib
+            else 0,
+        )
+
+
+@dataclass(slots=True)
+class Arriving:
+    """A connection whose request is still arriving."""
+
+    conn: TConn
+    intake: Intake
+    deadline: float
+
+
+class ReceivedRequest(Request):  # type: ignore[misc]
+    """The main loop already answered ``Expect: 100-continue``."""
+
+    _policy_expect_continue = False
+
+
+class ReceivedParser(RequestParser):  # type: ignore[misc]
+    mesg_class = ReceivedRequest
+
+
+class ReceivedUnreader(SocketUnreader):  # type: ignore[misc]
+    """The request's bytes as received; further reads wait until ``deadline``."""
+
+    def __init__(self, sock: socket.socket, pieces: list[bytes], deadline: float):
+        super().__init__(sock)
+        self.pieces = deque(pieces)
+        self.deadline = deadline
+
+    def chunk(self, size_hint: int | None = None) -> bytes:
+        if self.pieces:
+            return self.pieces.popleft()
+        remaining = self.deadline - time.monotonic()
+        if remaining <= 0 or not _readable(self.sock, remaining):
+            # gunicorn and Werkzeug treat this as the client going away.
+            raise NoMoreData(b"request not received in time")
+        data: bytes = super().chunk(size_hint)
+        return data
+
+    def settle(self) -> None:
+        """Put unread pieces (a pipelined request) where gunicorn looks for them."""
+        if self.pieces:
+            rest = b"".join(self.pieces)
+            self.pieces.clear()
+            self.buf.seek(0, 2)
+            self.buf.write(rest)
+
+
+def _readable(sock: socket.socket, timeout: float) -> bool:
+    with selectors.DefaultSelector() as selector:
+        selector.register(sock, selectors.EVENT_READ)
+        return bool(selector.select(timeout))
+
+
+class GatewayWorker(ThreadWorker):  # type: ignore[misc]
+    """gthread whose main loop receives each request whole before a thread runs it."""
+
+    def init_process(self) -> None:
+        config = getattr(self.app, "config", None)
+        self.limits = IntakeLimits.of(
+            config if isinstance(config, Config) else load_config()
+        )
+        self.arriving: dict[TConn, Arriving] = {}
+        if self.limits.thread_stack:
+            # Before the pool starts its threads: each stream holds one.
+            threading.stack_size(self.limits.thread_stack)
+        super().init_process()
+
+    def accept(self, listener: socket.socket) -> None:
+        try:
+            client, address = listener.accept()
+        except OSError as exc:
+            if exc.errno not in (errno.EAGAIN, errno.ECONNABORTED, errno.EWOULDBLOCK):
+                raise
+            return
+        self.nr_conns += 1
+        self.enqueue_req(TConn(self.cfg, client, address, listener.getsockname()))
+
+    def enqueue_req(self, conn: TConn) -> None:
+        """Receive the connection's next request (gthread calls this too)."""
+        if self.cfg.is_ssl or conn.is_http2:
+            super().enqueue_req(conn)
+            return
+        if negotiation.prior_knowledge_allowed(self.cfg, conn.client):
+            super().enqueue_req(conn)
+            return
+        self._receive(conn)
+
+    def finish_request(self, conn: TConn, fs: Any) -> None:
+        unreader = getattr(conn.parser, "unreader", None)
+        if isinstance(unreader, ReceivedUnreader):
+            unreader.settle()
+        super().finish_request(conn, fs)
+
+    def _receive(self, conn: TConn) -> None:
+        leftover = b""
+        if conn.parser is not None:
+            leftover = conn.parser.unreader.take_buffered()
+        conn.sock.setblocking(False)
+        deadline = time.monotonic() + self.limits.header_timeout
+        arriving = Arriving(conn, Intake(self.limits.max_body), deadline)
+        self.arriving[conn] = arriving
+        if leftover and self._take(arriving, leftover):
+            return
+        self.poller.register(
+            conn.sock, selectors.EVENT_READ, partial(self._on_readable, arriving)
+        )
+
+    def _on_readable(self, arriving: Arriving, sock: socket.socket) -> None:
+        try:
+            data = sock.recv(RECV_SIZE)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self._close(arriving)
+        elif self._take(arriving, data):
+            self.poller.unregister(sock)
+
+    def _take(self, arriving: Arriving, data: bytes) -> bool:
+        """Feed the bytes; True once the request was handed to a thread."""
+        intake = arriving.intake
+        was_head = intake.phase is Phase.HEAD
+        phase = intake.feed(data)
+        if was_head and phase is not Phase.HEAD:
+            arriving.deadline = time.monotonic() + self.limits.body_timeout
+            if intake.wants_continue and phase is Phase.BODY:
+                _send_quietly(arriving.conn.sock, CONTINUE)
+        if phase is not Phase.READY:
+            return False
+        del self.arriving[arriving.conn]
+        self._dispatch(arriving)
+        return True
+
+    def _dispatch(self, arriving: Arriving) -> None:
+        conn = arriving.conn
+        parser = ReceivedParser(self.cfg, conn.sock, conn.client)
+        parser.unreader = ReceivedUnreader(
+            conn.sock, arriving.intake.pieces, arriving.deadline
+        )
+        if conn.parser is not None:
+            parser.req_count = conn.parser.req_count
+        conn.parser = parser
+        conn.initialized = True
+        conn.data_ready = True
+        super().enqueue_req(conn)
+
+    def murder_pending(self) -> None:
+        """gthread's sweep, then close every connection past its deadline."""
+        super().murder_pending()
+        now = time.monotonic()
+        late = [a for a in self.arriving.values() if a.deadline <= now]
+        for arriving in late:
+            _send_quietly(arriving.conn.sock, TIMED_OUT)
+            _drain_quietly(arriving.conn.sock)
+            self._close(arriving)
+        if late:
+            self.log.info(
+                "closed %d connection(s) that sent no whole request in time",
+                len(late),
+            )
+
+    def _close(self, arriving: Arriving) -> None:
+        self.arriving.pop(arriving.conn, None)
+        try:
+            self.poller.unregister(arriving.conn.sock)
+        except (KeyError, ValueError, OSError):
+            pass
+        self.nr_conns -= 1
+        arriving.conn.close()
+
+
+def _drain_quietly(sock: socket.socket) -> None:
+    """Take what the client already sent, so closing does not reset the 408."""
+    for _ in range(4):
+        try:
+            if not sock.recv(RECV_SIZE):
+                return
+        except OSError:
+            return
+
+
+def _send_quietly(sock: socket.socket, data: bytes) -> None:
+    """Best effort on a non-blocking socket: a full buffer or a gone peer is fine."""
+    try:
+        sock.send(data)
+    except OSError:
+        pass
