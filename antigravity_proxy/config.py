@@ -83,6 +83,11 @@ class AccountsConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class UsageConfig:
+    retention_days: int = 90
+
+
+@dataclass(frozen=True, slots=True)
 class AnthropicConfig:
     background_model: str = "gemini-2.5-flash"
 
@@ -135,6 +140,7 @@ class Config:
     anthropic: AnthropicConfig = field(default_factory=AnthropicConfig)
     audio: AudioConfig = field(default_factory=AudioConfig)
     zai: ZaiConfig = field(default_factory=ZaiConfig)
+    usage: UsageConfig = field(default_factory=UsageConfig)
     routes_file: str = ""
     config_path: str = field(default="", metadata={"internal": True})
 
@@ -308,6 +314,8 @@ def _check_enums(config: Config) -> None:
         raise ConfigError("upstream.base_urls: expected at least one URL")
     if config.accounts.max_attempts < 1:
         raise ConfigError("accounts.max_attempts: expected a positive integer")
+    if config.usage.retention_days < 0:
+        raise ConfigError("usage.retention_days: expected 0 (keep) or more days")
 
 
 def _from_mapping(cls: type[Any], raw: Any, prefix: str) -> Any:
