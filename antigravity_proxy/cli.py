@@ -1,4 +1,5 @@
-"""The ``antigravity-proxy`` command: ``serve``, ``routes``, ``models``, ``accounts``.
+"""The ``antigravity-proxy`` command: ``serve``, ``routes``, ``models``, ``accounts``,
+``stats``.
 
 Start-up problems (a bad config key, a broken routes.yaml) print one line naming
 the culprit and exit with status 2, before any socket is opened.
@@ -20,6 +21,7 @@ from antigravity_proxy.handlers.models import available_models
 from antigravity_proxy.routing import RouteError, resolve_handler
 from antigravity_proxy.server import GatewayServer
 from antigravity_proxy.services import Services
+from antigravity_proxy.usage import cli as usage_cli
 from antigravity_proxy.wsgi import routes_for
 
 
@@ -61,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     models.add_argument("--config", default=argparse.SUPPRESS, help="config file")
     models.set_defaults(run=run_models)
     accounts_cli.add_parser(commands)
+    usage_cli.add_parser(commands)
     return parser
 
 

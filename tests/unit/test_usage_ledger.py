@@ -29,7 +29,11 @@ BASE = int(time.time()) // HOUR * HOUR - 10 * HOUR  # an hour boundary, recent
             "codex",
         ),
         ("codex_cli_rs/0.20.0 (Mac OS 15.1; arm64)", None, "codex"),
-        ("GeminiCLI-tui/0.61.0/gemini-3-flash (linux; x64; terminal)", None, "gemini-cli"),
+        (
+            "GeminiCLI-tui/0.61.0/gemini-3-flash (linux; x64; terminal)",
+            None,
+            "gemini-cli",
+        ),
         ("OpenAI/Python 1.99.1", None, "openai-python"),
         ("OpenAI/JS 5.1.0", None, "openai-node"),
         ("Anthropic/Python 0.60.0", None, "anthropic-python"),
@@ -192,7 +196,8 @@ def test_ledger_writes_rows_and_rollups_that_agree(ledger):
     assert total.input_tokens == sum(r.input_tokens for r in rows)
     assert total.output_tokens == sum(r.output_tokens for r in rows)
     by_account = {
-        g.key["account"]: g.totals.requests for g in query.totals_by(conn, BASE, ["account"])
+        g.key["account"]: g.totals.requests
+        for g in query.totals_by(conn, BASE, ["account"])
     }
     assert by_account == {"a": 76, "b": 76}
     hours = query.totals_by(conn, BASE, ["hour"])
