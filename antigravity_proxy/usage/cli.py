@@ -34,7 +34,6 @@ COLUMNS: Final = (
 
 def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     stats = commands.add_parser("stats", help="usage from the ledger (usage.db)")
-    stats.add_argument("--config", default=argparse.SUPPRESS, help="config file")
     stats.add_argument(
         "--since", default="24h", help="24h, 7d, 30d ... or a UTC date (2026-12-01)"
     )
