@@ -85,6 +85,7 @@ class Ledger:
         self.streams_open = 0
         self._queue: queue.Queue[object] = queue.Queue(options.queue_max)
         self._lock = threading.Lock()
+        self._readers = threading.local()
         self._thread: threading.Thread | None = None
         self._conn: sqlite3.Connection | None = None
         self._next_prune = 0.0
@@ -106,6 +107,14 @@ class Ledger:
             self._queue.put_nowait(row)
         except queue.Full:
             self._failed([row], "the ledger queue is full")
+
+    def reader(self) -> sqlite3.Connection:
+        """This thread's connection for queries (``/metrics``, the status page)."""
+        conn: sqlite3.Connection | None = getattr(self._readers, "conn", None)
+        if conn is None:
+            conn = connect(self.path, self.options.busy_timeout)
+            self._readers.conn = conn
+        return conn
 
     def stream_opened(self) -> None:
         with self._lock:
