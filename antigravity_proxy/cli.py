@@ -1,4 +1,5 @@
-"""The ``antigravity-proxy`` command: ``serve``, ``routes``, ``models``, ``accounts``.
+"""The ``antigravity-proxy`` command: ``serve``, ``routes``, ``models``, ``accounts``,
+``stats``.
 
 Start-up problems (a bad config key, a broken routes.yaml) print one line naming
 the culprit and exit with status 2, before any socket is opened. ``--config``
@@ -25,6 +26,7 @@ from antigravity_proxy.handlers.models import available_models
 from antigravity_proxy.routing import Route, RouteError, resolve_handler
 from antigravity_proxy.server import GatewayServer
 from antigravity_proxy.services import Services
+from antigravity_proxy.usage import cli as usage_cli
 from antigravity_proxy.wsgi import routes_for
 
 CONFIG_HELP: Final = (
@@ -108,6 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     _json_flag(models)
     models.set_defaults(run=run_models)
     accounts_cli.add_parser(commands)
+    usage_cli.add_parser(commands)
     return parser
 
 
