@@ -76,8 +76,7 @@ def summarize(
         rollup.add_row(vector, row)
     total = [sum(column) for column in zip(_zero(), *vectors.values(), strict=True)]
     groups = [
-        Group(dict(zip(by, key, strict=True)), _totals(v))
-        for key, v in vectors.items()
+        Group(dict(zip(by, key, strict=True)), _totals(v)) for key, v in vectors.items()
     ]
     groups.sort(key=lambda g: tuple(str(g.key[n]).zfill(12) for n in by))
     return groups, _totals(total)
