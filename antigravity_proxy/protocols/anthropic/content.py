@@ -16,7 +16,6 @@ no such parts), thinking blocks whose signature is empty or not ours (see
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -215,7 +214,9 @@ class _Turn:
     def tool_use(self, block: JsonObject, param: str) -> None:
         call_id = as_str(block.get("id"), f"{param}.id")
         name = as_str(block.get("name"), f"{param}.name")
-        args = copy.deepcopy(dict(as_object(block.get("input"), f"{param}.input")))
+        # A shallow copy: the upstream body shares the client's nested values,
+        # which nothing mutates, instead of copying a long history twice.
+        args = dict(as_object(block.get("input"), f"{param}.input"))
         part: Part = {"functionCall": {"name": name, "args": args, "id": call_id}}
         signature = self._call_signature(call_id)
         if signature is not None:
