@@ -185,7 +185,8 @@ class SQLiteState:
         unique = list(dict.fromkeys(keys))
         for start in range(0, len(unique), GET_MANY_BATCH):
             batch = unique[start : start + GET_MANY_BATCH]
-            found.update(self._run(_select_many(namespace, batch, now), {}))
+            empty: dict[str, str] = {}
+            found.update(self._run(_select_many(namespace, batch, now), empty))
         return found
 
     def claim(self, name: str, ttl: float) -> bool:

@@ -58,9 +58,9 @@ def tool_names(messages: list[Any]) -> dict[str, str]:
     """tool_use id -> name for every well-formed ``tool_use`` block in history."""
     names: dict[str, str] = {}
     for message in messages:
-        content = message.get("content") if isinstance(message, Mapping) else None
+        content = message.get("content") if isinstance(message, dict) else None
         for block in content if isinstance(content, list) else []:
-            if isinstance(block, Mapping) and block.get("type") == "tool_use":
+            if isinstance(block, dict) and block.get("type") == "tool_use":
                 call_id, name = block.get("id"), block.get("name")
                 if isinstance(call_id, str) and isinstance(name, str):
                     names[call_id] = name
