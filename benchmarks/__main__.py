@@ -14,7 +14,13 @@ import time
 from collections.abc import Sequence
 from typing import Final, Protocol
 
-from benchmarks import anthropic_path, gemini_path, openai_path, usage_ledger
+from benchmarks import (
+    agent_request,
+    anthropic_path,
+    gemini_path,
+    openai_path,
+    usage_ledger,
+)
 from benchmarks.harness import Measurement, machine_summary
 
 
@@ -28,6 +34,7 @@ MODULES: Final[Sequence[Benchmark]] = (
     gemini_path,
     openai_path,
     anthropic_path,
+    agent_request,
     usage_ledger,
 )
 
