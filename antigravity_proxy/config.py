@@ -51,8 +51,10 @@ class ServerConfig:
 
     host: str = "127.0.0.1"
     port: int = field(default=8045, metadata=bounds(1, 65535))
-    workers: int = field(default=1, metadata=bounds(1))
-    threads: int = field(default=32, metadata=bounds(1))
+    # Two workers use both cores of a small box; 2 x 768 threads hold 1,000
+    # streams at once, unevenly shared (README "Sizing", ``make bench``).
+    workers: int = field(default=2, metadata=bounds(1))
+    threads: int = field(default=768, metadata=bounds(1))
     # Seconds a client has to send a request's head, then its body; a
     # connection past either is answered 408 and closed (``worker.py``).
     header_timeout: float = field(default=10, metadata=bounds(0, exclusive=True))
@@ -60,7 +62,7 @@ class ServerConfig:
     backlog: int = field(default=2048, metadata=bounds(1))
     keepalive: float = field(default=75, metadata=bounds(0))
     # KiB of stack per pool thread (at least 64); 0 keeps the platform's.
-    thread_stack_kib: int = field(default=0, metadata=bounds(0, 65536))
+    thread_stack_kib: int = field(default=256, metadata=bounds(0, 65536))
     # Each worker is replaced after this many requests (plus up to the
     # jitter), so memory a long-running worker fragmented is given back.
     max_requests: int = field(default=0, metadata=bounds(0))

@@ -16,13 +16,13 @@ DEFAULT_TEMPLATE: Final = """\
 server:
   # host: 127.0.0.1        # 0.0.0.0 when proxy.allow_lan_access is true
   port: 8045
-  workers: 1
-  threads: 32                # per worker; each open stream holds one
+  workers: 2
+  threads: 768               # per worker; each open stream holds one
   header_timeout: 10         # seconds to send a request's head, else 408 and closed
   body_timeout: 120          # seconds to send its body after the head, likewise
   backlog: 2048
   keepalive: 75              # seconds an idle client connection stays open
-  thread_stack_kib: 0        # per thread; 0 = the platform default (8 MiB)
+  thread_stack_kib: 256      # per thread; 0 = the platform default (8 MiB)
   max_requests: 0            # a worker is replaced after this many requests (0: never)
   max_requests_jitter: 0     # ... plus up to this many, so workers stagger
 proxy:

@@ -37,6 +37,7 @@ from gunicorn.workers.gthread import TConn, ThreadWorker
 
 from antigravity_proxy.config import Config, load_config
 from antigravity_proxy.intake import Intake, Phase
+from antigravity_proxy.release import MemoryRelease, malloc_trim
 
 RECV_SIZE: Final = 256 * 1024
 CONTINUE: Final = b"HTTP/1.1 100 Continue\r\n\r\n"
@@ -93,6 +94,7 @@ class ReceivedUnreader(SocketUnreader):  # type: ignore[misc]
         super().__init__(sock)
         self.pieces = deque(pieces)
         self.deadline = deadline
+        self.received = sum(len(piece) for piece in pieces)
 
     def chunk(self, size_hint: int | None = None) -> bytes:
         if self.pieces:
@@ -128,6 +130,8 @@ class GatewayWorker(ThreadWorker):  # type: ignore[misc]
             config if isinstance(config, Config) else load_config()
         )
         self.arriving: dict[TConn, Arriving] = {}
+        self.release = MemoryRelease(malloc_trim())
+        self.busy = 0  # requests handed to the pool and not yet finished
         if self.limits.thread_stack:
             # Before the pool starts its threads: each stream holds one.
             threading.stack_size(self.limits.thread_stack)
@@ -156,8 +160,22 @@ class GatewayWorker(ThreadWorker):  # type: ignore[misc]
     def finish_request(self, conn: TConn, fs: Any) -> None:
         unreader = getattr(conn.parser, "unreader", None)
         if isinstance(unreader, ReceivedUnreader):
+            # Counted once the request is done: its memory is garbage by now.
+            self.release.count(unreader.received)
             unreader.settle()
+            self.busy -= 1
+            self.set_accept_enabled(self.nr_conns < self.worker_connections)
         super().finish_request(conn, fs)
+
+    def set_accept_enabled(self, enabled: bool) -> None:
+        """Also stop accepting while every pool thread is busy.
+
+        Why: with several workers, one whose threads all hold streams would
+        otherwise accept a request and queue it behind them although a sibling
+        has a thread free; left in the listen queue, the request goes to the
+        first worker that can start it.
+        """
+        super().set_accept_enabled(enabled and self.busy < self.cfg.threads)
 
     def _receive(self, conn: TConn) -> None:
         leftover = b""
@@ -202,20 +220,27 @@ class GatewayWorker(ThreadWorker):  # type: ignore[misc]
 
     def _dispatch(self, arriving: Arriving) -> None:
         conn = arriving.conn
+        pieces = arriving.intake.pieces
         parser = ReceivedParser(self.cfg, conn.sock, conn.client)
-        parser.unreader = ReceivedUnreader(
-            conn.sock, arriving.intake.pieces, arriving.deadline
-        )
+        parser.unreader = ReceivedUnreader(conn.sock, pieces, arriving.deadline)
         if conn.parser is not None:
             parser.req_count = conn.parser.req_count
         conn.parser = parser
         conn.initialized = True
         conn.data_ready = True
+        self.busy += 1
+        if self.busy >= self.cfg.threads:
+            self.set_accept_enabled(False)
         super().enqueue_req(conn)
 
     def murder_pending(self) -> None:
-        """gthread's sweep, then close every connection past its deadline."""
+        """gthread's sweep (once per loop turn), then this worker's own.
+
+        Every connection past its deadline is closed, and memory the requests
+        left behind is given back when due (``release.py``).
+        """
         super().murder_pending()
+        self.release.maybe_release()
         now = time.monotonic()
         late = [a for a in self.arriving.values() if a.deadline <= now]
         for arriving in late:

@@ -17,7 +17,9 @@ from typing import Final, Protocol
 from benchmarks import (
     agent_request,
     anthropic_path,
+    capacity,
     gemini_path,
+    memory,
     openai_path,
     usage_ledger,
 )
@@ -36,6 +38,8 @@ MODULES: Final[Sequence[Benchmark]] = (
     anthropic_path,
     agent_request,
     usage_ledger,
+    capacity,
+    memory,
 )
 
 

@@ -64,7 +64,7 @@ def test_load_config_reads_file_values(tmp_path):
     assert (config.server.port, config.server.threads, config.server.workers) == (
         9000,
         8,
-        1,
+        2,  # the default
     )
     assert config.model_mapping == {"gpt-4o": "gemini-3-flash"}
     assert config.upstream.base_urls == ("http://127.0.0.1:1/v1internal",)
