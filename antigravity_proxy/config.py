@@ -62,7 +62,7 @@ class ServerConfig:
     backlog: int = field(default=2048, metadata=bounds(1))
     keepalive: float = field(default=75, metadata=bounds(0))
     # KiB of stack per pool thread (at least 64); 0 keeps the platform's.
-    thread_stack_kib: int = field(default=256, metadata=bounds(0, 65536))
+    thread_stack_kib: int = field(default=512, metadata=bounds(0, 65536))
     # Each worker is replaced after this many requests (plus up to the
     # jitter), so memory a long-running worker fragmented is given back.
     max_requests: int = field(default=0, metadata=bounds(0))

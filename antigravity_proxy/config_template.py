@@ -22,7 +22,7 @@ server:
   body_timeout: 120          # seconds to send its body after the head, likewise
   backlog: 2048
   keepalive: 75              # seconds an idle client connection stays open
-  thread_stack_kib: 256      # per thread; 0 = the platform default (8 MiB)
+  thread_stack_kib: 512      # per thread; 0 = the platform default (8 MiB)
   max_requests: 0            # a worker is replaced after this many requests (0: never)
   max_requests_jitter: 0     # ... plus up to this many, so workers stagger
 proxy:
