@@ -10,7 +10,6 @@ wording Anthropic clients act on.
 from __future__ import annotations
 
 import base64
-import json
 import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from antigravity_proxy.errors import (
 )
 from antigravity_proxy.media import ImageRef, fetch_images
 from antigravity_proxy.models import resolve_model
+from antigravity_proxy.protocols import strict_json
 from antigravity_proxy.protocols.anthropic.background import is_background_request
 from antigravity_proxy.protocols.anthropic.request import as_model, parallel_tool_use
 from antigravity_proxy.protocols.anthropic.signature import decode_signature
@@ -150,8 +150,8 @@ def conversation_key(body: Mapping[str, Any]) -> str | None:
 
 def _session_id(user_id: str) -> str:
     try:
-        parsed = json.loads(user_id)
-    except (ValueError, RecursionError):
+        parsed = strict_json.loads(user_id)
+    except strict_json.NotJson:
         return user_id
     session = parsed.get("session_id") if isinstance(parsed, dict) else None
     return session if isinstance(session, str) and session else user_id

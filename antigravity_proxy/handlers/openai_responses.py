@@ -43,6 +43,7 @@ from antigravity_proxy.protocols.openai.responses_stream import (
     ResponsesStreamTranslator,
 )
 from antigravity_proxy.protocols.openai.responses_types import Item, ResponsesContext
+from antigravity_proxy.protocols.openai.shapes import RESPONSES_SHAPE
 from antigravity_proxy.protocols.openai.types import optional_bool
 from antigravity_proxy.services import Services
 from antigravity_proxy.state import SharedState
@@ -54,7 +55,7 @@ KEPT_STATUSES: Final = frozenset({"completed", "incomplete"})
 
 
 def responses(services: Services, request: Request) -> Response:
-    body = read_json_object(request)
+    body = read_json_object(request, RESPONSES_SHAPE)
     stream = bool(optional_bool(body, "stream"))
     ctx, conversation = _context(services, body)
     inner = request_to_upstream(body, ctx)
