@@ -12,7 +12,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from antigravity_proxy import __version__
+from antigravity_proxy import __version__, logsafe
 from antigravity_proxy.accounts import cli as accounts_cli
 from antigravity_proxy.config import Config, ConfigError, load_config
 from antigravity_proxy.handlers.internal import describe_model
@@ -29,6 +29,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    logsafe.install()
     try:
         config = load_config(args.config)
         return int(args.run(config, args))

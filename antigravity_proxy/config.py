@@ -88,6 +88,20 @@ class AnthropicConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class OpenAIConfig:
+    """Limits of the Responses API's stored conversations (``previous_response_id``).
+
+    ``responses_store_max_response_bytes``: one stored response (its whole
+    conversation, as JSON) larger than this is not stored; continuing from it is a
+    400 that says so. ``responses_store_max_total_bytes``: every stored response
+    together; the oldest are evicted to make room.
+    """
+
+    responses_store_max_response_bytes: int = 8 * 1024 * 1024
+    responses_store_max_total_bytes: int = 128 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
 class AudioConfig:
     max_bytes: int = 15 * 1024 * 1024
 
@@ -133,6 +147,7 @@ class Config:
     accounts: AccountsConfig = field(default_factory=AccountsConfig)
     model_mapping: Mapping[str, str] = field(default_factory=dict)
     anthropic: AnthropicConfig = field(default_factory=AnthropicConfig)
+    openai: OpenAIConfig = field(default_factory=OpenAIConfig)
     audio: AudioConfig = field(default_factory=AudioConfig)
     zai: ZaiConfig = field(default_factory=ZaiConfig)
     routes_file: str = ""
@@ -308,6 +323,12 @@ def _check_enums(config: Config) -> None:
         raise ConfigError("upstream.base_urls: expected at least one URL")
     if config.accounts.max_attempts < 1:
         raise ConfigError("accounts.max_attempts: expected a positive integer")
+    for name in (
+        "responses_store_max_response_bytes",
+        "responses_store_max_total_bytes",
+    ):
+        if getattr(config.openai, name) < 0:
+            raise ConfigError(f"openai.{name}: expected 0 or a positive integer")
 
 
 def _from_mapping(cls: type[Any], raw: Any, prefix: str) -> Any:
