@@ -3,15 +3,14 @@
 Reading goes through Werkzeug's limited stream, so a body over
 ``proxy.max_body_bytes`` fails as 400/413 in the client's protocol before it is
 read whole. Parsing is strict JSON (RFC 8259), as Google's and OpenAI's front ends
-are: ``NaN``/``Infinity`` literals, numbers that overflow a double, integers past
-Python's 4300-digit limit, lone UTF-16 surrogates and nesting deeper than the
-interpreter can walk are all 400s, never a 500 or a body that cannot be re-encoded
-for the upstream.
+are: ``NaN``/``Infinity`` literals, numbers that overflow a double, lone UTF-16
+surrogates, invalid UTF-8 and nesting past 1024 levels are all 400s
+(``json_codec``), never a 500 or a body that cannot be re-encoded for the
+upstream.
 """
 
 from __future__ import annotations
 
-import json
 import tempfile
 from collections.abc import Mapping
 from typing import IO, TYPE_CHECKING, Any, Final
@@ -21,13 +20,17 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.formparser import FormDataParser
 from werkzeug.wrappers import Request, Response
 
+from antigravity_proxy import json_codec
 from antigravity_proxy.errors import InvalidRequest, RequestTooLarge
-from antigravity_proxy.protocols import strict_json
 from antigravity_proxy.protocols.shape import Shape, check_shape
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
 
+# A chunked body is spooled to a temporary file past this size, so a request
+# near ``max_body_bytes`` does not also hold the spool copy in memory.
+SPOOL_IN_MEMORY: Final = 1 << 20
+READ_STEP: Final = 1 << 16
 HEADER_TEXT_MAX: Final = 256
 HEADER_SAFE: Final = "".join(chr(c) for c in range(0x20, 0x7F) if chr(c) != "%")
 
@@ -72,12 +75,6 @@ class GatewayRequest(Request):
         for stream in self.opened:
             stream.close()
         self.opened.clear()
-
-
-# A chunked body is spooled to a temporary file past this size, so a request
-# near ``max_body_bytes`` does not also hold the spool copy in memory.
-SPOOL_IN_MEMORY: Final = 1 << 20
-READ_STEP: Final = 1 << 16
 
 
 def sized_body(environ: WSGIEnvironment, limit: int) -> IO[bytes] | None:
@@ -159,14 +156,13 @@ def read_json(request: Request) -> Any:
 def loads_strict(raw: bytes) -> Any:
     """Parse a client's JSON; anything Python accepts but JSON does not is a 400.
 
-    The rules live in ``protocols.strict_json``: bytes that are not UTF-8
-    (CESU-8 surrogates included), ``\\ud800`` escapes left unpaired, ``NaN``,
-    out-of-range numbers and nesting too deep to walk.
+    Why strict: ``NaN``, out-of-range numbers and lone surrogates cannot be sent
+    on to the upstream, and are not JSON (``json_codec`` says which was found).
     """
     try:
-        return strict_json.loads(raw)
-    except strict_json.NotJson as exc:
-        raise InvalidRequest(f"request body is not valid JSON: {exc}") from None
+        return json_codec.loads(raw)
+    except json_codec.JsonError as exc:
+        raise InvalidRequest(f"request body is not valid JSON: {exc}") from exc
 
 
 def read_form(request: Request) -> dict[str, str]:
@@ -211,7 +207,7 @@ def read_json_object(request: Request, shape: Shape | None = None) -> dict[str, 
 
 
 def dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return json_codec.dumps(value).decode("utf-8")
 
 
 def header_text(value: str, limit: int = HEADER_TEXT_MAX) -> str:
@@ -237,7 +233,7 @@ def json_response(
     value: Any, status: int = 200, headers: Mapping[str, str] | None = None
 ) -> Response:
     return Response(
-        dumps(value),
+        json_codec.dumps(value),
         status=status,
         headers=safe_headers(headers),
         mimetype="application/json",

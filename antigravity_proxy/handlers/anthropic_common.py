@@ -15,7 +15,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from antigravity_proxy import signatures
+from antigravity_proxy import json_codec, signatures
 from antigravity_proxy.config import Config
 from antigravity_proxy.dispatch import Sent, UpstreamRequest
 from antigravity_proxy.errors import (
@@ -26,7 +26,6 @@ from antigravity_proxy.errors import (
 )
 from antigravity_proxy.media import ImageRef, fetch_images
 from antigravity_proxy.models import resolve_model
-from antigravity_proxy.protocols import strict_json
 from antigravity_proxy.protocols.anthropic.background import is_background_request
 from antigravity_proxy.protocols.anthropic.request import as_model, parallel_tool_use
 from antigravity_proxy.protocols.anthropic.signature import decode_signature
@@ -150,8 +149,8 @@ def conversation_key(body: Mapping[str, Any]) -> str | None:
 
 def _session_id(user_id: str) -> str:
     try:
-        parsed = strict_json.loads(user_id)
-    except strict_json.NotJson:
+        parsed = json_codec.loads(user_id)
+    except json_codec.JsonError:
         return user_id
     session = parsed.get("session_id") if isinstance(parsed, dict) else None
     return session if isinstance(session, str) and session else user_id
@@ -216,20 +215,27 @@ def fetch_url_media(messages: Any) -> dict[str, tuple[str, str]]:
     """
     refs: list[ImageRef] = []
     for i, message in enumerate(messages if isinstance(messages, list) else []):
-        content = message.get("content") if isinstance(message, Mapping) else None
+        content = message.get("content") if isinstance(message, dict) else None
         for j, block in enumerate(_blocks(content)):
-            where = f"messages[{i}].content[{j}]"
-            inner = block.get("content") if block.get("type") == "tool_result" else []
-            nested = [
-                (f"{where}.content[{k}]", b) for k, b in enumerate(_blocks(inner))
-            ]
-            for param, item in [(where, block), *nested]:
-                refs.extend(_url_source(item, param))
+            kind = block.get("type")
+            if isinstance(kind, str) and kind in MEDIA_BLOCKS:
+                refs.extend(_url_source(block, f"messages[{i}].content[{j}]"))
+            elif kind == "tool_result":
+                refs.extend(_nested_url_sources(block, f"messages[{i}].content[{j}]"))
     fetched = fetch_images(refs)
     return {
         url: (media.mime_type, base64.b64encode(media.data).decode("ascii"))
         for url, media in fetched.items()
     }
+
+
+def _nested_url_sources(block: Mapping[str, Any], where: str) -> list[ImageRef]:
+    """The ``url`` images inside a ``tool_result``'s content blocks."""
+    refs: list[ImageRef] = []
+    for k, item in enumerate(_blocks(block.get("content"))):
+        if isinstance(item.get("type"), str) and item["type"] in MEDIA_BLOCKS:
+            refs.extend(_url_source(item, f"{where}.content[{k}]"))
+    return refs
 
 
 def _url_source(block: Mapping[str, Any], param: str) -> list[ImageRef]:
@@ -254,10 +260,11 @@ def _url_source(block: Mapping[str, Any], param: str) -> list[ImageRef]:
     return [ImageRef(url, f"{param}.source.url")]
 
 
-def _blocks(content: Any) -> list[Mapping[str, Any]]:
+def _blocks(content: Any) -> list[dict[str, Any]]:
+    """The object blocks of a content list (JSON objects parse as ``dict``)."""
     if not isinstance(content, list):
         return []
-    return [block for block in content if isinstance(block, Mapping)]
+    return [block for block in content if isinstance(block, dict)]
 
 
 def _stream_flag(value: Any) -> bool:

@@ -15,7 +15,7 @@ import json
 from collections.abc import Mapping
 from typing import Any, Final
 
-from antigravity_proxy.protocols import strict_json
+from antigravity_proxy import json_codec
 
 PREFIX: Final = "agp1."
 
@@ -33,7 +33,7 @@ def unseal(value: object) -> dict[str, Any] | None:
     body = value[len(PREFIX) :]
     try:
         raw = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
-        payload: Any = strict_json.loads(raw)
-    except (binascii.Error, strict_json.NotJson):
+        payload: Any = json_codec.loads(raw)
+    except (binascii.Error, json_codec.JsonError):
         return None
     return payload if isinstance(payload, dict) else None

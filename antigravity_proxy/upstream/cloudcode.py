@@ -21,10 +21,10 @@ from typing import Any, Final
 
 import requests
 
+from antigravity_proxy import json_codec
 from antigravity_proxy.config import UpstreamConfig
 from antigravity_proxy.errors import (
     GatewayError,
-    InvalidRequest,
     UpstreamStatus,
     UpstreamTimeout,
     UpstreamUnavailable,
@@ -103,7 +103,7 @@ class CloudCodeClient:
         not usable as quota projects, and the upstream answers 403 to the header
         while accepting the same request without it.
         """
-        data = encode_body(body)
+        data = json_codec.dumps(body)
         headers = {**self.headers(access_token, project), **(extra_headers or {})}
         try:
             return self._over_bases(method, data, headers, stream)
@@ -154,24 +154,6 @@ class CloudCodeClient:
                 "upstream %s answered %s at %s", method, response.status_code, base
             )
         raise last
-
-
-def encode_body(body: Mapping[str, Any]) -> bytes:
-    """The request as UTF-8 JSON; a string no encoder can write is the client's.
-
-    Why here: every string in a request body came from the client or from an
-    earlier upstream answer (always valid UTF-8), and ``http.loads_strict``
-    refuses lone surrogates when it parses. This is the last guard for text a
-    translator decoded on its own (a nested JSON string), so it is logged.
-    """
-    try:
-        return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
-    except UnicodeEncodeError as exc:
-        log.warning("request text is not encodable as UTF-8: %s", exc.reason)
-        raise InvalidRequest(
-            "the request contains text that is not valid Unicode "
-            "(an unpaired UTF-16 surrogate)"
-        ) from exc
 
 
 def json_body(response: requests.Response, method: str) -> Any:

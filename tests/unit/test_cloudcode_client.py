@@ -11,7 +11,6 @@ from responses import matchers
 
 from antigravity_proxy.config import UpstreamConfig
 from antigravity_proxy.errors import (
-    InvalidRequest,
     UpstreamStatus,
     UpstreamTimeout,
     UpstreamUnavailable,
@@ -19,7 +18,6 @@ from antigravity_proxy.errors import (
 from antigravity_proxy.upstream.cloudcode import (
     CloudCodeClient,
     client_version,
-    encode_body,
     iter_events,
     prompt_too_long_counts,
 )
@@ -200,10 +198,3 @@ def test_status_error_marks_prompt_too_long_only_for_400():
     with pytest.raises(UpstreamStatus) as info:
         client().call("generateContent", {}, "tok")
     assert info.value.prompt_too_long == (5, 4)
-
-
-def test_encode_body_refuses_a_lone_surrogate_as_the_clients_error():
-    """The last guard for text a translator decoded on its own: a 400, not a 500."""
-    assert encode_body({"a": "\U0001f600"}) == '{"a":"\U0001f600"}'.encode()
-    with pytest.raises(InvalidRequest):
-        encode_body({"a": "x\ud800"})
