@@ -14,7 +14,13 @@ import time
 from collections.abc import Sequence
 from typing import Final, Protocol
 
-from benchmarks import agent_request, anthropic_path, gemini_path, openai_path
+from benchmarks import (
+    agent_request,
+    anthropic_path,
+    gemini_path,
+    openai_path,
+    usage_ledger,
+)
 from benchmarks.harness import Measurement, machine_summary
 
 
@@ -29,6 +35,7 @@ MODULES: Final[Sequence[Benchmark]] = (
     openai_path,
     anthropic_path,
     agent_request,
+    usage_ledger,
 )
 
 
