@@ -60,7 +60,7 @@ class ServerConfig:
     header_timeout: float = field(default=10, metadata=bounds(0, exclusive=True))
     body_timeout: float = field(default=120, metadata=bounds(0, exclusive=True))
     backlog: int = field(default=2048, metadata=bounds(1))
-    keepalive: float = field(default=75, metadata=bounds(0))
+    keepalive: int = field(default=75, metadata=bounds(0))
     # KiB of stack per pool thread (at least 64); 0 keeps the platform's.
     thread_stack_kib: int = field(default=512, metadata=bounds(0, 65536))
     # Each worker is replaced after this many requests (plus up to the
