@@ -12,7 +12,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from antigravity_proxy import __version__
+from antigravity_proxy import __version__, keys_cli
 from antigravity_proxy.accounts import cli as accounts_cli
 from antigravity_proxy.config import Config, ConfigError, load_config
 from antigravity_proxy.handlers.internal import describe_model
@@ -61,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     models.add_argument("--config", default=argparse.SUPPRESS, help="config file")
     models.set_defaults(run=run_models)
     accounts_cli.add_parser(commands)
+    keys_cli.add_parser(commands)
     return parser
 
 

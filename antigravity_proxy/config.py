@@ -22,6 +22,7 @@ from typing import Any, Final, Union, get_args, get_origin, get_type_hints
 
 import yaml
 
+from antigravity_proxy.apikeys import ApiKey, check_api_keys
 from antigravity_proxy.config_template import DEFAULT_TEMPLATE
 from antigravity_proxy.fsutil import write_atomic
 
@@ -53,6 +54,7 @@ class ServerConfig:
 @dataclass(frozen=True, slots=True)
 class ProxyConfig:
     api_key: str = ""
+    api_keys: tuple[ApiKey, ...] = ()
     auth_mode: str = "auto"
     allow_lan_access: bool = False
     max_body_bytes: int = 104857600
@@ -224,6 +226,17 @@ def _ensure_api_key(
     return fresh
 
 
+def config_lock(path: Path) -> _locked:
+    """The lock every writer of the config file holds (see ``config_edit``)."""
+    return _locked(path)
+
+
+def parse_api_keys(value: Any) -> tuple[ApiKey, ...]:
+    """``proxy.api_keys`` as read from YAML, converted as at start-up."""
+    converted: tuple[ApiKey, ...] = _convert_records(ApiKey, value, "proxy.api_keys")
+    return converted
+
+
 class _locked:
     """An exclusive ``flock`` on ``<config>.lock`` across processes."""
 
@@ -308,6 +321,9 @@ def _check_enums(config: Config) -> None:
         raise ConfigError("upstream.base_urls: expected at least one URL")
     if config.accounts.max_attempts < 1:
         raise ConfigError("accounts.max_attempts: expected a positive integer")
+    problem = check_api_keys(config.proxy.api_keys, config.proxy.api_key)
+    if problem:
+        raise ConfigError(problem)
 
 
 def _from_mapping(cls: type[Any], raw: Any, prefix: str) -> Any:
@@ -320,12 +336,20 @@ def _from_mapping(cls: type[Any], raw: Any, prefix: str) -> Any:
     unknown = sorted(set(raw) - set(fields))
     if unknown:
         raise ConfigError(f"{prefix}{unknown[0]}: unknown key")
+    missing = [n for n, f in fields.items() if n not in raw and _required(f)]
+    if missing:
+        raise ConfigError(f"{prefix}{missing[0]}: required key is missing")
     values = {
         name: _convert(hints[name], raw[name], prefix + name)
         for name in fields
         if name in raw
     }
     return cls(**values)
+
+
+def _required(spec: dataclasses.Field[Any]) -> bool:
+    no_factory = spec.default_factory is dataclasses.MISSING
+    return spec.default is dataclasses.MISSING and no_factory
 
 
 def _convert(hint: Any, value: Any, key: str) -> Any:
@@ -335,6 +359,9 @@ def _convert(hint: Any, value: Any, key: str) -> Any:
     if origin in (Union, types.UnionType):
         return _convert(get_args(hint)[0], value, key)
     if origin is tuple:
+        item = get_args(hint)[0]
+        if isinstance(item, type) and dataclasses.is_dataclass(item):
+            return _convert_records(item, value, key)
         return tuple(_convert_list(value, key))
     if origin in (Mapping, dict) or hint is Mapping:
         return _convert_str_map(value, key)
@@ -345,6 +372,15 @@ def _convert_list(value: Any, key: str) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise ConfigError(f"{key}: expected a list of strings")
     return value
+
+
+def _convert_records(cls: type[Any], value: Any, key: str) -> tuple[Any, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise ConfigError(f"{key}: expected a list of mappings")
+    records = (_from_mapping(cls, v, f"{key}[{i}].") for i, v in enumerate(value))
+    return tuple(records)
 
 
 def _convert_str_map(value: Any, key: str) -> dict[str, str]:
