@@ -25,7 +25,8 @@ from typing import Any, TypeGuard
 import yaml
 
 from antigravity_proxy.apikeys import ApiKey, check_api_keys
-from antigravity_proxy.config import ConfigError, config_lock, parse_api_keys
+from antigravity_proxy.config import ConfigError, parse_api_keys
+from antigravity_proxy.config_file import config_lock
 from antigravity_proxy.fsutil import write_atomic
 
 _INVALID: Any = object()

@@ -84,7 +84,8 @@ def cmd_add(config: Config, args: argparse.Namespace) -> int:
 
 
 def cmd_list(config: Config, args: argparse.Namespace) -> int:
-    rows = [(MAIN_KEY_NAME, fingerprint(config.proxy.api_key), "proxy.api_key")]
+    main = config.proxy.api_key
+    rows = [(MAIN_KEY_NAME, fingerprint(main), "proxy.api_key")] if main else []
     named = config.proxy.api_keys
     rows += [(k.name, fingerprint(k.key), "proxy.api_keys") for k in named]
     if args.json:
@@ -121,9 +122,12 @@ def cmd_revoke(config: Config, args: argparse.Namespace) -> int:
 
 
 def _edit(config: Config, change: Change) -> Edited:
-    if not config.config_path:
-        raise ConfigError("no config file to edit")
-    return edit_api_keys(Path(config.config_path), change)
+    path = Path(config.config_path)
+    if not config.config_path or not path.exists():
+        raise ConfigError(
+            f"{path}: no config file yet; 'antigravity-proxy serve' creates it"
+        )
+    return edit_api_keys(path, change)
 
 
 def _say_layout(config: Config, edited: Edited) -> None:

@@ -54,7 +54,7 @@ def key_ring(config: Config) -> KeyRing:
     path = config.config_path
 
     def reload() -> tuple[str, tuple[ApiKey, ...]]:
-        proxy = load_config(path).proxy
+        proxy = load_config(path, create=False).proxy
         return proxy.api_key, proxy.api_keys
 
     return KeyRing(
