@@ -38,18 +38,20 @@ def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
     keys = commands.add_parser(
         "keys", help="named gateway keys, one per teammate (proxy.api_keys)"
     )
-    keys.add_argument("--config", default=argparse.SUPPRESS, help="config file")
-    sub = keys.add_subparsers(dest="keys_command", required=True)
+    sub = keys.add_subparsers(dest="keys_command", metavar="COMMAND")
     add = sub.add_parser("add", help="generate a key for NAME and print it once")
     add.add_argument("name", help="who the key is for, e.g. alice")
     listed = sub.add_parser("list", help="key names and fingerprints (never keys)")
     listed.add_argument("--json", action="store_true", help="print JSON")
     revoke = sub.add_parser("revoke", help="remove NAME's key")
     revoke.add_argument("name", help="the name shown by 'keys list'")
-    keys.set_defaults(run=run)
+    keys.set_defaults(run=run, keys_parser=keys)
 
 
 def run(config: Config, args: argparse.Namespace) -> int:
+    if args.keys_command is None:
+        args.keys_parser.print_help()
+        return 0
     command = {"add": cmd_add, "list": cmd_list, "revoke": cmd_revoke}
     try:
         return command[args.keys_command](config, args)

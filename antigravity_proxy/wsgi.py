@@ -36,7 +36,8 @@ def create_app(
 ) -> WSGIApplication:
     """Build the WSGI application: CORS around auth around the dispatcher.
 
-    ``background`` starts the periodic quota refresh (off in unit tests).
+    ``background`` starts the periodic quota refresh and the usage ledger's
+    writer thread (off in unit tests, where ``ledger.flush()`` writes).
     """
     config = config if config is not None else load_config()
     routes = routes_for(config)
@@ -44,6 +45,7 @@ def create_app(
     services = Services.build(config)
     if background:
         QuotaRefresher(services.pool, config.accounts.quota_refresh_minutes).start()
+        services.ledger.start()
     gateway = Gateway(routes, handlers, services)
     auth = AuthMiddleware(gateway, key_ring(config), config.effective_auth_mode)
     return CorsMiddleware(auth)

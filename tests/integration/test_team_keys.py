@@ -190,3 +190,10 @@ def test_broken_config_edit_keeps_serving_with_the_previous_keys(team):
         client.get("/v1beta/models", headers={"x-goog-api-key": ALICE_KEY}).status_code
         == 200
     )
+
+
+def test_keys_without_a_subcommand_prints_help(tmp_path, capsys):
+    path = write_config(tmp_path / "home", {"proxy": {"api_key": API_KEY}})
+    assert main(["keys", "--config", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "add" in out and "revoke" in out and "list" in out
