@@ -13,7 +13,8 @@ passes. Accepted are ``proxy.api_key`` (named ``main``) and every named key of
 ``proxy.api_keys`` (the `KeyRing`). Comparison is constant-time. A key is never
 logged and never forwarded; its *name* is put in the WSGI environ under
 `KEY_NAME_ENVIRON` (``antigravity_proxy.key_name``) for the access log and the
-usage records, in every auth mode, whenever a presented key is one of ours.
+usage records, in every auth mode, whenever a presented key is one of ours,
+and on the request's ``Exchange`` (``key_name``).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from urllib.parse import parse_qsl
 from antigravity_proxy.apikeys import KeyRing
 from antigravity_proxy.app import Gateway, Match, error_response
 from antigravity_proxy.errors import AuthError
+from antigravity_proxy.exchange import exchange_of
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -58,10 +60,13 @@ class AuthMiddleware:
         name = self._key_name(match, environ)
         if name is not None:
             environ[KEY_NAME_ENVIRON] = name
+            exchange_of(environ).key_name = name
         elif self._requires_key(match, environ):
             protocol = self.gateway.protocol_of(match, environ)
             message = AUTH_MESSAGES.get(protocol, "missing or invalid API key")
-            response = error_response(AuthError(message), protocol)
+            exchange = exchange_of(environ)
+            exchange.protocol = protocol
+            response = error_response(AuthError(message), protocol, exchange)
             return response(environ, start_response)
         return self.gateway(environ, start_response)
 

@@ -15,6 +15,7 @@ from antigravity_proxy.apikeys import fingerprint
 from antigravity_proxy.auth import KEY_NAME_ENVIRON
 from antigravity_proxy.cli import main
 from antigravity_proxy.config import load_config
+from antigravity_proxy.exchange import ENVIRON_KEY
 from antigravity_proxy.wsgi import create_app
 from tests.conftest import API_KEY, write_config
 from tests.integration.test_auth import CARRIERS, TARGETS, expected_open, present
@@ -34,7 +35,9 @@ class Recorder:
 
     def __call__(self, environ, start_response):
         result = self.app(environ, start_response)
-        self.names.append(environ.get(KEY_NAME_ENVIRON))
+        name = environ.get(KEY_NAME_ENVIRON)
+        assert environ[ENVIRON_KEY].key_name == name  # the Exchange knows it too
+        self.names.append(name)
         return result
 
 
