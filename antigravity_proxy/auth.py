@@ -6,6 +6,8 @@ key everywhere, ``/healthz`` included; ``all_except_health`` exempts exactly
 the LAN, else ``off``. The decision uses the *routed* endpoint (the Werkzeug match
 the dispatcher will use), never the raw path, so ``//healthz``, ``/healthz/``,
 ``HEAD /healthz`` or case tricks cannot reach a protected handler without the key.
+In every mode, ``GET /`` and ``GET /status`` (the status page's static HTML shell,
+which shows nothing until the key is entered) are open.
 
 The key may come in ``Authorization: Bearer``, ``x-api-key``, ``x-goog-api-key``, or
 the ``key`` query parameter on Gemini routes; any one carrying an accepted key
@@ -35,6 +37,10 @@ HEALTH_HANDLER: Final = "antigravity_proxy.handlers.internal.healthz"
 HEALTH_PATH: Final = "/healthz"
 KEY_NAME_ENVIRON: Final = "antigravity_proxy.key_name"
 """The environ key holding the name of the key the request authenticated with."""
+# The status page's HTML shell holds nothing about the box; its data route
+# (``/status/data``) needs the key like every other route.
+SHELL_HANDLER: Final = "antigravity_proxy.handlers.status.status_page"
+SHELL_PATHS: Final = frozenset({"/", "/status"})
 AUTH_MESSAGES: Final = {
     "openai": (
         "Incorrect API key provided. "
@@ -71,7 +77,7 @@ class AuthMiddleware:
         return self.gateway(environ, start_response)
 
     def _requires_key(self, match: Match, environ: WSGIEnvironment) -> bool:
-        if self.mode == "off":
+        if self.mode == "off" or _is_shell(match, environ):
             return False
         if self.mode == "strict":
             return True
@@ -92,6 +98,16 @@ class AuthMiddleware:
             allow_query or self.gateway.protocol_of(match, environ) == "gemini"
         )
         return self.keys.identify(_presented_keys(environ, allow_query))
+
+
+def _is_shell(match: Match, environ: WSGIEnvironment) -> bool:
+    """The status page's static shell, at its canonical paths, by GET only."""
+    return (
+        match.route is not None
+        and match.route.handler == SHELL_HANDLER
+        and environ.get("REQUEST_METHOD") == "GET"
+        and environ.get("PATH_INFO") in SHELL_PATHS
+    )
 
 
 def _presented_keys(environ: WSGIEnvironment, allow_query: bool) -> Iterator[str]:

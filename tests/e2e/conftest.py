@@ -38,7 +38,13 @@ class Gateway:
 
 @contextmanager
 def run_gateway(
-    home: Path, data: dict, *, workers: int = 1, threads: int = 8, env=None
+    home: Path,
+    data: dict,
+    *,
+    workers: int = 1,
+    threads: int = 8,
+    env=None,
+    args: tuple[str, ...] = (),
 ):
     """Start `antigravity-proxy serve`, wait for /healthz, stop it with SIGTERM."""
     data = dict(data)
@@ -66,6 +72,7 @@ def run_gateway(
         str(workers),
         "--threads",
         str(threads),
+        *args,
     ]
     with open(log, "wb") as log_file:
         process = subprocess.Popen(
@@ -96,8 +103,8 @@ def wait_healthy(gateway: Gateway, timeout: float = 20.0) -> None:
             ) as response:
                 if response.status_code == 200:
                     return
-        except requests.ConnectionError:
-            pass
+        except (requests.ConnectionError, requests.Timeout):
+            pass  # not listening yet, or too busy starting to answer in 1 s
         time.sleep(0.1)
     raise RuntimeError(f"gateway never became healthy:\n{gateway.log_text()}")
 
