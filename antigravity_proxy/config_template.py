@@ -27,6 +27,9 @@ server:
   max_requests_jitter: 0     # ... plus up to this many, so workers stagger
 proxy:
   api_key: {api_key}
+  # One named key per teammate ({{name: alice, key: sk-...}}); the name is logged.
+  # Manage them with "antigravity-proxy keys add NAME | list | revoke NAME".
+  api_keys: []
   auth_mode: auto            # off | strict | all_except_health | auto
   allow_lan_access: false
   max_body_bytes: 104857600
