@@ -9,26 +9,25 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, Final
 
-import requests
-
+from antigravity_proxy.accounts import cli_onboarding
 from antigravity_proxy.accounts import quota as quota_mod
 from antigravity_proxy.accounts.edits import set_enabled
-from antigravity_proxy.accounts.login import LoginOptions, login
 from antigravity_proxy.accounts.oauth import OAuthError
-from antigravity_proxy.accounts.onboarding import ImportFailed, Onboarding
+from antigravity_proxy.accounts.onboarding import ImportFailed, Onboarding, is_pending
 from antigravity_proxy.accounts.store import Account, AccountLoadError, AccountNotFound
 from antigravity_proxy.banner import command_name
 from antigravity_proxy.config import Config
 from antigravity_proxy.errors import GatewayError
 from antigravity_proxy.handlers.internal import DEFAULT_WARMUP_MODEL, warm_up
 from antigravity_proxy.services import Services
+from antigravity_proxy.usage import query as usage_query
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -38,22 +37,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
     listing.add_argument(
         "--json", action="store_true", help="print JSON instead of a table"
     )
-    add = sub.add_parser("add", help="add an account from a refresh token")
-    add.add_argument("--refresh-token", required=True, help="the refresh token")
-    log_in = sub.add_parser("login", help="sign in with Google (OAuth)")
-    log_in.add_argument(
-        "--no-browser", action="store_true", help="paste the redirect URL"
-    )
-    log_in.add_argument(
-        "--port", type=int, default=0, help="local callback port (default: any free)"
-    )
-    imp = sub.add_parser("import", help="import accounts or refresh tokens")
-    imp.add_argument(
-        "path",
-        type=Path,
-        help="an Antigravity-Manager data dir or accounts folder, "
-        "or a JSON list of refresh tokens",
-    )
+    cli_onboarding.add_arguments(sub)
     for name in ("enable", "disable", "remove"):
         sub.add_parser(name, help=f"{name} an account").add_argument(
             "account", metavar="ID_OR_EMAIL", help="the account's id or email"
@@ -117,15 +101,18 @@ def account_id(services: Services, name: str) -> str:
 def cmd_list(services: Services, args: argparse.Namespace) -> int:
     accounts = services.store.all()
     cooldowns = services.state.active_cooldowns()
+    now = time.time()
+    usage = _usage_today(services, now)
     if args.json:
-        listing = [_json_row(a, cooldowns, time.time()) for a in accounts]
+        listing = [_json_row(a, cooldowns, now, usage) for a in accounts]
         print(json.dumps(listing, indent=2))
         return 0
     if not accounts:
         print(f'no accounts yet: run "{command_name()} accounts login"')
         return 0
-    rows = [_row(a, cooldowns, time.time()) for a in accounts]
+    rows = [_row(a, cooldowns, now, usage) for a in accounts]
     header = ["ID", "EMAIL", "TIER", "ENABLED", "COOLING DOWN UNTIL", "QUOTA"]
+    header += ["TODAY", "LAST ERROR"]
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:
         print(
@@ -136,14 +123,26 @@ def cmd_list(services: Services, args: argparse.Namespace) -> int:
     return 0
 
 
+def _usage_today(services: Services, now: float) -> dict[str, dict[str, Any]]:
+    """Requests, tokens and the last error per account, from the usage ledger."""
+    return usage_query.accounts_since(services.ledger.reader(), now - now % 86400)
+
+
 def _row(
-    account: Account, cooldowns: dict[str, tuple[float, str]], now: float
+    account: Account,
+    cooldowns: dict[str, tuple[float, str]],
+    now: float,
+    usage: dict[str, dict[str, Any]],
 ) -> list[str]:
     keys = [k for k in cooldowns if k == account.id or k.startswith(account.id + ":")]
     cooling = ", ".join(
-        f"{k.partition(':')[2] or 'all'} {_utc(cooldowns[k][0])} ({cooldowns[k][1]})"
+        f"{k.partition(':')[2] or 'all'} {_utc(cooldowns[k][0])} ({cooldowns[k][1]}) "
+        f"{_left(cooldowns[k][0] - now)} left"
         for k in sorted(keys)
     )
+    today = usage.get(account.id, {})
+    tokens = today.get("input_tokens", 0) + today.get("output_tokens", 0)
+    last = today.get("last_error")
     return [
         account.id,
         account.email,
@@ -151,13 +150,20 @@ def _row(
         _state(account, now),
         cooling or "-",
         _quota_summary(account) or "unknown",
+        f"{today.get('requests', 0)} req, {tokens} tok",
+        f"{last['status']} {last['error_kind']} {_utc(last['ts'])}" if last else "-",
     ]
 
 
 def _json_row(
-    account: Account, cooldowns: dict[str, tuple[float, str]], now: float
+    account: Account,
+    cooldowns: dict[str, tuple[float, str]],
+    now: float,
+    usage: dict[str, dict[str, Any]],
 ) -> dict[str, Any]:
     keys = [k for k in cooldowns if k == account.id or k.startswith(account.id + ":")]
+    today = usage.get(account.id, {})
+    last = today.get("last_error")
     return {
         "id": account.id,
         "email": account.email,
@@ -168,6 +174,7 @@ def _json_row(
             {
                 "model": k.partition(":")[2] or None,
                 "until": _utc(cooldowns[k][0]),
+                "seconds_left": max(0, math.ceil(cooldowns[k][0] - now)),
                 "reason": cooldowns[k][1],
             }
             for k in sorted(keys)
@@ -176,7 +183,17 @@ def _json_row(
         "quota_updated": _utc(account.quota_last_updated)
         if account.quota_last_updated
         else None,
+        "today": {
+            name: today.get(name, 0)
+            for name in ("requests", "errors", "input_tokens", "output_tokens")
+        },
+        "last_error": {**last, "ts": _utc(last["ts"])} if last else None,
     }
+
+
+def _left(seconds: float) -> str:
+    whole = max(0, math.ceil(seconds))
+    return f"{whole // 60}m {whole % 60}s" if whole >= 60 else f"{whole}s"
 
 
 def _state(account: Account, now: float) -> str:
@@ -204,34 +221,6 @@ def _quota_groups(account: Account) -> dict[str, int]:
 
 def _quota_summary(account: Account) -> str:
     return " ".join(f"{g}={p}%" for g, p in _quota_groups(account).items())
-
-
-def cmd_add(services: Services, args: argparse.Namespace) -> int:
-    account = _onboarding(services).add_refresh_token(args.refresh_token)
-    print(f"added {account.id} ({account.email})")
-    return 0
-
-
-def cmd_login(services: Services, args: argparse.Namespace) -> int:
-    onboarding = _onboarding(services)
-    oauth = onboarding.oauth
-
-    def exchange(code: str, redirect_uri: str):  # type: ignore[no-untyped-def]
-        with requests.Session() as session:
-            return oauth.exchange_code(session, code, redirect_uri)
-
-    options = LoginOptions(no_browser=args.no_browser, port=args.port)
-    grant = login(oauth, exchange, options, say=print, ask=input)
-    account = onboarding.add_grant(grant)
-    print(f"signed in: {account.id} ({account.email})")
-    return 0
-
-
-def cmd_import(services: Services, args: argparse.Namespace) -> int:
-    imported = _onboarding(services).import_path(args.path)
-    for account in imported:
-        print(f"imported {account.id} ({account.email})")
-    return 0
 
 
 def cmd_enable(services: Services, args: argparse.Namespace) -> int:
@@ -272,6 +261,8 @@ def cmd_refresh_quota(services: Services, args: argparse.Namespace) -> int:
     for account in targets:
         try:
             updated = services.pool.refresh_quota(account)
+            if is_pending(updated):
+                updated = _onboarding(services).complete_pending(updated)
             print(f"{updated.id}: {_quota_summary(updated) or 'no models'}")
         except (GatewayError, OAuthError) as exc:
             failed += 1
@@ -310,9 +301,9 @@ def _utc(timestamp: float) -> str:
 
 COMMANDS: Final[dict[str, Callable[[Services, argparse.Namespace], int]]] = {
     "list": cmd_list,
-    "add": cmd_add,
-    "login": cmd_login,
-    "import": cmd_import,
+    "add": cli_onboarding.cmd_add,
+    "login": cli_onboarding.cmd_login,
+    "import": cli_onboarding.cmd_import,
     "enable": cmd_enable,
     "disable": cmd_disable,
     "remove": cmd_remove,
