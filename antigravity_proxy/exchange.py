@@ -16,7 +16,8 @@ hook still runs. By then every field is final: read, never write.
 
 Fields, with the unit of each (times are ``time.monotonic()`` seconds unless said):
 
-- ``request_id`` (``X-Request-Id``), ``method``, ``path``, ``route`` (the handler's
+- ``request_id`` (``X-Request-Id``), ``method``, ``path``, ``user_agent`` (as
+  sent, unbounded: escape before logging), ``route`` (the handler's
   dotted name, "" when no route matched), ``protocol`` (openai, anthropic, gemini,
   mcp, internal, "" before routing)
 - ``client_model`` (as the client sent it), ``upstream_model``, ``stream``
@@ -56,7 +57,7 @@ FinishHook = Callable[["Exchange"], None]
 FINISH_HOOKS: list[FinishHook] = []
 
 
-class Ending(enum.Enum):
+class Ending(enum.StrEnum):
     """How a request ended, as the access log and the metrics report it."""
 
     COMPLETE = "complete"  # the whole answer was sent (an error answer included)
@@ -133,6 +134,7 @@ class Exchange:
     request_id: str
     method: str = ""
     path: str = ""
+    user_agent: str = ""
     route: str = ""
     protocol: str = ""
     client_model: str = ""
