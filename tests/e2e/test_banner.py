@@ -89,3 +89,20 @@ def test_banner_names_the_env_var_holding_the_key(stack):
         in banner
     )
     assert API_KEY not in gw.log_text()
+
+
+def test_make_demo_gets_a_first_answer_through_the_loopback_fake():
+    """README's first screen promises `make demo` answers without a Google account."""
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-m", "tests.fakes.demo", "--once"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "added " in result.stdout and "(demo@example.test)" in result.stdout
+    assert "answer: 'echo: Say hello'" in result.stdout
+    assert "accounts   1 ready, 0 cooling down, 0 disabled" in result.stderr
