@@ -38,6 +38,7 @@ from antigravity_proxy.errors import (
     UpstreamTimeout,
 )
 from antigravity_proxy.exchange import Ending, Exchange
+from antigravity_proxy.http import safe_headers
 from antigravity_proxy.protocols.gemini.chunk import TokenUsage
 from antigravity_proxy.sse import encode_event
 from antigravity_proxy.upstream.cloudcode import iter_events
@@ -216,6 +217,6 @@ def stream_response(
     return Response(
         frames,
         mimetype=mimetype,
-        headers={**STREAM_HEADERS, **(headers or {})},
+        headers={**STREAM_HEADERS, **safe_headers(headers)},
         direct_passthrough=True,
     )

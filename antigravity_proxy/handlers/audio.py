@@ -11,7 +11,7 @@ from werkzeug.wrappers import Request, Response
 
 from antigravity_proxy.dispatch import UpstreamRequest
 from antigravity_proxy.errors import InvalidRequest, RequestTooLarge
-from antigravity_proxy.handlers.images import form_fields
+from antigravity_proxy.http import read_form, safe_headers
 from antigravity_proxy.pipeline import Pipeline
 from antigravity_proxy.protocols.openai.audio import (
     GRANULARITY_PARAM,
@@ -27,7 +27,7 @@ from antigravity_proxy.services import Services
 
 def transcriptions(services: Services, request: Request) -> Response:
     with request:  # closes the upload's spooled temporary file
-        fields = form_fields(request)
+        fields = read_form(request)
         granularities = request.form.getlist(GRANULARITY_PARAM)
         filename, data = _upload(request, services.config.audio.max_bytes)
     mapping = services.config.model_mapping
@@ -46,7 +46,7 @@ def transcriptions(services: Services, request: Request) -> Response:
     )
     if isinstance(body, dict):
         return pipe.json(body)
-    return Response(body, headers=pipe.headers(), mimetype=mimetype)
+    return Response(body, headers=safe_headers(pipe.headers()), mimetype=mimetype)
 
 
 def _upload(request: Request, limit: int) -> tuple[str, bytes]:

@@ -29,7 +29,9 @@ from antigravity_proxy.protocols.gemini.response import (
     response_to_client,
     signatures_from_chunk,
 )
+from antigravity_proxy.protocols.gemini.shapes import GENERATE_SHAPE
 from antigravity_proxy.protocols.gemini.stream import GeminiStreamTranslator
+from antigravity_proxy.protocols.shape import check_shape
 from antigravity_proxy.services import Services
 from antigravity_proxy.sessions import gemini_user_texts, session_key
 from antigravity_proxy.state import SharedState
@@ -40,7 +42,7 @@ SIGNATURE_NAMESPACE: Final = "gemini-signature"
 
 def generate(services: Services, request: Request, model: str) -> Response:
     name, method = parse_model_method(model)
-    body = camel_keys(read_json_object(request))
+    body = read_gemini_body(request)
     pipe = Pipeline(services, request)
     if method == "countTokens":
         return _count_tokens(pipe, services, name, body)
@@ -65,8 +67,15 @@ def generate(services: Services, request: Request, model: str) -> Response:
 
 def count_tokens(services: Services, request: Request, model: str) -> Response:
     name, _ = parse_model_method(model)
-    body = camel_keys(read_json_object(request))
+    body = read_gemini_body(request)
     return _count_tokens(Pipeline(services, request), services, name, body)
+
+
+def read_gemini_body(request: Request) -> dict[str, Any]:
+    """The body with camelCase keys (clients send either), shape checked."""
+    body: dict[str, Any] = camel_keys(read_json_object(request))
+    check_shape(body, GENERATE_SHAPE)
+    return body
 
 
 def _stream(

@@ -24,7 +24,7 @@ from werkzeug.wrappers import Request, Response
 
 from antigravity_proxy.dispatch import UpstreamRequest
 from antigravity_proxy.errors import GatewayError, InvalidRequest
-from antigravity_proxy.http import read_json_object
+from antigravity_proxy.http import read_form, read_json_object
 from antigravity_proxy.observer import bind_request_id
 from antigravity_proxy.pipeline import Pipeline
 from antigravity_proxy.protocols.gemini.chunk import (
@@ -78,25 +78,11 @@ def edits(services: Services, request: Request) -> Response:
     than as an opaque upstream error.
     """
     with request:  # closes the uploads' spooled temporary files
-        fields = form_fields(request)
+        fields = read_form(request)
         job = image_job(fields, services.config.model_mapping, default_ratio=None)
         images, mask = _uploaded_images(request)
     pipe = Pipeline(services, request)
     return _respond(pipe, _asked(fields, job), job, job_to_upstream(job, images, mask))
-
-
-def form_fields(request: Request) -> dict[str, str]:
-    """The text fields of a multipart form (first value of each).
-
-    Why the check: Werkzeug parses a JSON body as an empty form, so a client that
-    sent the wrong encoding would otherwise read "missing prompt".
-    """
-    if request.mimetype != "multipart/form-data":
-        raise InvalidRequest(
-            "this endpoint expects multipart/form-data (file uploads), "
-            f"got {request.mimetype or 'no content type'}"
-        )
-    return request.form.to_dict()
 
 
 def _asked(body: Mapping[str, Any], job: ImageJob) -> str:
