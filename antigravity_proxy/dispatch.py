@@ -1,12 +1,15 @@
 """One upstream generation call, with account rotation: the retry policy lives here.
 
 ``send`` picks an account, wraps the translated Gemini request in the envelope for
-that account, and calls Cloud Code. An account-specific failure (429, 403, 404,
-500) moves on to another account; 401 refreshes the token and retries the same
-account once (a second 401 there moves on); 503/529 back off briefly. At most
-``accounts.max_attempts`` calls in all, and all of them happen before the client
-has seen a byte: ``send`` returns an open, 2xx upstream response, or raises the
-error the client should see.
+that account, and calls Cloud Code. What each error status blames, and so what
+happens next, is the table in ``accounts/blame.py``: an account's failure (403,
+429) moves on to another account; 401 refreshes the token and retries the same
+account once (a second 401 there moves on); 503/529 back off briefly; a status the
+request can provoke (404, 500) asks another account and blames the first only if
+that one serves it, and a second 404 answers the client at once (the model is
+unknown, not the account). At most ``accounts.max_attempts`` calls in all, and
+all of them happen before the client has seen a byte: ``send`` returns an open,
+2xx upstream response, or raises the error the client should see.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from typing import Any, Final
 
 import requests
 
+from antigravity_proxy.accounts.blame import status_rule
 from antigravity_proxy.accounts.oauth import OAuthError
 from antigravity_proxy.accounts.service import AccountPool, Lease, Verdict
 from antigravity_proxy.accounts.store import AccountLoadError, AccountNotFound
@@ -71,6 +75,7 @@ class _Tries:
     refreshed: set[str] = field(default_factory=set)
     pinned: str | None = None
     last: UpstreamStatus | None = None
+    suspects: list[tuple[Lease, UpstreamStatus]] = field(default_factory=list)
 
 
 class Dispatcher:
@@ -91,10 +96,14 @@ class Dispatcher:
         for attempt in range(self.max_attempts):
             lease = self._lease(request, tries)
             try:
-                return Sent(self._call(request, lease), lease)
+                sent = Sent(self._call(request, lease), lease)
             except UpstreamStatus as err:
                 tries.last = err
                 self._after_failure(request, lease, err, attempt, tries)
+            else:
+                for suspect, failure in tries.suspects:
+                    self.pool.blame(suspect, request.model, failure)
+                return sent
         assert tries.last is not None
         raise self._final(tries.last, request.model)
 
@@ -138,7 +147,9 @@ class Dispatcher:
         )
         if verdict is Verdict.FAIL:
             raise err
-        if verdict is Verdict.RETRY:
+        if verdict is Verdict.SUSPECT:
+            self._suspect(request, lease, err, tries)
+        elif verdict is Verdict.RETRY:
             tries.refreshed.add(account)
             tries.pinned = account
         elif verdict is Verdict.ROTATE:
@@ -146,6 +157,19 @@ class Dispatcher:
             self.pool.forget_session(request.session)
         elif verdict is Verdict.BACKOFF:
             self.sleep(min(BACKOFF_CAP, BACKOFF_BASE * 2**attempt))
+
+    def _suspect(
+        self, request: UpstreamRequest, lease: Lease, err: UpstreamStatus, tries: _Tries
+    ) -> None:
+        """Another account next; a second account's same answer, when that
+        confirms it (``StatusRule.confirm``), is the request's fault: answer now."""
+        status = err.upstream_status
+        seen = any(e.upstream_status == status for _, e in tries.suspects)
+        if seen and status_rule(status).confirm:
+            raise self._final(err, request.model) from err
+        tries.suspects.append((lease, err))
+        tries.excluded |= {lease.account.id}
+        self.pool.forget_session(request.session)
 
     def _final(self, last: UpstreamStatus, model: str) -> GatewayError:
         error = _final_error(last)

@@ -1,13 +1,13 @@
 """How long an account rests after an upstream error, and why.
 
 This module owns the reading of Cloud Code error answers (status, headers, body)
-into a `Cooldown`: a delay, a `Reason` and whether the whole account or only the
-requested model's quota group should rest; and the reading of the rests recorded
-so far (`live_records`, `resting_until`). It is pure: the caller keeps the
-consecutive-failure counter and the cooldown records (``state.py``), and passes
-``failures``, the cap and the current time in. Structured fields are read first
-(``Retry-After``, ``google.rpc.RetryInfo``, ``google.rpc.ErrorInfo``); matching
-message text is confined to the one documented table `MESSAGE_TEXT_RULES`.
+into a `Cooldown`: a delay and a `Reason` for the (account, model quota group)
+pair (``blame.py`` says which statuses rest and when); and the reading of the
+rests recorded so far (`live_records`, `resting_until`). It is pure: the caller
+keeps the consecutive-failure counter and the cooldown records (``state.py``),
+and passes ``failures``, the cap and the current time in. Structured fields are
+read first (``Retry-After``, ``google.rpc.RetryInfo``, ``google.rpc.ErrorInfo``);
+matching message text is confined to the one documented table `MESSAGE_TEXT_RULES`.
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final, Literal
+
+from antigravity_proxy.accounts.blame import STATUS_RULES
 
 Scope = Literal["account", "model"]
 Records = Mapping[str, tuple[float, str]]
@@ -90,8 +92,13 @@ exceeded``, and a bare "resource exhausted" is a short rate limit unless an
 explicit quota marker says otherwise. Bodies are matched case-insensitively.
 """
 
-COOLDOWN_STATUSES: Final[frozenset[int]] = frozenset({404, 429, 500, 503, 529})
-"""Statuses that rest an account; others are the request's fault or transient."""
+COOLDOWN_STATUSES: Final[frozenset[int]] = frozenset(
+    status
+    for status, rule in STATUS_RULES.items()
+    if rule.rests_now or rule.rests_if_another_serves
+)
+"""Statuses that can rest an (account, model group) pair: see ``blame.STATUS_RULES``
+for when (at once, or only once another account served the request)."""
 
 QUOTA_BACKOFF_LADDER: Final[tuple[int, ...]] = (60, 300, 1800, 7200)
 CAPACITY_BACKOFF_LADDER: Final[tuple[int, ...]] = (5, 10, 15)
@@ -124,8 +131,10 @@ class Cooldown:
 
     :param seconds: how long to rest, already capped.
     :param reason: why, as far as the answer tells.
-    :param scope: ``"model"`` rests only the requested model's quota group (the
-        account may still serve other models); ``"account"`` rests it entirely.
+    :param scope: always ``"model"``: only the requested model's quota group rests
+        and the account keeps serving other models (``blame`` says why no status
+        rests a whole account). ``"account"`` keys written by older versions are
+        still honoured by `resting_until`.
     """
 
     seconds: float
@@ -161,8 +170,7 @@ def cooldown_from_error(
         seconds: float = max(explicit, MIN_EXPLICIT_SECONDS)
     else:
         seconds = _default_seconds(status, reason, body, max(failures, 0))
-    scope: Scope = "model" if reason is Reason.QUOTA_EXHAUSTED else "account"
-    return Cooldown(seconds=min(seconds, max_seconds), reason=reason, scope=scope)
+    return Cooldown(seconds=min(seconds, max_seconds), reason=reason, scope="model")
 
 
 def _reason(status: int, error: Mapping[str, Any] | None, body: str) -> Reason:

@@ -6,7 +6,9 @@ has a fresh access token and a project. Token refresh happens inside the account
 file's lock, so one refresh per account happens at a time across every thread and
 worker process; whoever waited re-reads the file and finds the new token.
 ``report_failure`` turns an upstream error into a cooldown, a forbidden mark or
-a disabled account, and says whether to try another account.
+a disabled account, and says whether to try another account; what each status
+blames is the table in ``blame.py``. ``blame`` rests an account whose failure
+only became its own once another account served the same request.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import enum
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -23,6 +25,7 @@ from typing import Any, Final
 import requests
 
 from antigravity_proxy.accounts import quota as quota_mod
+from antigravity_proxy.accounts.blame import Blame, status_rule
 from antigravity_proxy.accounts.cooldown import (
     Reason,
     Records,
@@ -58,8 +61,6 @@ REFRESH_MARGIN: Final = 90
 NO_ACCOUNTS: Final = (
     'no Google account is configured: run "antigravity-proxy accounts login"'
 )
-ROTATE_STATUSES: Final = frozenset({403, 404, 429, 500})
-BACKOFF_STATUSES: Final = frozenset({503, 529})
 
 
 class Verdict(enum.Enum):
@@ -68,7 +69,17 @@ class Verdict(enum.Enum):
     ROTATE = "rotate"  # try another account
     RETRY = "retry"  # same account again (its token was refreshed)
     BACKOFF = "backoff"  # wait a little, then any account
+    SUSPECT = "suspect"  # another account; blame this one only if that one serves
     FAIL = "fail"  # the request itself is wrong: answer the client
+
+
+_VERDICT: Final[Mapping[Blame, Verdict]] = {
+    Blame.REQUEST: Verdict.FAIL,
+    Blame.ACCOUNT: Verdict.ROTATE,
+    Blame.MODEL: Verdict.ROTATE,
+    Blame.SERVICE: Verdict.BACKOFF,
+    Blame.UNSURE: Verdict.SUSPECT,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,23 +141,25 @@ class AccountPool:
         self.state.reset_failures(lease.account.id)
 
     def report_failure(self, lease: Lease, model: str, err: UpstreamStatus) -> Verdict:
-        """Record what the error says about the account; tell the caller what next."""
-        status = err.upstream_status
+        """Record what the error proves (``blame.STATUS_RULES``); say what next."""
+        rule = status_rule(err.upstream_status)
         account = lease.account
-        if status == 401:
+        if rule.blame is Blame.TOKEN:
             return Verdict.RETRY if self._force_refresh(account) else Verdict.ROTATE
-        if status == 403:
+        if rule.blame is Blame.ACCOUNT:
             self.store.update(
                 account.id, lambda raw: mark_forbidden(raw, err.body, self._now())
             )
             log.warning("account %s is forbidden (403); marked on disk", account.id)
-            return Verdict.ROTATE
-        self._cool_down(account, model, err)
-        if status in ROTATE_STATUSES:
-            return Verdict.ROTATE
-        if status in BACKOFF_STATUSES:
-            return Verdict.BACKOFF
-        return Verdict.FAIL
+        if rule.rests_now:
+            self._cool_down(account, model, err)
+        return _VERDICT[rule.blame]
+
+    def blame(self, lease: Lease, model: str, err: UpstreamStatus) -> None:
+        """Rest ``lease``'s account for ``model`` after a `Verdict.SUSPECT` failure
+        that another account has since served: the failure was the account's."""
+        if status_rule(err.upstream_status).rests_if_another_serves:
+            self._cool_down(lease.account, model, err)
 
     def lease_for(self, account_id: str) -> Lease:
         """A ready lease on the named account, bypassing selection (warm-up).
