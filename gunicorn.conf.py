@@ -5,7 +5,12 @@
 The values come from the same config file and code as ``antigravity-proxy serve``.
 """
 
-from antigravity_proxy.config import load_config
-from antigravity_proxy.server import gunicorn_options
+import logging
 
-globals().update(gunicorn_options(load_config()))
+from antigravity_proxy.config import load_config
+from antigravity_proxy.server import announce_auth, gunicorn_options
+
+_config = load_config()
+globals().update(gunicorn_options(_config))
+logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+announce_auth(_config)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from antigravity_proxy.accounts.refresher import QuotaRefresher
 from antigravity_proxy.app import Gateway
-from antigravity_proxy.auth import AuthMiddleware
+from antigravity_proxy.auth import AuthMiddleware, effective_mode
 from antigravity_proxy.config import Config, load_config
 from antigravity_proxy.cors import CorsMiddleware
 from antigravity_proxy.routing import (
@@ -44,5 +44,11 @@ def create_app(
     if background:
         QuotaRefresher(services.pool, config.accounts.quota_refresh_minutes).start()
     gateway = Gateway(routes, handlers, services)
-    auth = AuthMiddleware(gateway, config.proxy.api_key, config.effective_auth_mode)
+    mode, _ = effective_mode(config)
+    auth = AuthMiddleware(
+        gateway,
+        config.proxy.api_key,
+        mode,
+        watch_listener=config.proxy.auth_mode == "auto",
+    )
     return CorsMiddleware(auth)

@@ -38,7 +38,13 @@ class Gateway:
 
 @contextmanager
 def run_gateway(
-    home: Path, data: dict, *, workers: int = 1, threads: int = 8, env=None
+    home: Path,
+    data: dict,
+    *,
+    workers: int = 1,
+    threads: int = 8,
+    env=None,
+    host: str = "127.0.0.1",
 ):
     """Start `antigravity-proxy serve`, wait for /healthz, stop it with SIGTERM."""
     data = dict(data)
@@ -59,7 +65,7 @@ def run_gateway(
         str(config_path),
         "serve",
         "--host",
-        "127.0.0.1",
+        host,
         "--port",
         str(port),
         "--workers",
