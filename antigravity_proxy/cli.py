@@ -30,7 +30,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     try:
-        config = load_config(args.config)
+        serving = args.command == "serve"
+        config = load_config(args.config, create=serving)
+        if config.config_created:
+            print(
+                f"antigravity-proxy: created {config.config_path} with the defaults "
+                "and a new API key; edit it and restart to change them",
+                file=sys.stderr,
+            )
         return int(args.run(config, args))
     except (ConfigError, RouteError) as exc:
         print(f"antigravity-proxy: {exc}", file=sys.stderr)

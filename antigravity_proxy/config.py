@@ -2,28 +2,35 @@
 
 This is the only module that reads ``os.environ``. ``load_config`` returns a frozen
 ``Config`` tree; everything else receives the part it needs. Validation is strict:
-an unknown key, a wrong type or an unknown auth mode stops start-up with one line
-naming the key (``ConfigError``). A missing file is created with the defaults, and
-an empty ``proxy.api_key`` is replaced by a generated one that is saved, so a key
-exists whenever auth can be on.
+an unknown key (with a "did you mean"), a wrong type, a number out of its range
+(``bounds`` metadata on the field; other numbers must be ``>= 0``) or an unknown
+auth mode stops start-up with one line naming the key and where it came from:
+``file:line`` or the environment variable (``ConfigError``). A missing file is
+created with the defaults (``serve`` only), and an empty ``proxy.api_key`` is
+replaced by a generated one that is saved, so a key exists whenever auth can be on.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import fcntl
 import os
-import secrets
 import types
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, Union, get_args, get_origin, get_type_hints
 
-import yaml
-
-from antigravity_proxy.config_template import DEFAULT_TEMPLATE
-from antigravity_proxy.fsutil import write_atomic
+from antigravity_proxy.config_checks import (
+    BOUNDS_KEY,
+    NON_NEGATIVE,
+    bounds,
+    leading_key,
+    line_of,
+    range_problem,
+    unknown_key_problem,
+)
+from antigravity_proxy.config_checks import ConfigError as ConfigError
+from antigravity_proxy.config_file import ensure_api_key, read_existing, read_or_create
 
 AUTH_MODES: Final = ("off", "strict", "all_except_health", "auto")
 ZAI_DISPATCH_MODES: Final = ("off", "exclusive", "pooled", "fallback")
@@ -38,16 +45,12 @@ DEFAULT_USER_AGENT: Final = (
 )
 
 
-class ConfigError(ValueError):
-    """The configuration cannot be used; the message names the key at fault."""
-
-
 @dataclass(frozen=True, slots=True)
 class ServerConfig:
     host: str = "127.0.0.1"
-    port: int = 8045
-    workers: int = 1
-    threads: int = 32
+    port: int = field(default=8045, metadata=bounds(1, 65535))
+    workers: int = field(default=1, metadata=bounds(1))
+    threads: int = field(default=32, metadata=bounds(1))
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +58,7 @@ class ProxyConfig:
     api_key: str = ""
     auth_mode: str = "auto"
     allow_lan_access: bool = False
-    max_body_bytes: int = 104857600
+    max_body_bytes: int = field(default=104857600, metadata=bounds(1))
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,8 +66,8 @@ class UpstreamConfig:
     base_urls: tuple[str, ...] = DEFAULT_BASE_URLS
     oauth_token_url: str = "https://oauth2.googleapis.com/token"
     userinfo_url: str = "https://www.googleapis.com/oauth2/v2/userinfo"
-    connect_timeout: float = 20
-    read_timeout: float = 600
+    connect_timeout: float = field(default=20, metadata=bounds(0, exclusive=True))
+    read_timeout: float = field(default=600, metadata=bounds(0, exclusive=True))
     user_agent: str = DEFAULT_USER_AGENT
     fallback_project: str = "bamboo-precept-lgxtn"
 
@@ -79,7 +82,7 @@ class OAuthConfig:
 class AccountsConfig:
     quota_refresh_minutes: float = 15
     max_cooldown_seconds: int = 300
-    max_attempts: int = 3
+    max_attempts: int = field(default=3, metadata=bounds(1))
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +92,7 @@ class AnthropicConfig:
 
 @dataclass(frozen=True, slots=True)
 class AudioConfig:
-    max_bytes: int = 15 * 1024 * 1024
+    max_bytes: int = field(default=15 * 1024 * 1024, metadata=bounds(1))
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +140,7 @@ class Config:
     zai: ZaiConfig = field(default_factory=ZaiConfig)
     routes_file: str = ""
     config_path: str = field(default="", metadata={"internal": True})
+    config_created: bool = field(default=False, metadata={"internal": True})
 
     @property
     def home_dir(self) -> Path:
@@ -156,86 +160,38 @@ def default_config_path(env: Mapping[str, str]) -> Path:
 
 
 def load_config(
-    path: str | Path | None = None, env: Mapping[str, str] | None = None
+    path: str | Path | None = None,
+    env: Mapping[str, str] | None = None,
+    *,
+    create: bool = True,
 ) -> Config:
     """Read, create or complete the config file, apply env overrides, validate.
 
     Why the file may be written: a first run must leave a config a user can edit,
     and a generated API key must be stable across restarts and worker processes,
     so it is saved under a file lock before any worker serves a request.
+    ``create=False`` (every command but ``serve``) never writes: a missing file
+    named by ``path`` or ``ANTIGRAVITY_PROXY_CONFIG`` is an error, a missing
+    default file means the defaults.
     """
     env = os.environ if env is None else env
     cfg_path = Path(path).expanduser() if path else default_config_path(env)
-    raw = _read_or_create(cfg_path, env)
-    raw = _ensure_api_key(cfg_path, raw, env)
-    config = _build(raw, env)
-    return dataclasses.replace(config, config_path=str(cfg_path))
-
-
-def _read_yaml(path: Path) -> dict[str, Any]:
+    existed = cfg_path.exists()
+    if create:
+        raw = ensure_api_key(cfg_path, read_or_create(cfg_path), env)
+    else:
+        raw = read_existing(cfg_path, named=bool(path) or _env_names_file(env))
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping at the top level")
-    return data
+        config = _build(raw, env)
+    except ConfigError as exc:
+        raise ConfigError(_explain(str(exc), cfg_path, env)) from None
+    return dataclasses.replace(
+        config, config_path=str(cfg_path), config_created=create and not existed
+    )
 
 
-def _read_or_create(path: Path, env: Mapping[str, str]) -> dict[str, Any]:
-    if path.exists():
-        return _read_yaml(path)
-    with _locked(path):
-        if not path.exists():
-            text = DEFAULT_TEMPLATE.format(api_key="sk-" + secrets.token_hex(16))
-            write_atomic(path, text.encode("utf-8"), mode=0o600)
-        return _read_yaml(path)
-
-
-def _ensure_api_key(
-    path: Path, raw: dict[str, Any], env: Mapping[str, str]
-) -> dict[str, Any]:
-    proxy = raw.get("proxy")
-    if env.get("ANTIGRAVITY_PROXY_API_KEY"):
-        return raw
-    if isinstance(proxy, dict) and proxy.get("api_key"):
-        return raw
-    if proxy is not None and not isinstance(proxy, dict):
-        return raw  # _build reports the type error
-    with _locked(path):
-        fresh = _read_yaml(path) if path.exists() else raw
-        fresh_proxy = fresh.setdefault("proxy", {})
-        if not isinstance(fresh_proxy, dict):
-            return fresh
-        if not fresh_proxy.get("api_key"):
-            fresh_proxy["api_key"] = "sk-" + secrets.token_hex(16)
-            _save(path, fresh)
-    return fresh
-
-
-class _locked:
-    """An exclusive ``flock`` on ``<config>.lock`` across processes."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path.with_name(path.name + ".lock")
-
-    def __enter__(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        fcntl.flock(self.fd, fcntl.LOCK_EX)
-
-    def __exit__(self, *exc: object) -> None:
-        fcntl.flock(self.fd, fcntl.LOCK_UN)
-        os.close(self.fd)
-
-
-def _save(path: Path, raw: Mapping[str, Any]) -> None:
-    text = yaml.safe_dump(dict(raw), sort_keys=False, default_flow_style=False)
-    write_atomic(path, text.encode("utf-8"), mode=0o600)
+def _env_names_file(env: Mapping[str, str]) -> bool:
+    return bool(env.get("ANTIGRAVITY_PROXY_CONFIG"))
 
 
 def _build(raw: Mapping[str, Any], env: Mapping[str, str]) -> Config:
@@ -245,21 +201,23 @@ def _build(raw: Mapping[str, Any], env: Mapping[str, str]) -> Config:
     return _apply_lan_binding(config, merged)
 
 
+# (variable, dotted config key, integer?): the environment overrides.
+ENV_OVERRIDES: Final = (
+    ("ANTIGRAVITY_PROXY_API_KEY", "proxy.api_key", False),
+    ("ANTIGRAVITY_PROXY_AUTH_MODE", "proxy.auth_mode", False),
+    ("ANTIGRAVITY_PROXY_HOST", "server.host", False),
+    ("ANTIGRAVITY_PROXY_PORT", "server.port", True),
+)
+
+
 def _apply_env(raw: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
     merged = {k: (dict(v) if isinstance(v, dict) else v) for k, v in raw.items()}
-    overrides = (
-        ("ANTIGRAVITY_PROXY_API_KEY", "proxy", "api_key", str),
-        ("ANTIGRAVITY_PROXY_AUTH_MODE", "proxy", "auth_mode", str),
-        ("ANTIGRAVITY_PROXY_HOST", "server", "host", str),
-        ("ANTIGRAVITY_PROXY_PORT", "server", "port", _env_int),
-    )
-    for var, section, key, convert in overrides:
+    for var, dotted, integer in ENV_OVERRIDES:
         if env.get(var):
+            section, _, key = dotted.partition(".")
             target = merged.setdefault(section, {})
             if isinstance(target, dict):
-                target[key] = (
-                    convert(var, env[var]) if convert is _env_int else env[var]
-                )
+                target[key] = _env_int(var, env[var]) if integer else env[var]
     if "home" not in merged and env.get("ANTIGRAVITY_PROXY_HOME"):
         merged["home"] = env["ANTIGRAVITY_PROXY_HOME"]
     return merged
@@ -270,6 +228,19 @@ def _env_int(var: str, value: str) -> int:
         return int(value)
     except ValueError:
         raise ConfigError(f"{var}: expected an integer, got {value!r}") from None
+
+
+def _explain(message: str, path: Path, env: Mapping[str, str]) -> str:
+    """Name where a bad value came from: the env variable, or file:line."""
+    if message.startswith("ANTIGRAVITY_PROXY_"):
+        return message
+    key = leading_key(message)
+    for var, dotted, _ in ENV_OVERRIDES:
+        if key == dotted and env.get(var):
+            return f"{var}: {message[len(key) + 2 :]} (it sets {key})"
+    text = path.read_text(encoding="utf-8") if key and path.exists() else ""
+    line = line_of(text, key) if key and text else None
+    return f"{path}:{line}: {message}" if line else f"{path}: {message}"
 
 
 def _apply_lan_binding(config: Config, merged: Mapping[str, Any]) -> Config:
@@ -292,15 +263,8 @@ def _check_enums(config: Config) -> None:
             f"zai.dispatch_mode: expected one of {', '.join(ZAI_DISPATCH_MODES)}, "
             f"got {config.zai.dispatch_mode!r}"
         )
-    if not 1 <= config.server.port <= 65535:
-        raise ConfigError(f"server.port: expected 1-65535, got {config.server.port}")
-    for name in ("workers", "threads"):
-        if getattr(config.server, name) < 1:
-            raise ConfigError(f"server.{name}: expected a positive integer")
     if not config.upstream.base_urls:
         raise ConfigError("upstream.base_urls: expected at least one URL")
-    if config.accounts.max_attempts < 1:
-        raise ConfigError("accounts.max_attempts: expected a positive integer")
 
 
 def _from_mapping(cls: type[Any], raw: Any, prefix: str) -> Any:
@@ -310,15 +274,28 @@ def _from_mapping(cls: type[Any], raw: Any, prefix: str) -> Any:
     fields = {
         f.name: f for f in dataclasses.fields(cls) if not f.metadata.get("internal")
     }
-    unknown = sorted(set(raw) - set(fields))
+    unknown = sorted(set(raw) - set(fields), key=str)
     if unknown:
-        raise ConfigError(f"{prefix}{unknown[0]}: unknown key")
+        problem = unknown_key_problem(str(unknown[0]), fields)
+        raise ConfigError(f"{prefix}{unknown[0]}: {problem}")
     values = {
         name: _convert(hints[name], raw[name], prefix + name)
         for name in fields
         if name in raw
     }
+    for name, value in values.items():
+        _check_range(fields[name], value, prefix + name)
     return cls(**values)
+
+
+def _check_range(spec: dataclasses.Field[Any], value: Any, key: str) -> None:
+    """Numbers keep to their ``bounds`` metadata; without it, ``>= 0``."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return
+    limits = spec.metadata.get(BOUNDS_KEY, NON_NEGATIVE)
+    problem = range_problem(value, limits, integer=isinstance(value, int))
+    if problem:
+        raise ConfigError(f"{key}: {problem}")
 
 
 def _convert(hint: Any, value: Any, key: str) -> Any:

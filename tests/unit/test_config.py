@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import typing
 
 import pytest
 import yaml
@@ -15,6 +16,7 @@ from antigravity_proxy.config import (
     default_config_path,
     load_config,
 )
+from antigravity_proxy.config_checks import BOUNDS_KEY, NON_NEGATIVE
 
 
 def write(tmp_path, text: str):
@@ -170,13 +172,28 @@ INVALID = [
         "zai.dispatch_mode: expected one of",
     ),
     ("zai nested", "zai: {mcp: {vision: true}}\n", "zai.mcp.vision: unknown key"),
-    (
-        "workers",
-        "server: {workers: 0}\n",
-        "server.workers: expected a positive integer",
-    ),
+    ("workers", "server: {workers: 0}\n", "server.workers: expected an integer >= 1"),
     ("top level list", "- a\n- b\n", "expected a mapping at the top level"),
-    ("bad yaml", "server: {port: [\n", "not valid YAML"),
+    ("bad yaml", "server: {port: [\n", "config.yaml:2:1: not valid YAML: expected"),
+    ("tab", "proxy:\n\tapi_key: x\n", "config.yaml:2:1: not valid YAML: found"),
+    ("timeout", "upstream:\n  connect_timeout: -5\n", "expected a number > 0, got -5"),
+    (
+        "zero timeout",
+        "upstream: {read_timeout: 0}\n",
+        "read_timeout: expected a number > 0",
+    ),
+    ("did you mean", "server: {prot: 1}\n", "unknown key (did you mean 'port'?)"),
+    ("known keys", "audio: {colour: 1}\n", "unknown key (known here: max_bytes)"),
+    (
+        "size",
+        "proxy: {max_body_bytes: 0}\n",
+        "proxy.max_body_bytes: expected an integer >= 1",
+    ),
+    (
+        "audio size",
+        "audio: {max_bytes: -1}\n",
+        "audio.max_bytes: expected an integer >= 1",
+    ),
 ]
 
 
@@ -188,7 +205,8 @@ def test_load_config_rejects_invalid_file_naming_the_key(tmp_path, text, message
     with pytest.raises(ConfigError) as info:
         load_config(path, env={"ANTIGRAVITY_PROXY_API_KEY": "sk-x"})
     assert message in str(info.value)
-    assert "\n" not in str(info.value).strip() or "YAML" in str(info.value)
+    assert "\n" not in str(info.value)
+    assert str(info.value).startswith(str(path))
 
 
 @pytest.mark.parametrize(
@@ -198,7 +216,15 @@ def test_load_config_rejects_invalid_file_naming_the_key(tmp_path, text, message
             {"ANTIGRAVITY_PROXY_PORT": "http"},
             "ANTIGRAVITY_PROXY_PORT: expected an integer",
         ),
-        ({"ANTIGRAVITY_PROXY_AUTH_MODE": "maybe"}, "proxy.auth_mode: expected one of"),
+        (
+            {"ANTIGRAVITY_PROXY_AUTH_MODE": "maybe"},
+            "ANTIGRAVITY_PROXY_AUTH_MODE: expected one of off, strict, "
+            "all_except_health, auto, got 'maybe' (it sets proxy.auth_mode)",
+        ),
+        (
+            {"ANTIGRAVITY_PROXY_PORT": "0"},
+            "ANTIGRAVITY_PROXY_PORT: expected 1-65535, got 0 (it sets server.port)",
+        ),
     ],
 )
 def test_load_config_rejects_invalid_env(tmp_path, env, message):
@@ -217,5 +243,103 @@ def test_first_run_template_is_commented_and_equals_the_defaults(tmp_path):
         Config(),
         proxy=dataclasses.replace(Config().proxy, api_key=config.proxy.api_key),
         config_path=str(path),
+        config_created=True,
     )
     assert config == expected
+
+
+def numeric_keys(cls=Config, prefix=""):
+    """Every int/float key of the config tree, with its field (for its bounds)."""
+    hints = typing.get_type_hints(cls)
+    for spec in dataclasses.fields(cls):
+        hint = hints[spec.name]
+        if spec.metadata.get("internal"):
+            continue
+        if dataclasses.is_dataclass(hint):
+            yield from numeric_keys(hint, prefix + spec.name + ".")
+        elif hint in (int, float):
+            yield prefix + spec.name, spec
+
+
+def nested_yaml(dotted: str, value) -> str:
+    data: dict = {}
+    target = data
+    *sections, last = dotted.split(".")
+    for section in sections:
+        target = target.setdefault(section, {})
+    target[last] = value
+    return yaml.safe_dump(data)
+
+
+NUMERIC = list(numeric_keys())
+
+
+def test_numeric_key_table_is_not_empty():
+    names = [k for k, _ in NUMERIC]
+    assert {"server.port", "upstream.connect_timeout", "audio.max_bytes"} <= set(names)
+
+
+@pytest.mark.parametrize(("key", "spec"), NUMERIC, ids=[k for k, _ in NUMERIC])
+def test_every_numeric_key_rejects_values_below_its_range(tmp_path, key, spec):
+    limits = spec.metadata.get(BOUNDS_KEY, NON_NEGATIVE)
+    below = limits.low if limits.exclusive else limits.low - 1
+    path = write(tmp_path, "# a comment\n" + nested_yaml(key, below))
+    with pytest.raises(ConfigError) as info:
+        load_config(path, env={"ANTIGRAVITY_PROXY_API_KEY": "sk-x"})
+    line = 2 + key.count(".")
+    assert str(info.value).startswith(f"{path}:{line}: {key}: expected ")
+
+
+@pytest.mark.parametrize(("key", "spec"), NUMERIC, ids=[k for k, _ in NUMERIC])
+def test_every_numeric_key_accepts_its_lowest_value(tmp_path, key, spec):
+    limits = spec.metadata.get(BOUNDS_KEY, NON_NEGATIVE)
+    lowest = limits.low + 0.5 if limits.exclusive else int(limits.low)
+    path = write(tmp_path, nested_yaml(key, lowest))
+    config = load_config(path, env={"ANTIGRAVITY_PROXY_API_KEY": "sk-x"})
+    value = config
+    for part in key.split("."):
+        value = getattr(value, part)
+    assert value == lowest
+
+
+def test_port_above_range_is_rejected(tmp_path):
+    path = write(tmp_path, "server: {port: 65536}\n")
+    with pytest.raises(ConfigError, match="server.port: expected 1-65535, got 65536"):
+        load_config(path, env={"ANTIGRAVITY_PROXY_API_KEY": "sk-x"})
+
+
+def test_missing_named_file_is_an_error_without_create(tmp_path):
+    path = tmp_path / "nope.yaml"
+    with pytest.raises(ConfigError, match="no such config file"):
+        load_config(path, env={}, create=False)
+    assert not path.exists() and not list(tmp_path.iterdir())
+
+
+def test_missing_file_named_by_env_is_an_error_without_create(tmp_path):
+    env = {"ANTIGRAVITY_PROXY_CONFIG": str(tmp_path / "nope.yaml")}
+    with pytest.raises(ConfigError, match="nope.yaml: no such config file"):
+        load_config(None, env=env, create=False)
+    assert not list(tmp_path.iterdir())
+
+
+def test_missing_default_file_without_create_means_defaults(tmp_path):
+    config = load_config(
+        None, env={"ANTIGRAVITY_PROXY_HOME": str(tmp_path)}, create=False
+    )
+    assert config.proxy.api_key == "" and config.home == str(tmp_path)
+    assert not config.config_created
+    assert not list(tmp_path.iterdir())
+
+
+def test_existing_file_without_key_is_not_written_without_create(tmp_path):
+    path = write(tmp_path, "proxy: {auth_mode: strict}\n")
+    before = path.read_text()
+    config = load_config(path, env={}, create=False)
+    assert config.proxy.auth_mode == "strict"
+    assert path.read_text() == before
+
+
+def test_config_created_says_whether_this_load_wrote_the_file(tmp_path):
+    path = tmp_path / "config.yaml"
+    assert load_config(path, env={}).config_created
+    assert not load_config(path, env={}).config_created
