@@ -2,18 +2,29 @@
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
-STAMP  := $(VENV)/.installed-stamp
+PIP    := $(PY) -m pip install --quiet --disable-pip-version-check
+# Two stamps: `make run` installs only what the gateway needs to run; `make
+# test`, `make lint` and `make bench` add the test and dev extras.
+RUN_STAMP := $(VENV)/.run-stamp
+DEV_STAMP := $(VENV)/.dev-stamp
 
 .PHONY: install run test lint bench clean
 
-$(STAMP): setup.cfg setup.py
+$(PY):
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test,dev]'
-	touch $(STAMP)
 
-install: $(STAMP)
+# Editable, so edits to the checkout (routes.yaml included) take effect.
+$(RUN_STAMP): setup.cfg setup.py | $(PY)
+	$(PIP) -e .
+	touch $@
 
-run: install
+$(DEV_STAMP): setup.cfg setup.py | $(PY)
+	$(PIP) -e '.[test,dev]'
+	touch $@
+
+install: $(DEV_STAMP)
+
+run: $(RUN_STAMP)
 	$(VENV)/bin/antigravity-proxy serve
 
 # Every test, with branch coverage that must stay at 100% on the pure
@@ -21,15 +32,15 @@ run: install
 COVERAGE := --cov=antigravity_proxy.protocols --cov=antigravity_proxy.sse --cov-branch \
 	--cov-report=term-missing:skip-covered --cov-fail-under=100
 
-test: install
+test: $(DEV_STAMP)
 	$(PY) -m pytest $(COVERAGE)
 
-lint: install
+lint: $(DEV_STAMP)
 	$(VENV)/bin/ruff check antigravity_proxy tests benchmarks
 	$(VENV)/bin/ruff format --check antigravity_proxy tests benchmarks
 	$(VENV)/bin/mypy
 
-bench: install
+bench: $(DEV_STAMP)
 	$(PY) -m benchmarks
 
 clean:
