@@ -85,6 +85,8 @@ def error_response(err: errors.GatewayError, protocol: str) -> Response:
     headers: dict[str, str] = {}
     if err.retry_after is not None:
         headers["Retry-After"] = str(err.retry_after)
+    if err.should_retry is not None:
+        headers["x-should-retry"] = "true" if err.should_retry else "false"
     return json_response(module.error_body(err), module.error_status(err), headers)
 
 

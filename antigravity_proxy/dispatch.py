@@ -15,6 +15,7 @@ all of them happen before the client has seen a byte: ``send`` returns an open,
 from __future__ import annotations
 
 import logging
+import re
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -43,6 +44,7 @@ from antigravity_proxy.upstream.envelope import (
 )
 
 log = logging.getLogger(__name__)
+_EMAIL: Final = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 
 BACKOFF_BASE: Final = 0.5
 BACKOFF_CAP: Final = 4.0
@@ -218,14 +220,25 @@ def _final_error(last: UpstreamStatus) -> GatewayError:
     if status == 404:
         return NotFoundError(last.message)
     if status in (401, 403):
-        return Overloaded(
-            "no account could be used for this request (auth refused upstream)"
-        )
+        return Overloaded(_refused(last))
     if status in (503, 529):
         return Overloaded(f"the upstream is overloaded: {last.message}")
     if 400 <= status < 500:
         return last
     return UpstreamError(f"upstream error {status}: {last.message}")
+
+
+def _refused(last: UpstreamStatus) -> str:
+    """Why Google refused the last account, and what to do about it."""
+    said = _EMAIL.sub("<email>", last.message)[:300]
+    if last.upstream_status == 401:
+        what = "its token was refused (401) even after a refresh"
+    else:
+        what = (
+            "Google refused it (403 forbidden) and it is now marked forbidden: "
+            'see "antigravity-proxy accounts list"'
+        )
+    return f"no account could serve this request; the last one tried: {what}: {said}"
 
 
 def _retry_after(err: UpstreamStatus) -> int:

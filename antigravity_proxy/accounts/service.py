@@ -50,6 +50,7 @@ from antigravity_proxy.errors import (
     GatewayError,
     Overloaded,
     RateLimited,
+    SetupRequired,
     UpstreamStatus,
 )
 from antigravity_proxy.state import SharedState
@@ -119,18 +120,28 @@ class AccountPool:
         session: str | None = None,
         excluded: frozenset[str] = frozenset(),
     ) -> Lease:
-        """An account for ``model``, ready to use; never one in ``excluded``."""
+        """An account for ``model``, ready to use; never one in ``excluded``.
+
+        When none is left, the error names why the last one tried could not be
+        made ready (its token refresh failed), so the client hears the cause.
+        """
         sticky = self.state.sticky_account(session) if session else None
+        failed: str | None = None
         while True:
-            account = self._choose(model, sticky, excluded)
+            try:
+                account = self._choose(model, sticky, excluded)
+            except GatewayError as err:
+                raise _with_cause(err, failed) from None
             try:
                 lease = self._prepare(account)
             except InvalidGrant as exc:
                 self._disable(account, f"invalid_grant: {exc}")
+                failed = f"account {account.id}: refresh token rejected ({exc})"
                 excluded = excluded | {account.id}
                 continue
             except OAuthError as exc:
                 log.warning("account %s: token refresh failed: %s", account.id, exc)
+                failed = f"account {account.id}: token refresh failed ({exc})"
                 excluded = excluded | {account.id}
                 continue
             if session and account.id != sticky:
@@ -223,7 +234,7 @@ class AccountPool:
         now = self.clock()
         accounts = {a.id: a for a in self.store.all() if a.usable(now)}
         if not accounts:
-            raise Overloaded(self._why_empty())
+            raise SetupRequired(self._why_empty())
         group = quota_mod.model_group(model) or model
         cooldowns = self._cooldowns()
         cooling = {a for a in accounts if resting_until(a, group, cooldowns)}
@@ -402,6 +413,14 @@ class AccountPool:
     def _cooldowns(self) -> dict[str, tuple[float, str]]:
         cap = self.config.accounts.max_cooldown_seconds
         return live_records(self.state.active_cooldowns(), self.clock(), cap)
+
+
+def _with_cause(err: GatewayError, cause: str | None) -> GatewayError:
+    """``err`` with the last account's failure appended to its message."""
+    if cause is not None:
+        err.message = f"{err.message}; last failure: {cause}"
+        err.args = (err.message,)
+    return err
 
 
 def _utc(timestamp: float) -> str:

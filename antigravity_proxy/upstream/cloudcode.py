@@ -142,7 +142,9 @@ class CloudCodeClient:
                     base,
                     type(exc).__name__,
                 )
-                last = UpstreamUnavailable(f"upstream {method} is unreachable")
+                last = UpstreamUnavailable(
+                    f"upstream {method} is unreachable ({type(exc).__name__})"
+                )
                 last.__cause__ = exc
                 continue
             if response.ok:

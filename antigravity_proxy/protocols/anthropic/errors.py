@@ -16,6 +16,7 @@ ERROR_TYPE: Final[Mapping[ErrorKind, str]] = {
     ErrorKind.AUTHENTICATION: "authentication_error",
     ErrorKind.PERMISSION: "permission_error",
     ErrorKind.NOT_FOUND: "not_found_error",
+    ErrorKind.FAILED_PRECONDITION: "invalid_request_error",
     ErrorKind.METHOD_NOT_ALLOWED: "invalid_request_error",
     ErrorKind.TOO_LARGE: "request_too_large",
     ErrorKind.RATE_LIMIT: "rate_limit_error",
