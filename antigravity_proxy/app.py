@@ -25,7 +25,7 @@ from werkzeug.routing import Map, RequestRedirect, Rule
 from werkzeug.wrappers import Request, Response
 
 from antigravity_proxy import errors
-from antigravity_proxy.http import json_response
+from antigravity_proxy.http import json_response, sized_body
 from antigravity_proxy.protocols.anthropic import errors as anthropic_errors
 from antigravity_proxy.protocols.gemini import errors as gemini_errors
 from antigravity_proxy.protocols.mcp import errors as mcp_errors
@@ -169,7 +169,16 @@ class Gateway:
                 f"request body of {declared} bytes exceeds the limit of {self.max_body}"
             )
             return _closing(error_response(too_large, protocol))
-        return self._call_handler(match, environ, protocol)
+        try:
+            spool = sized_body(environ, self.max_body)
+        except (errors.RequestTooLarge, errors.InvalidRequest) as err:
+            return _closing(error_response(err, protocol))
+        try:
+            return self._call_handler(match, environ, protocol)
+        finally:
+            # Handlers have read the whole body (or forwarded it) on return.
+            if spool is not None:
+                spool.close()
 
     def _call_handler(
         self, match: Match, environ: WSGIEnvironment, protocol: str

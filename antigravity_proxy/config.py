@@ -86,6 +86,11 @@ class AccountsConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class UsageConfig:
+    retention_days: int = field(default=90, metadata=bounds(0))
+
+
+@dataclass(frozen=True, slots=True)
 class AnthropicConfig:
     background_model: str = "gemini-2.5-flash"
 
@@ -138,6 +143,7 @@ class Config:
     anthropic: AnthropicConfig = field(default_factory=AnthropicConfig)
     audio: AudioConfig = field(default_factory=AudioConfig)
     zai: ZaiConfig = field(default_factory=ZaiConfig)
+    usage: UsageConfig = field(default_factory=UsageConfig)
     routes_file: str = ""
     config_path: str = field(default="", metadata={"internal": True})
     config_created: bool = field(default=False, metadata={"internal": True})

@@ -52,4 +52,6 @@ zai:
     web_search_enabled: false
     web_reader_enabled: false
     vision_enabled: false
+usage:
+  retention_days: 90       # usage.db keeps each request this long (0 = forever)
 """

@@ -16,6 +16,7 @@ from antigravity_proxy.config import Config
 from antigravity_proxy.dispatch import Dispatcher
 from antigravity_proxy.state import SharedState, SQLiteState
 from antigravity_proxy.upstream.cloudcode import CloudCodeClient
+from antigravity_proxy.usage.ledger import Ledger, LedgerOptions
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +27,7 @@ class Services:
     upstream: CloudCodeClient
     pool: AccountPool
     dispatcher: Dispatcher
+    ledger: Ledger
 
     @classmethod
     def build(cls, config: Config) -> Services:
@@ -34,4 +36,9 @@ class Services:
         upstream = CloudCodeClient(config.upstream)
         pool = AccountPool(config, store, state, upstream)
         dispatcher = Dispatcher(pool, upstream, config.accounts.max_attempts)
-        return cls(config, store, state, upstream, pool, dispatcher)
+        ledger = Ledger(
+            config.home_dir / "usage.db",
+            LedgerOptions(retention_days=config.usage.retention_days),
+            claim=state.claim,
+        )
+        return cls(config, store, state, upstream, pool, dispatcher, ledger)

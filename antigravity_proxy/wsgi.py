@@ -35,7 +35,8 @@ def create_app(
 ) -> WSGIApplication:
     """Build the WSGI application: CORS around auth around the dispatcher.
 
-    ``background`` starts the periodic quota refresh (off in unit tests).
+    ``background`` starts the periodic quota refresh and the usage ledger's
+    writer thread (off in unit tests, where ``ledger.flush()`` writes).
     """
     config = config if config is not None else load_config()
     routes = routes_for(config)
@@ -43,6 +44,7 @@ def create_app(
     services = Services.build(config)
     if background:
         QuotaRefresher(services.pool, config.accounts.quota_refresh_minutes).start()
+        services.ledger.start()
     gateway = Gateway(routes, handlers, services)
     mode, _ = effective_mode(config)
     auth = AuthMiddleware(

@@ -8,12 +8,13 @@ the upstream said no), 2 bad input (unknown id, unreadable import file).
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import requests
 
@@ -23,6 +24,7 @@ from antigravity_proxy.accounts.login import LoginOptions, login
 from antigravity_proxy.accounts.oauth import OAuthError
 from antigravity_proxy.accounts.onboarding import ImportFailed, Onboarding
 from antigravity_proxy.accounts.store import Account, AccountLoadError, AccountNotFound
+from antigravity_proxy.banner import command_name
 from antigravity_proxy.config import Config
 from antigravity_proxy.errors import GatewayError
 from antigravity_proxy.handlers.internal import DEFAULT_WARMUP_MODEL, warm_up
@@ -31,29 +33,55 @@ from antigravity_proxy.services import Services
 
 def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     accounts = commands.add_parser("accounts", help="manage the Google account pool")
-    accounts.add_argument("--config", default=argparse.SUPPRESS, help="config file")
-    sub = accounts.add_subparsers(dest="accounts_command", required=True)
-    sub.add_parser("list", help="show accounts, cooldowns and quota")
+    sub = accounts.add_subparsers(dest="accounts_command", metavar="COMMAND")
+    listing = sub.add_parser("list", help="show accounts, cooldowns and quota")
+    listing.add_argument(
+        "--json", action="store_true", help="print JSON instead of a table"
+    )
     add = sub.add_parser("add", help="add an account from a refresh token")
-    add.add_argument("--refresh-token", required=True)
+    add.add_argument("--refresh-token", required=True, help="the refresh token")
     log_in = sub.add_parser("login", help="sign in with Google (OAuth)")
     log_in.add_argument(
         "--no-browser", action="store_true", help="paste the redirect URL"
     )
-    log_in.add_argument("--port", type=int, default=0, help="local callback port")
+    log_in.add_argument(
+        "--port", type=int, default=0, help="local callback port (default: any free)"
+    )
     imp = sub.add_parser("import", help="import accounts or refresh tokens")
-    imp.add_argument("path", type=Path)
+    imp.add_argument(
+        "path",
+        type=Path,
+        help="an Antigravity-Manager data dir or accounts folder, "
+        "or a JSON list of refresh tokens",
+    )
     for name in ("enable", "disable", "remove"):
-        sub.add_parser(name, help=f"{name} an account").add_argument("id")
+        sub.add_parser(name, help=f"{name} an account").add_argument(
+            "account", metavar="ID_OR_EMAIL", help="the account's id or email"
+        )
     refresh = sub.add_parser("refresh-quota", help="fetch quota now")
-    refresh.add_argument("id", nargs="?")
+    refresh.add_argument(
+        "account",
+        metavar="ID_OR_EMAIL",
+        nargs="?",
+        help="one account's id or email (default: every account)",
+    )
     warm = sub.add_parser("warmup", help="one tiny request to start quota windows")
-    warm.add_argument("id", nargs="?", help="one account (default: every usable one)")
-    warm.add_argument("--model", default=DEFAULT_WARMUP_MODEL)
-    accounts.set_defaults(run=run)
+    warm.add_argument(
+        "account",
+        metavar="ID_OR_EMAIL",
+        nargs="?",
+        help="one account's id or email (default: every usable one)",
+    )
+    warm.add_argument(
+        "--model", default=DEFAULT_WARMUP_MODEL, help="the model to warm up"
+    )
+    accounts.set_defaults(run=run, accounts_parser=accounts)
 
 
 def run(config: Config, args: argparse.Namespace) -> int:
+    if args.accounts_command is None:
+        args.accounts_parser.print_help()
+        return 0
     services = Services.build(config)
     command: Callable[[Services, argparse.Namespace], int] = COMMANDS[
         args.accounts_command
@@ -61,7 +89,11 @@ def run(config: Config, args: argparse.Namespace) -> int:
     try:
         return command(services, args)
     except AccountNotFound as exc:
-        print(f"antigravity-proxy: no account with id {exc}", file=sys.stderr)
+        print(
+            f"antigravity-proxy: no account with id or email {exc}; "
+            "see 'accounts list'",
+            file=sys.stderr,
+        )
         return 2
     except (ImportFailed, AccountLoadError, ValueError) as exc:
         print(f"antigravity-proxy: {exc}", file=sys.stderr)
@@ -71,12 +103,27 @@ def run(config: Config, args: argparse.Namespace) -> int:
         return 1
 
 
+def account_id(services: Services, name: str) -> str:
+    """The id of the account named by its id or (case-insensitively) its email."""
+    if "@" not in name:
+        return name
+    wanted = name.strip().casefold()
+    for account in services.store.all():
+        if account.email.strip().casefold() == wanted:
+            return account.id
+    raise AccountNotFound(name)
+
+
 def cmd_list(services: Services, args: argparse.Namespace) -> int:
     accounts = services.store.all()
-    if not accounts:
-        print('no accounts yet: run "antigravity-proxy accounts login"')
-        return 0
     cooldowns = services.state.active_cooldowns()
+    if args.json:
+        listing = [_json_row(a, cooldowns, time.time()) for a in accounts]
+        print(json.dumps(listing, indent=2))
+        return 0
+    if not accounts:
+        print(f'no accounts yet: run "{command_name()} accounts login"')
+        return 0
     rows = [_row(a, cooldowns, time.time()) for a in accounts]
     header = ["ID", "EMAIL", "TIER", "ENABLED", "COOLING DOWN UNTIL", "QUOTA"]
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
@@ -107,6 +154,31 @@ def _row(
     ]
 
 
+def _json_row(
+    account: Account, cooldowns: dict[str, tuple[float, str]], now: float
+) -> dict[str, Any]:
+    keys = [k for k in cooldowns if k == account.id or k.startswith(account.id + ":")]
+    return {
+        "id": account.id,
+        "email": account.email,
+        "tier": account.tier or None,
+        "usable": account.usable(now),
+        "state": _state(account, now),
+        "cooling_down": [
+            {
+                "model": k.partition(":")[2] or None,
+                "until": _utc(cooldowns[k][0]),
+                "reason": cooldowns[k][1],
+            }
+            for k in sorted(keys)
+        ],
+        "quota": _quota_groups(account),
+        "quota_updated": _utc(account.quota_last_updated)
+        if account.quota_last_updated
+        else None,
+    }
+
+
 def _state(account: Account, now: float) -> str:
     if account.usable(now):
         return "yes"
@@ -121,12 +193,17 @@ def _state(account: Account, now: float) -> str:
     return "no"
 
 
-def _quota_summary(account: Account) -> str:
+def _quota_groups(account: Account) -> dict[str, int]:
+    """The best remaining percentage per model group."""
     best: dict[str, int] = {}
     for model in account.quota_models:
         group = quota_mod.model_group(model.name) or model.name
         best[group] = max(best.get(group, 0), model.percentage)
-    return " ".join(f"{g}={best[g]}%" for g in sorted(best))
+    return dict(sorted(best.items()))
+
+
+def _quota_summary(account: Account) -> str:
+    return " ".join(f"{g}={p}%" for g, p in _quota_groups(account).items())
 
 
 def cmd_add(services: Services, args: argparse.Namespace) -> int:
@@ -158,27 +235,39 @@ def cmd_import(services: Services, args: argparse.Namespace) -> int:
 
 
 def cmd_enable(services: Services, args: argparse.Namespace) -> int:
-    services.store.update(args.id, lambda raw: set_enabled(raw, True))
-    print(f"enabled {args.id}")
+    account = services.store.update(
+        account_id(services, args.account), lambda raw: set_enabled(raw, True)
+    )
+    print(f"enabled {account.id} ({account.email})")
     return 0
 
 
 def cmd_disable(services: Services, args: argparse.Namespace) -> int:
-    services.store.update(
-        args.id, lambda raw: set_enabled(raw, False, now=int(time.time()))
+    account = services.store.update(
+        account_id(services, args.account),
+        lambda raw: set_enabled(raw, False, now=int(time.time())),
     )
-    print(f"disabled {args.id}")
+    print(f"disabled {account.id} ({account.email})")
     return 0
 
 
 def cmd_remove(services: Services, args: argparse.Namespace) -> int:
-    services.store.remove(args.id)
-    print(f"removed {args.id}")
+    # By id alone, so a file too broken to read can still be removed.
+    target = account_id(services, args.account)
+    services.store.remove(target)
+    named = f" ({args.account})" if target != args.account else ""
+    print(f"removed {target}{named}")
     return 0
 
 
+def _targets(services: Services, args: argparse.Namespace) -> list[Account] | None:
+    if args.account:
+        return [services.store.get(account_id(services, args.account))]
+    return None
+
+
 def cmd_refresh_quota(services: Services, args: argparse.Namespace) -> int:
-    targets = [services.store.get(args.id)] if args.id else services.store.all()
+    targets = _targets(services, args) or services.store.all()
     failed = 0
     for account in targets:
         try:
@@ -192,9 +281,8 @@ def cmd_refresh_quota(services: Services, args: argparse.Namespace) -> int:
 
 def cmd_warmup(services: Services, args: argparse.Namespace) -> int:
     """The same warm-up as ``POST /internal/warmup``, for one or every account."""
-    if args.id:
-        targets = [services.store.get(args.id)]
-    else:
+    targets = _targets(services, args)
+    if targets is None:
         now = time.time()
         targets = [a for a in services.store.all() if a.usable(now)]
     if not targets:

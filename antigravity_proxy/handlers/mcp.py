@@ -9,6 +9,8 @@ z.ai has no key, both as JSON-RPC error bodies (``protocols/mcp/errors.py``).
 
 from __future__ import annotations
 
+from typing import Final
+
 from werkzeug.wrappers import Request, Response
 
 from antigravity_proxy.config import Config
@@ -19,29 +21,48 @@ from antigravity_proxy.mcp.sessions import SessionStore
 from antigravity_proxy.services import Services
 from antigravity_proxy.upstream import zai
 
+# handler name -> (endpoint name, its own switch under ``zai.mcp``)
+ENDPOINTS: Final = {
+    "web_search_prime": ("web_search_prime", "web_search_enabled"),
+    "web_reader": ("web_reader", "web_reader_enabled"),
+    "zai_mcp_server": ("zai-mcp-server", "vision_enabled"),
+}
+
+
+def disabled_reason(config: Config, handler: str) -> str | None:
+    """Why the endpoint of ``handler`` (a name above) answers 404, or ``None``."""
+    if not config.zai.mcp.enabled:
+        return "zai.mcp.enabled is false"
+    switch = ENDPOINTS[handler][1]
+    if not getattr(config.zai.mcp, switch):
+        return f"zai.mcp.{switch} is false"
+    return None
+
 
 def web_search_prime(services: Services, request: Request) -> Response:
-    config = services.config
-    _require(config, config.zai.mcp.web_search_enabled, "web_search_prime")
-    return _proxy(config, "web_search_prime", request)
+    _require(services.config, "web_search_prime")
+    return _proxy(services.config, "web_search_prime", request)
 
 
 def web_reader(services: Services, request: Request) -> Response:
-    config = services.config
-    _require(config, config.zai.mcp.web_reader_enabled, "web_reader")
-    return _proxy(config, "web_reader", request)
+    _require(services.config, "web_reader")
+    return _proxy(services.config, "web_reader", request)
 
 
 def zai_mcp_server(services: Services, request: Request) -> Response:
     config = services.config
-    _require(config, config.zai.mcp.vision_enabled, "zai-mcp-server")
+    _require(config, "zai_mcp_server")
     server = VisionServer(config, SessionStore(services.state))
     return server.respond(request)
 
 
-def _require(config: Config, endpoint_enabled: bool, name: str) -> None:
-    if not (config.zai.mcp.enabled and endpoint_enabled):
-        raise NotFoundError(f"the {name} MCP endpoint is disabled in the config")
+def _require(config: Config, handler: str) -> None:
+    reason = disabled_reason(config, handler)
+    if reason:
+        name = ENDPOINTS[handler][0]
+        raise NotFoundError(
+            f"the {name} MCP endpoint is disabled in the config ({reason})"
+        )
     if not (config.zai.enabled and config.zai.api_key.strip()):
         raise InvalidRequest("z.ai is not configured: set zai.enabled and zai.api_key")
 

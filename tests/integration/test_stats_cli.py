@@ -1,0 +1,105 @@
+"""``antigravity-proxy stats`` over a ledger seeded with known rows."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from antigravity_proxy.cli import main
+from antigravity_proxy.usage.ledger import Ledger
+from antigravity_proxy.usage.row import UsageRow
+from tests.conftest import write_config
+
+NOW = time.time()
+
+
+def row(i: int, **changes) -> UsageRow:
+    values = dict(
+        ts=NOW - 3600 * (i % 30) - 60,
+        request_id=f"req_{i}",
+        route="/v1/messages",
+        protocol="anthropic",
+        client="claude-code" if i % 2 else "codex",
+        client_model="claude-sonnet-4-6",
+        upstream_model="claude-sonnet-4-6-thinking" if i % 3 else "gemini-3-flash",
+        account="ultra" if i % 2 else "pro",
+        attempt_reasons=("ok",),
+        input_tokens=100,
+        output_tokens=10,
+        ttfb_ms=80.0,
+        duration_ms=400.0,
+    )
+    values.update(changes)
+    return UsageRow(**values)
+
+
+@pytest.fixture
+def stats(tmp_path, capsys):
+    home = tmp_path / "home"
+    config = write_config(home, {"proxy": {"api_key": "k" * 20}})
+    ledger = Ledger(home / "usage.db")
+    for i in range(60):  # 30 within the last day, 60 within 30 days... see row()
+        ledger.record(row(i))
+    ledger.record(row(60, status=429, error_kind="rate_limited", ts=NOW - 600))
+    ledger.record(row(61, ts=NOW - 40 * 86400))  # older than --since 30d
+    ledger.close()
+
+    def run(*args: str) -> tuple[int, str, str]:
+        code = main(["--config", str(config), "stats", *args])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
+
+
+def test_stats_json_totals_and_groups(stats):
+    code, out, _ = stats("--since", "30d", "--by", "account", "--by", "model", "--json")
+    assert code == 0
+    report = json.loads(out)
+    assert report["by"] == ["account", "model"]
+    assert report["total"]["requests"] == 61
+    assert report["total"]["errors"] == 1
+    assert report["total"]["input_tokens"] == 6100
+    groups = {(g["account"], g["model"]): g["requests"] for g in report["groups"]}
+    assert sum(groups.values()) == 61
+    assert set(groups) == {
+        ("pro", "gemini-3-flash"),
+        ("pro", "claude-sonnet-4-6-thinking"),
+        ("ultra", "gemini-3-flash"),
+        ("ultra", "claude-sonnet-4-6-thinking"),
+    }
+    assert report["total"]["p50_ms"] == pytest.approx(375.0)  # (250, 500] bucket
+
+
+def test_stats_since_24h_and_a_date(stats):
+    _, out, _ = stats("--json")
+    assert json.loads(out)["total"]["requests"] == 49  # ages 0..23 h of 30, +1 error
+    day = time.strftime("%Y-%m-%d", time.gmtime(NOW - 45 * 86400))
+    _, out, _ = stats("--since", day, "--json")
+    assert json.loads(out)["total"]["requests"] == 62
+
+
+def test_stats_table_is_readable(stats):
+    code, out, _ = stats("--since", "7d", "--by", "client,day")
+    lines = out.splitlines()
+    assert code == 0
+    assert lines[0].split() == [
+        "CLIENT", "DAY", "REQUESTS", "ERRORS", "TOKENS", "IN", "TOKENS", "OUT",
+        "P50", "MS", "P95", "MS",
+    ]  # fmt: skip
+    assert lines[-1].split()[:2] == ["TOTAL", "61"]
+    assert any(line.startswith("claude-code") for line in lines)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--since", "yesterday"), "expected 24h, 7d, 30d"),
+        (("--by", "colour"), "--by 'colour': expected one of"),
+    ],
+)
+def test_stats_rejects_bad_options(stats, args, message):
+    code, _, err = stats(*args)
+    assert code == 2 and message in err

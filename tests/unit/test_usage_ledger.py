@@ -1,0 +1,350 @@
+"""The usage ledger: client families, the row mapping, batched writes, rollups,
+busy databases, retention and migrations."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass, field
+
+import pytest
+
+from antigravity_proxy.usage import query, schema
+from antigravity_proxy.usage.ledger import Ledger, LedgerOptions
+from antigravity_proxy.usage.row import UsageRow, client_family, row_from_exchange
+
+HOUR = 3600
+BASE = int(time.time()) // HOUR * HOUR - 10 * HOUR  # an hour boundary, recent
+
+
+@pytest.mark.parametrize(
+    ("user_agent", "api_client", "family"),
+    [
+        ("claude-cli/2.1.197 (external, sdk-cli)", None, "claude-code"),
+        (
+            "codex_exec/0.169.0 (Debian 12.0.0; x86_64) dumb (codex_exec; 0.169.0)",
+            None,
+            "codex",
+        ),
+        ("codex_cli_rs/0.20.0 (Mac OS 15.1; arm64)", None, "codex"),
+        (
+            "GeminiCLI-tui/0.61.0/gemini-3-flash (linux; x64; terminal)",
+            None,
+            "gemini-cli",
+        ),
+        ("OpenAI/Python 1.99.1", None, "openai-python"),
+        ("OpenAI/JS 5.1.0", None, "openai-node"),
+        ("Anthropic/Python 0.60.0", None, "anthropic-python"),
+        ("google-genai-sdk/1.30.0 gl-python/3.11.2", None, "google-genai"),
+        ("python-httpx/0.28", "google-genai-sdk/1.30.0 gl-python/3.11", "google-genai"),
+        ("curl/8.5.0", None, "curl"),
+        ("python-requests/2.32.3", None, "python-requests"),
+        ("Mozilla/5.0 (X11; Linux x86_64)", None, "browser"),
+        ("my-own-tool/1.0", None, "other"),
+        ("", None, "unknown"),
+        (None, None, "unknown"),
+    ],
+)
+def test_client_family_names_the_tool(user_agent, api_client, family):
+    assert client_family(user_agent, api_client) == family
+
+
+@dataclass
+class FakeAttempt:
+    account: str
+    status: int | None
+    reason: str
+
+
+@dataclass
+class FakeUsage:
+    input_tokens: int = 12
+    output_tokens: int = 34
+    cached_tokens: int = 5
+    thinking_tokens: int = 7
+    images: int = 0
+
+
+@dataclass
+class FakeTimings:
+    received: float = 1000.0
+    upstream_headers: float | None = 1000.2
+    first_byte: float | None = 1000.25
+    end: float | None = 1001.5
+
+
+@dataclass
+class FakeExchange:
+    request_id: str = "req_1"
+    route: str = "/v1/messages"
+    protocol: str = "anthropic"
+    user_agent: str = "claude-cli/2.1.197 (external, sdk-cli)"
+    client_model: str | None = "claude-sonnet-4-6"
+    upstream_model: str | None = "claude-sonnet-4-6-thinking"
+    stream: bool = True
+    attempts: list = field(
+        default_factory=lambda: [
+            FakeAttempt("a", 429, "rate_limited"),
+            FakeAttempt("b", 200, ""),
+        ]
+    )
+    account: str | None = "b"
+    timings: FakeTimings = field(default_factory=FakeTimings)
+    usage: FakeUsage = field(default_factory=FakeUsage)
+    status: int = 200
+    error_kind: str | None = None
+    ending: str = "complete"
+    bytes_in: int = 100
+    bytes_out: int = 2000
+
+
+def test_row_from_exchange_maps_every_field():
+    row = row_from_exchange(FakeExchange())
+    assert row == UsageRow(
+        ts=1000.0,
+        request_id="req_1",
+        route="/v1/messages",
+        protocol="anthropic",
+        client="claude-code",
+        client_model="claude-sonnet-4-6",
+        upstream_model="claude-sonnet-4-6-thinking",
+        account="b",
+        attempt_reasons=("rate_limited", "ok"),
+        status=200,
+        error_kind="",
+        ending="complete",
+        stream=True,
+        input_tokens=12,
+        output_tokens=34,
+        cached_tokens=5,
+        thinking_tokens=7,
+        images=0,
+        ttfb_ms=pytest.approx(250.0),
+        duration_ms=pytest.approx(1500.0),
+        bytes_in=100,
+        bytes_out=2000,
+    )
+    assert row.attempts == 2 and not row.is_error
+
+
+def test_row_from_exchange_without_upstream():
+    exchange = FakeExchange(
+        client_model=None,
+        upstream_model=None,
+        account=None,
+        attempts=[],
+        timings=FakeTimings(upstream_headers=None, first_byte=None, end=None),
+        status=400,
+        error_kind="invalid_request",
+    )
+    row = row_from_exchange(exchange)
+    assert (row.account, row.upstream_model, row.ttfb_ms, row.duration_ms) == (
+        "-",
+        "-",
+        None,
+        0.0,
+    )
+    assert row.is_error and row.attempts == 0
+
+
+def make_row(i: int, **changes) -> UsageRow:
+    values = dict(
+        ts=BASE + i * 60.0,
+        request_id=f"req_{i}",
+        route="/v1/chat/completions",
+        protocol="openai",
+        client="openai-python",
+        client_model="gpt-4o",
+        upstream_model="gemini-3-flash",
+        account=("a", "b")[i % 2],
+        attempt_reasons=("ok",),
+        stream=bool(i % 3),
+        input_tokens=10 + i,
+        output_tokens=20 + i,
+        ttfb_ms=50.0 + i,
+        duration_ms=100.0 + 10 * i,
+    )
+    values.update(changes)
+    return UsageRow(**values)
+
+
+@pytest.fixture
+def ledger(tmp_path):
+    ledger = Ledger(tmp_path / "usage.db", LedgerOptions(retention_days=0)).start()
+    yield ledger
+    ledger.close()
+
+
+def read(ledger: Ledger) -> sqlite3.Connection:
+    return schema.connect(ledger.path)
+
+
+def test_ledger_writes_rows_and_rollups_that_agree(ledger):
+    rows = [make_row(i) for i in range(150)]  # 150 minutes: three hours
+    rows.append(make_row(150, status=429, error_kind="rate_limited"))
+    rows.append(make_row(151, ending="upstream_cut"))
+    for row in rows:
+        ledger.record(row)
+    ledger.flush()
+    conn = read(ledger)
+    assert conn.execute("SELECT COUNT(*) FROM requests").fetchone()[0] == len(rows)
+    total = query.grand_total(conn, BASE)
+    assert total.requests == len(rows)
+    assert total.errors == 2
+    assert total.input_tokens == sum(r.input_tokens for r in rows)
+    assert total.output_tokens == sum(r.output_tokens for r in rows)
+    by_account = {
+        g.key["account"]: g.totals.requests
+        for g in query.totals_by(conn, BASE, ["account"])
+    }
+    assert by_account == {"a": 76, "b": 76}
+    hours = query.totals_by(conn, BASE, ["hour"])
+    assert [g.key["hour"] for g in hours] == [BASE, BASE + HOUR, BASE + 2 * HOUR]
+    assert [g.totals.requests for g in hours] == [60, 60, 32]
+    assert ledger.rows_written == len(rows) and ledger.rows_failed == 0
+
+
+def test_totals_from_mid_hour_are_exact(ledger):
+    for i in range(120):
+        ledger.record(make_row(i))
+    ledger.flush()
+    conn = read(ledger)
+    since = BASE + 30 * 60  # rows 30..119
+    total = query.grand_total(conn, since)
+    assert total.requests == 90
+    assert total.input_tokens == sum(10 + i for i in range(30, 120))
+    by = query.totals_by(conn, since, ["day", "model", "client"])
+    assert len(by) == 1 and by[0].totals.requests == 90
+    assert by[0].key["model"] == "gemini-3-flash"
+
+
+def test_percentiles_come_from_the_histogram():
+    # 100 requests between 100 and 250 ms (bucket 4: (100, 250]).
+    buckets = [0.0] * schema.N_BUCKETS
+    buckets[4] = 100
+    assert query.percentile(buckets, 0.5) == pytest.approx(175.0)
+    assert query.percentile(buckets, 0.95) == pytest.approx(242.5)
+    assert query.percentile([0.0] * schema.N_BUCKETS, 0.5) is None
+    buckets = [0.0] * schema.N_BUCKETS
+    buckets[-1] = 3
+    assert query.percentile(buckets, 0.5) == schema.BUCKETS_MS[-1]
+
+
+def test_attempt_rollup_counts_rotations_by_reason(ledger):
+    ledger.record(make_row(0, attempt_reasons=("rate_limited", "auth", "ok")))
+    ledger.record(make_row(1, attempt_reasons=("ok",)))
+    ledger.flush()
+    rows = read(ledger).execute(
+        "SELECT reason, SUM(attempts), SUM(rotations) FROM hourly_attempts "
+        "GROUP BY reason ORDER BY reason"
+    )
+    assert list(rows) == [("auth", 1, 1), ("ok", 2, 0), ("rate_limited", 1, 1)]
+
+
+def test_busy_database_is_retried(tmp_path):
+    path = tmp_path / "usage.db"
+    ledger = Ledger(path, LedgerOptions(busy_timeout=0.05, retry_pause=0.05)).start()
+    blocker = schema.connect(path)
+    blocker.execute("BEGIN IMMEDIATE")
+    ledger.record(make_row(0))
+    threading.Timer(0.3, lambda: blocker.execute("COMMIT")).start()
+    ledger.flush()
+    ledger.close()
+    assert ledger.rows_written == 1 and ledger.rows_failed == 0
+    assert read(ledger).execute("SELECT COUNT(*) FROM requests").fetchone()[0] == 1
+
+
+def test_unwritable_rows_are_counted_and_logged(tmp_path, caplog):
+    path = tmp_path / "usage.db"
+    options = LedgerOptions(busy_timeout=0.01, retry_pause=0.01, retries=2)
+    ledger = Ledger(path, options).start()
+    blocker = schema.connect(path)
+    blocker.execute("BEGIN IMMEDIATE")
+    with caplog.at_level(logging.ERROR, "antigravity_proxy.usage.ledger"):
+        ledger.record(make_row(0, request_id="req_lost"))
+        ledger.flush()
+    blocker.execute("COMMIT")
+    ledger.close()
+    assert ledger.rows_failed == 1 and ledger.rows_written == 0
+    assert "lost 1 row(s)" in caplog.text and "req_lost" in caplog.text
+
+
+def test_a_full_queue_counts_the_row(tmp_path, caplog):
+    ledger = Ledger(tmp_path / "usage.db", LedgerOptions(queue_max=1))  # not started
+    with caplog.at_level(logging.ERROR, "antigravity_proxy.usage.ledger"):
+        ledger.record(make_row(0))
+        ledger.record(make_row(1, request_id="req_overflow"))
+    assert ledger.rows_failed == 1 and "req_overflow" in caplog.text
+    ledger.flush()  # without a thread, the caller's thread writes
+    assert ledger.rows_written == 1
+
+
+def test_close_writes_what_is_queued(tmp_path):
+    ledger = Ledger(tmp_path / "usage.db").start()
+    for i in range(50):
+        ledger.record(make_row(i))
+    ledger.close()
+    assert read(ledger).execute("SELECT COUNT(*) FROM requests").fetchone()[0] == 50
+
+
+def test_prune_keeps_recent_rows_and_the_rollups(tmp_path):
+    claims = []
+
+    def claim(name, ttl):
+        claims.append(name)
+        return len(claims) == 1  # only the first caller on the box wins
+
+    now = BASE + 100 * 86400
+    ledger = Ledger(
+        tmp_path / "usage.db", LedgerOptions(retention_days=90), claim=claim
+    )
+    ledger.record(make_row(0))  # 100 days old
+    ledger.record(make_row(1, ts=now - 3600))
+    ledger.flush()
+    assert ledger.prune(now) == 1
+    assert ledger.prune(now) == 0  # the lease is taken
+    conn = read(ledger)
+    assert conn.execute("SELECT request_id FROM requests").fetchall() == [("req_1",)]
+    assert query.grand_total(conn, 0).requests == 2  # rollups are kept
+    assert claims == ["usage-prune", "usage-prune"]
+
+
+def test_schema_is_versioned_and_refuses_a_newer_file(tmp_path):
+    path = tmp_path / "usage.db"
+    conn = schema.connect(path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == schema.VERSION
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert schema.migrate(conn) == schema.VERSION  # idempotent
+    conn.execute(f"PRAGMA user_version = {schema.VERSION + 1}")
+    with pytest.raises(schema.SchemaTooNew):
+        schema.connect(path)
+
+
+def test_workers_migrating_at_once_agree(tmp_path):
+    path = tmp_path / "usage.db"
+    errors = []
+
+    def open_it():
+        try:
+            schema.connect(path).close()
+        except Exception as exc:  # pragma: no cover - the failure being tested
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_it) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+
+
+def test_record_costs_microseconds(tmp_path):
+    """Not a benchmark (see ``make bench``): record never touches the database."""
+    ledger = Ledger(tmp_path / "usage.db")  # no thread: nothing drains the queue
+    row = make_row(0)
+    start = time.perf_counter()
+    ledger.record(row)
+    assert time.perf_counter() - start < 0.5
+    assert not (tmp_path / "usage.db").exists()
