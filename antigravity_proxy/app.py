@@ -25,6 +25,7 @@ from werkzeug.routing import Map, RequestRedirect, Rule
 from werkzeug.wrappers import Request, Response
 
 from antigravity_proxy import errors
+from antigravity_proxy.exchange import Exchange, exchange_of
 from antigravity_proxy.http import json_response, sized_body
 from antigravity_proxy.protocols.anthropic import errors as anthropic_errors
 from antigravity_proxy.protocols.gemini import errors as gemini_errors
@@ -80,7 +81,13 @@ def protocol_for_path(path: str, environ: WSGIEnvironment) -> str:
     return "openai"
 
 
-def error_response(err: errors.GatewayError, protocol: str) -> Response:
+def error_response(
+    err: errors.GatewayError, protocol: str, exchange: Exchange | None = None
+) -> Response:
+    """``err`` as ``protocol``'s error body; noted in the request's ``exchange``."""
+    if exchange is not None:
+        exchange.failed(err)
+        err.request_id = exchange.request_id
     module = ERROR_MODULES[protocol]
     headers: dict[str, str] = {}
     if err.retry_after is not None:
@@ -157,9 +164,11 @@ class Gateway:
 
     def _respond(self, match: Match, environ: WSGIEnvironment) -> Response:
         protocol = self.protocol_of(match, environ)
+        exchange = exchange_of(environ)
+        exchange.protocol = protocol
         if match.route is None:
             assert match.error is not None
-            response = error_response(match.error, protocol)
+            response = error_response(match.error, protocol, exchange)
             if match.allowed:
                 response.headers["Allow"] = ", ".join(match.allowed)
             return response
@@ -168,20 +177,25 @@ class Gateway:
             too_large = errors.RequestTooLarge(
                 f"request body of {declared} bytes exceeds the limit of {self.max_body}"
             )
-            return _closing(error_response(too_large, protocol))
+            return _closing(error_response(too_large, protocol, exchange))
         try:
             spool = sized_body(environ, self.max_body)
         except (errors.RequestTooLarge, errors.InvalidRequest) as err:
-            return _closing(error_response(err, protocol))
+            return _closing(error_response(err, protocol, exchange))
+        exchange.route = match.route.handler
         try:
-            return self._call_handler(match, environ, protocol)
+            return self._call_handler(match, environ, protocol, exchange)
         finally:
             # Handlers have read the whole body (or forwarded it) on return.
             if spool is not None:
                 spool.close()
 
     def _call_handler(
-        self, match: Match, environ: WSGIEnvironment, protocol: str
+        self,
+        match: Match,
+        environ: WSGIEnvironment,
+        protocol: str,
+        exchange: Exchange,
     ) -> Response:
         assert match.route is not None
         request = Request(environ)
@@ -194,24 +208,23 @@ class Gateway:
             response.call_on_close(request.close)
             return response
         except errors.GatewayError as err:
-            return error_response(err, protocol)
+            return error_response(err, protocol, exchange)
         except RequestEntityTooLarge:
             too_large = errors.RequestTooLarge(
                 "request body exceeds the gateway's limit"
             )
-            return _closing(error_response(too_large, protocol))
+            return _closing(error_response(too_large, protocol, exchange))
         except HTTPException as exc:
-            return error_response(_from_werkzeug(exc), protocol)
+            return error_response(_from_werkzeug(exc), protocol, exchange)
         except RecursionError:
             # A body that parsed yet nests deeper than a translator can walk.
             log.warning("request to %s nests too deeply", match.route.handler)
             nested = errors.InvalidRequest("request JSON nests too deeply")
-            return error_response(nested, protocol)
+            return error_response(nested, protocol, exchange)
         except Exception:
             log.exception("unhandled error in %s", match.route.handler)
-            return error_response(
-                errors.InternalError("internal gateway error"), protocol
-            )
+            internal = errors.InternalError("internal gateway error")
+            return error_response(internal, protocol, exchange)
 
 
 def _declared_length(environ: WSGIEnvironment) -> int | None:

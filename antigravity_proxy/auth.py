@@ -30,6 +30,7 @@ from urllib.parse import parse_qsl
 from antigravity_proxy.app import Gateway, Match, error_response
 from antigravity_proxy.config import Config
 from antigravity_proxy.errors import AuthError
+from antigravity_proxy.exchange import exchange_of
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -113,7 +114,9 @@ class AuthMiddleware:
         if self._requires_key(match, environ) and not self._authorized(match, environ):
             protocol = self.gateway.protocol_of(match, environ)
             message = AUTH_MESSAGES.get(protocol, "missing or invalid API key")
-            response = error_response(AuthError(message), protocol)
+            exchange = exchange_of(environ)
+            exchange.protocol = protocol
+            response = error_response(AuthError(message), protocol, exchange)
             return response(environ, start_response)
         return self.gateway(environ, start_response)
 

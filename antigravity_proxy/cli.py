@@ -79,6 +79,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigError, RouteError) as exc:
         print(f"antigravity-proxy: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("\nantigravity-proxy: interrupted", file=sys.stderr)
+        return 130
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -165,6 +165,13 @@ def default_config_path(env: Mapping[str, str]) -> Path:
     return Path(home).expanduser() / "config.yaml"
 
 
+def login_environment(env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The variables that tell whether a local browser can sign in (``DISPLAY``…)."""
+    env = os.environ if env is None else env
+    names = ("DISPLAY", "WAYLAND_DISPLAY", "SSH_CONNECTION")
+    return {name: env[name] for name in names if env.get(name)}
+
+
 def load_config(
     path: str | Path | None = None,
     env: Mapping[str, str] | None = None,

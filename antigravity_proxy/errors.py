@@ -114,6 +114,9 @@ class GatewayError(Exception):
         self.retry_after = retry_after
         self.param = param
         self.code = code
+        # The request's X-Request-Id, set where the error is rendered; protocols
+        # whose error body has a place for it put it there.
+        self.request_id: str | None = None
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.status}, {self.message!r})"

@@ -18,6 +18,7 @@ import requests
 from werkzeug.wrappers import Response
 
 from antigravity_proxy.errors import GatewayError
+from antigravity_proxy.protocols.gemini.chunk import TokenUsage
 from antigravity_proxy.upstream.cloudcode import iter_events
 
 log = logging.getLogger(__name__)
@@ -26,6 +27,21 @@ STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
 class StreamTranslator(Protocol):
+    """What every protocol's stream translator offers ``relay`` and the pipeline.
+
+    ``feed`` takes one upstream event (read with ``chunk_from_upstream``);
+    ``usage`` is the last token count the upstream reported (None until one
+    came); ``signatures`` maps the ids the client saw to the thought signatures
+    to remember; ``done`` turns true once the translator wants no more upstream
+    events (its stream is closed, or it ended early, as on a stop sequence).
+    """
+
+    @property
+    def usage(self) -> TokenUsage | None: ...
+    @property
+    def signatures(self) -> Mapping[str, str]: ...
+    @property
+    def done(self) -> bool: ...
     def feed(self, chunk: Mapping[str, Any]) -> list[bytes]: ...
     def finish(self) -> list[bytes]: ...
     def error(self, err: GatewayError) -> list[bytes]: ...
@@ -49,7 +65,7 @@ def relay(
         for event in iter_events(upstream):
             if isinstance(event, dict):
                 yield from translator.feed(event)
-            if getattr(translator, "done", False):
+            if translator.done:
                 break  # e.g. a stop sequence matched locally: stop reading early
         tail = translator.finish()
     except GatewayError as err:

@@ -13,6 +13,7 @@ from antigravity_proxy.app import Gateway
 from antigravity_proxy.auth import AuthMiddleware, effective_mode
 from antigravity_proxy.config import Config, load_config
 from antigravity_proxy.cors import CorsMiddleware
+from antigravity_proxy.observer import ExchangeMiddleware
 from antigravity_proxy.routing import (
     DEFAULT_ROUTES_FILE,
     Route,
@@ -33,7 +34,8 @@ def routes_for(config: Config) -> list[Route]:
 def create_app(
     config: Config | None = None, *, background: bool = True
 ) -> WSGIApplication:
-    """Build the WSGI application: CORS around auth around the dispatcher.
+    """Build the WSGI application: the request's ``Exchange`` around CORS around
+    auth around the dispatcher.
 
     ``background`` starts the periodic quota refresh and the usage ledger's
     writer thread (off in unit tests, where ``ledger.flush()`` writes).
@@ -53,4 +55,4 @@ def create_app(
         mode,
         watch_listener=config.proxy.auth_mode == "auto",
     )
-    return CorsMiddleware(auth)
+    return ExchangeMiddleware(CorsMiddleware(auth))

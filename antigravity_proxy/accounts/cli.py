@@ -13,16 +13,13 @@ import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, Final
 
-import requests
-
+from antigravity_proxy.accounts import cli_onboarding
 from antigravity_proxy.accounts import quota as quota_mod
 from antigravity_proxy.accounts.edits import set_enabled
-from antigravity_proxy.accounts.login import LoginOptions, login
 from antigravity_proxy.accounts.oauth import OAuthError
-from antigravity_proxy.accounts.onboarding import ImportFailed, Onboarding
+from antigravity_proxy.accounts.onboarding import ImportFailed, Onboarding, is_pending
 from antigravity_proxy.accounts.store import Account, AccountLoadError, AccountNotFound
 from antigravity_proxy.banner import command_name
 from antigravity_proxy.config import Config
@@ -38,22 +35,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
     listing.add_argument(
         "--json", action="store_true", help="print JSON instead of a table"
     )
-    add = sub.add_parser("add", help="add an account from a refresh token")
-    add.add_argument("--refresh-token", required=True, help="the refresh token")
-    log_in = sub.add_parser("login", help="sign in with Google (OAuth)")
-    log_in.add_argument(
-        "--no-browser", action="store_true", help="paste the redirect URL"
-    )
-    log_in.add_argument(
-        "--port", type=int, default=0, help="local callback port (default: any free)"
-    )
-    imp = sub.add_parser("import", help="import accounts or refresh tokens")
-    imp.add_argument(
-        "path",
-        type=Path,
-        help="an Antigravity-Manager data dir or accounts folder, "
-        "or a JSON list of refresh tokens",
-    )
+    cli_onboarding.add_arguments(sub)
     for name in ("enable", "disable", "remove"):
         sub.add_parser(name, help=f"{name} an account").add_argument(
             "account", metavar="ID_OR_EMAIL", help="the account's id or email"
@@ -206,34 +188,6 @@ def _quota_summary(account: Account) -> str:
     return " ".join(f"{g}={p}%" for g, p in _quota_groups(account).items())
 
 
-def cmd_add(services: Services, args: argparse.Namespace) -> int:
-    account = _onboarding(services).add_refresh_token(args.refresh_token)
-    print(f"added {account.id} ({account.email})")
-    return 0
-
-
-def cmd_login(services: Services, args: argparse.Namespace) -> int:
-    onboarding = _onboarding(services)
-    oauth = onboarding.oauth
-
-    def exchange(code: str, redirect_uri: str):  # type: ignore[no-untyped-def]
-        with requests.Session() as session:
-            return oauth.exchange_code(session, code, redirect_uri)
-
-    options = LoginOptions(no_browser=args.no_browser, port=args.port)
-    grant = login(oauth, exchange, options, say=print, ask=input)
-    account = onboarding.add_grant(grant)
-    print(f"signed in: {account.id} ({account.email})")
-    return 0
-
-
-def cmd_import(services: Services, args: argparse.Namespace) -> int:
-    imported = _onboarding(services).import_path(args.path)
-    for account in imported:
-        print(f"imported {account.id} ({account.email})")
-    return 0
-
-
 def cmd_enable(services: Services, args: argparse.Namespace) -> int:
     account = services.store.update(
         account_id(services, args.account), lambda raw: set_enabled(raw, True)
@@ -272,6 +226,8 @@ def cmd_refresh_quota(services: Services, args: argparse.Namespace) -> int:
     for account in targets:
         try:
             updated = services.pool.refresh_quota(account)
+            if is_pending(updated):
+                updated = _onboarding(services).complete_pending(updated)
             print(f"{updated.id}: {_quota_summary(updated) or 'no models'}")
         except (GatewayError, OAuthError) as exc:
             failed += 1
@@ -310,9 +266,9 @@ def _utc(timestamp: float) -> str:
 
 COMMANDS: Final[dict[str, Callable[[Services, argparse.Namespace], int]]] = {
     "list": cmd_list,
-    "add": cmd_add,
-    "login": cmd_login,
-    "import": cmd_import,
+    "add": cli_onboarding.cmd_add,
+    "login": cli_onboarding.cmd_login,
+    "import": cli_onboarding.cmd_import,
     "enable": cmd_enable,
     "disable": cmd_disable,
     "remove": cmd_remove,

@@ -2,16 +2,17 @@
 
 The loopback flow listens on ``127.0.0.1`` for Google's redirect to
 ``http://localhost:<port>/oauth-callback``. On a headless box the browser runs
-elsewhere and cannot reach that port, so ``--no-browser`` asks the user to paste
-the URL the browser was redirected to (it fails to load, but carries the code).
-The ``state`` parameter is checked either way.
+elsewhere and cannot reach that port, so paste-back (``--no-browser``, or by
+itself when ``headless_reason`` finds no display) asks the user to paste the URL
+the browser was redirected to (it fails to load, but carries the code). Both
+wait at most ``timeout`` seconds. The ``state`` parameter is checked either way.
 """
 
 from __future__ import annotations
 
 import secrets
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 from urllib.parse import parse_qs, urlsplit
@@ -49,6 +50,19 @@ class LoginOptions:
     no_browser: bool = False
     port: int = 0
     timeout: float = 300
+
+
+def headless_reason(env: Mapping[str, str], platform: str) -> str | None:
+    """Why a browser on this machine cannot be used for the sign-in, or ``None``.
+
+    On Linux and the BSDs a browser needs ``$DISPLAY`` or ``$WAYLAND_DISPLAY``;
+    on macOS and Windows an SSH session means the screen is someone else's.
+    """
+    if platform in ("darwin", "win32"):
+        return "this is an SSH session" if env.get("SSH_CONNECTION") else None
+    if env.get("DISPLAY") or env.get("WAYLAND_DISPLAY"):
+        return None
+    return "no display ($DISPLAY and $WAYLAND_DISPLAY are unset)"
 
 
 def parse_redirect(url: str) -> Callback:
@@ -92,7 +106,10 @@ class LoopbackReceiver:
         thread.start()
         try:
             if not self._done.wait(timeout):
-                raise OAuthError(f"no sign-in within {int(timeout)} s")
+                raise OAuthError(
+                    f"no sign-in within {timeout:g} s; run 'accounts login' again"
+                    " (with --no-browser if the browser is on another machine)"
+                )
         finally:
             self.server.shutdown()
             self.server.server_close()
@@ -108,24 +125,36 @@ def login(
     *,
     say: Callable[[str], None],
     ask: Callable[[str], str],
+    open_url: Callable[[str], object] = lambda url: None,
 ) -> TokenGrant:
-    """Run one sign-in and return the tokens; ``exchange(code, redirect_uri)``."""
+    """Run one sign-in and return the tokens; ``exchange(code, redirect_uri)``.
+
+    ``ask(prompt)`` returns the pasted line (raising ``OAuthError`` on EOF or
+    timeout); ``open_url`` tries to show the page in a local browser.
+    """
     state = secrets.token_urlsafe(16)
+    minutes = f"{options.timeout / 60:g} min"
     if options.no_browser:
         redirect_uri = f"http://localhost:{options.port or 8085}{CALLBACK_PATH}"
         say(
-            "Open this URL in a browser and sign in:\n\n  "
+            "Open this URL in a browser on any machine and sign in:\n\n  "
             + oauth.authorization_url(redirect_uri, state)
         )
-        say("\nThe browser ends on a page that does not load; copy its URL.")
+        say(
+            "\nThe browser ends on a localhost page that does not load; copy the "
+            f"whole URL from its address bar (waiting up to {minutes})."
+        )
         callback = parse_redirect(ask("Paste the URL here: "))
     else:
         receiver = LoopbackReceiver(options.port)
         redirect_uri = receiver.redirect_uri
+        url = oauth.authorization_url(redirect_uri, state)
+        say("Open this URL in a browser on this machine and sign in:\n\n  " + url)
         say(
-            "Open this URL in a browser on this machine and sign in:\n\n  "
-            + oauth.authorization_url(redirect_uri, state)
+            f"\nWaiting up to {minutes} for the browser to come back. If it runs "
+            "on another machine, stop this and use 'accounts login --no-browser'."
         )
+        open_url(url)
         callback = receiver.wait(options.timeout)
     if not secrets.compare_digest(callback.state, state):
         raise OAuthError(

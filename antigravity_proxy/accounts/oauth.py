@@ -42,6 +42,10 @@ class InvalidGrant(OAuthError):
     """The refresh token is revoked or expired: only a new login helps."""
 
 
+class OAuthUnreachable(OAuthError):
+    """No answer from Google (network error, timeout, 5xx): nothing was decided."""
+
+
 @dataclass(frozen=True, slots=True)
 class TokenGrant:
     access_token: str
@@ -96,10 +100,15 @@ class OAuthClient:
                 timeout=TIMEOUT,
             )
         except requests.RequestException as exc:
-            raise OAuthError(f"userinfo request failed: {type(exc).__name__}") from exc
+            raise OAuthUnreachable(
+                f"userinfo request failed: {type(exc).__name__}"
+            ) from exc
         with response:
             if not response.ok:
-                raise OAuthError(f"userinfo answered HTTP {response.status_code}")
+                failure = (
+                    OAuthUnreachable if response.status_code >= 500 else OAuthError
+                )
+                raise failure(f"userinfo answered HTTP {response.status_code}")
             info = _json(response)
         return info if isinstance(info, dict) else {}
 
@@ -132,7 +141,7 @@ class OAuthClient:
                 timeout=TIMEOUT,
             )
         except requests.RequestException as exc:
-            raise OAuthError(
+            raise OAuthUnreachable(
                 f"token endpoint unreachable: {type(exc).__name__}"
             ) from exc
         with response:
@@ -154,6 +163,8 @@ def _token_error(status: int, body: Any) -> OAuthError:
     described = body.get("error_description", "") if isinstance(body, dict) else ""
     if error == "invalid_grant":
         return InvalidGrant(f"invalid_grant: {described}".strip())
+    if status >= 500:
+        return OAuthUnreachable(f"token endpoint answered HTTP {status}")
     return OAuthError(
         f"token endpoint answered HTTP {status}: {error or 'unknown error'}"
     )

@@ -3,22 +3,36 @@
 Every network step runs before anything is written: a refresh token that Google
 refuses leaves no file behind, and a saved account is always complete. Project
 and quota are best effort (the pool resolves them later if they fail now).
+
+When Google cannot be reached at all (``OAuthUnreachable``), ``try_refresh_token``
+saves the token as a *pending* account (an ``@pending.invalid`` placeholder email,
+an expired access token): the pool verifies it by refreshing on first use (a
+refused token is then disabled with the reason), and ``complete_pending`` puts
+the real email in once a refresh worked. Bulk adds report one ``Outcome`` per token.
 """
 
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import logging
 import time
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import requests
 
 from antigravity_proxy.accounts import quota as quota_mod
-from antigravity_proxy.accounts.oauth import OAuthClient, OAuthError, TokenGrant
+from antigravity_proxy.accounts.edits import replace_token
+from antigravity_proxy.accounts.oauth import (
+    OAuthClient,
+    OAuthError,
+    OAuthUnreachable,
+    TokenGrant,
+)
 from antigravity_proxy.accounts.store import (
     Account,
     AccountLoadError,
@@ -31,8 +45,39 @@ from antigravity_proxy.upstream.cloudcode import CloudCodeClient
 log = logging.getLogger(__name__)
 
 
+PENDING_DOMAIN: Final = "pending.invalid"
+
+
 class ImportFailed(ValueError):
     """The import source is not something we can read; nothing was written."""
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What happened to one token of a (bulk) add.
+
+    :param label: which token, without the token (``line 2 of tokens.txt``).
+    :param account: the saved account; ``None`` when nothing was saved.
+    :param problem: why it failed, or (with an account) why it is unverified.
+    """
+
+    label: str
+    account: Account | None
+    problem: str | None = None
+
+    @property
+    def pending(self) -> bool:
+        return self.account is not None and self.problem is not None
+
+
+def is_pending(account: Account) -> bool:
+    """Saved while Google was unreachable; its email is not known yet."""
+    return account.email.endswith("@" + PENDING_DOMAIN)
+
+
+def pending_email(refresh_token: str) -> str:
+    digest = hashlib.sha256(refresh_token.encode("utf-8")).hexdigest()[:12]
+    return f"unverified-{digest}@{PENDING_DOMAIN}"
 
 
 class Onboarding:
@@ -58,6 +103,41 @@ class Onboarding:
         )
         return self.store.create(self._raw_account(grant, info))
 
+    def try_refresh_token(self, label: str, refresh_token: str) -> Outcome:
+        """``add_refresh_token``, or a pending account while Google is unreachable."""
+        try:
+            return Outcome(label, self.add_refresh_token(refresh_token))
+        except OAuthUnreachable as exc:
+            account = self.store.create(pending_raw(refresh_token, int(time.time())))
+            return Outcome(label, account, f"Google unreachable ({exc})")
+        except (OAuthError, AccountLoadError, OSError) as exc:
+            return Outcome(label, None, str(exc))
+
+    def complete_pending(self, account: Account) -> Account:
+        """Give a pending account, whose token now works, its real email.
+
+        An account already saved under that email takes the token instead, and
+        the pending file goes (one Google account, one file).
+        """
+        with requests.Session() as session:
+            info = self.oauth.userinfo(session, account.access_token)
+        email = info.get("email")
+        if not isinstance(email, str) or not email:
+            return account
+        token = {"refresh_token": account.refresh_token, "email": email}
+        twin = next((a for a in self.store.all() if a.email == email), None)
+        if twin is not None:
+            merged = self.store.update(twin.id, lambda raw: replace_token(raw, token))
+            self.store.remove(account.id)
+            return merged
+
+        def mutate(raw: dict[str, Any]) -> None:
+            raw.update(email=email, name=info.get("name") or email)
+            raw.pop("pending_verification", None)
+            replace_token(raw, token)
+
+        return self.store.update(account.id, mutate)
+
     def add_grant(self, grant: TokenGrant) -> Account:
         with requests.Session() as session:
             info = self.oauth.userinfo(session, grant.access_token)
@@ -65,13 +145,23 @@ class Onboarding:
             raise OAuthError("Google did not return the account's email")
         return self.store.create(self._raw_account(grant, info))
 
-    def import_path(self, path: Path) -> list[Account]:
-        """An Antigravity-Manager data dir, its accounts folder, or a token list."""
+    def import_path(self, path: Path) -> list[Outcome]:
+        """An Antigravity-Manager data dir, its accounts folder, or a token list.
+
+        Account files are all checked before any is saved; tokens are added one
+        by one, each with its own outcome.
+        """
         if path.is_dir():
             folder = path / "accounts" if (path / "accounts").is_dir() else path
-            return [self.store.create(raw) for raw in _account_files(folder)]
+            return [
+                Outcome(name, self.store.create(raw))
+                for name, raw in _account_files(folder)
+            ]
         tokens = _token_list(path)
-        return [self.add_refresh_token(token) for token in tokens]
+        return [
+            self.try_refresh_token(f"entry {n} of {path.name}", token)
+            for n, token in enumerate(tokens, 1)
+        ]
 
     def _raw_account(
         self, grant: TokenGrant, info: Mapping[str, Any]
@@ -124,18 +214,41 @@ class Onboarding:
         return quota_mod.quota_to_raw(snapshot, None, now)
 
 
-def _account_files(folder: Path) -> Iterator[dict[str, Any]]:
+def pending_raw(refresh_token: str, now: int) -> dict[str, Any]:
+    """The account file saved for a token Google could not be asked about."""
+    email = pending_email(refresh_token)
+    return {
+        "email": email,
+        "name": "unverified account",
+        "token": {
+            "access_token": "unverified",
+            "refresh_token": refresh_token,
+            "expires_in": 0,
+            "expiry_timestamp": 0,
+            "token_type": "Bearer",
+            "email": email,
+            "project_id": "",
+        },
+        "disabled": False,
+        "proxy_disabled": False,
+        "pending_verification": True,
+        "created_at": now,
+        "last_used": now,
+    }
+
+
+def _account_files(folder: Path) -> Iterator[tuple[str, dict[str, Any]]]:
     files = sorted(folder.glob("*.json"))
     if not files:
         raise ImportFailed(f"{folder}: no account files (*.json) found")
-    checked: list[dict[str, Any]] = []
+    checked: list[tuple[str, dict[str, Any]]] = []
     for file in files:
         try:
             raw = json.loads(file.read_text(encoding="utf-8"))
             account_from_raw(raw, source=file.name)
         except (OSError, ValueError, AccountLoadError) as exc:
             raise ImportFailed(f"{file}: not an account file: {exc}") from exc
-        checked.append(copy.deepcopy(raw))
+        checked.append((file.name, copy.deepcopy(raw)))
     yield from checked
 
 

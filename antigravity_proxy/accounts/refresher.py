@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Final
 
 from antigravity_proxy.accounts.oauth import OAuthError
+from antigravity_proxy.accounts.onboarding import Onboarding, is_pending
 from antigravity_proxy.accounts.service import AccountPool
 from antigravity_proxy.accounts.store import Account, AccountLoadError, AccountNotFound
 from antigravity_proxy.errors import GatewayError
@@ -72,7 +73,11 @@ class QuotaRefresher:
             if not wanted(account) or not account.usable(time.time()):
                 continue
             try:
-                self.pool.refresh_quota(account)
+                updated = self.pool.refresh_quota(account)
+                if is_pending(updated):  # saved while Google was unreachable
+                    pool = self.pool
+                    onboarding = Onboarding(pool.store, pool.oauth, pool.upstream)
+                    onboarding.complete_pending(updated)
                 done += 1
             except ACCOUNT_FAILURES as exc:
                 log.warning("quota fetch for account %s failed: %s", account.id, exc)

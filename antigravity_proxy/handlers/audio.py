@@ -41,11 +41,8 @@ def transcriptions(services: Services, request: Request) -> Response:
         )
     )
     answer = unary_answer(sent)
-    usage = answer.get("usageMetadata")
     body, mimetype = transcription_body(
-        transcript_from_upstream(answer, job),
-        job,
-        usage if isinstance(usage, dict) else {},
+        transcript_from_upstream(answer, job), job, answer.usage
     )
     headers = {
         "X-Mapped-Model": job.model,

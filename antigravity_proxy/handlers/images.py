@@ -22,8 +22,13 @@ from werkzeug.datastructures import FileStorage
 from werkzeug.wrappers import Request, Response
 
 from antigravity_proxy.dispatch import Sent, UpstreamRequest
-from antigravity_proxy.errors import GatewayError, InvalidRequest, UpstreamError
+from antigravity_proxy.errors import GatewayError, InvalidRequest
 from antigravity_proxy.http import json_response, read_json_object
+from antigravity_proxy.protocols.gemini.chunk import (
+    Chunk,
+    TokenUsage,
+    chunk_from_upstream,
+)
 from antigravity_proxy.protocols.openai.images import (
     MAX_IMAGES,
     MAX_INPUT_IMAGE_BYTES,
@@ -37,7 +42,7 @@ from antigravity_proxy.protocols.openai.images import (
     sniff_image_type,
 )
 from antigravity_proxy.services import Services
-from antigravity_proxy.upstream.envelope import unwrap_response
+from antigravity_proxy.upstream.cloudcode import json_body
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +58,7 @@ class Generated:
     """The images of one successful upstream call."""
 
     images: list[InlineImage]
-    usage: dict[str, Any]
+    usage: TokenUsage | None
     account: str
 
 
@@ -91,14 +96,9 @@ def form_fields(request: Request) -> dict[str, str]:
     return request.form.to_dict()
 
 
-def unary_answer(sent: Sent) -> dict[str, Any]:
-    """The inner ``GenerateContentResponse`` of a non-streaming upstream answer."""
-    with sent.response as response:
-        try:
-            body = response.json()
-        except ValueError as exc:
-            raise UpstreamError("the upstream answered with invalid JSON") from exc
-    return unwrap_response(body)
+def unary_answer(sent: Sent) -> Chunk:
+    """The ``GenerateContentResponse`` of a non-streaming upstream answer, read."""
+    return chunk_from_upstream(json_body(sent.response, "generateContent"))
 
 
 def _respond(services: Services, job: ImageJob, inner: dict[str, Any]) -> Response:
@@ -112,7 +112,7 @@ def _respond(services: Services, job: ImageJob, inner: dict[str, Any]) -> Respon
             "images: %d of %d calls failed: %s", len(failed), job.n, failed[0].message
         )
     images = [image for outcome in done for image in outcome.images]
-    usage = [o.usage for o in done if o.usage]
+    usage = [o.usage for o in done if o.usage is not None]
     body = images_response(int(time.time()), images, job, usage)
     accounts = ",".join(dict.fromkeys(o.account for o in done))
     headers = {"X-Mapped-Model": job.model, "X-Antigravity-Account": accounts}
@@ -144,11 +144,8 @@ def _attempt(
             )
         )
         answer = unary_answer(sent)
-        usage = answer.get("usageMetadata")
         return Generated(
-            images_from_upstream(answer),
-            usage if isinstance(usage, dict) else {},
-            sent.lease.account.id,
+            images_from_upstream(answer), answer.usage, sent.lease.account.id
         )
     except GatewayError as err:
         return err

@@ -171,7 +171,7 @@ class _Keeper:
 
     def __call__(self) -> None:
         translator = self.translator
-        remember_signatures(self.state, self.conversation, translator.signatures())
+        remember_signatures(self.state, self.conversation, translator.signatures)
         status = translator.response_object()["status"]
         if self.store and status in KEPT_STATUSES:
             value = dumps(translator.items_for_storage())

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 from werkzeug.test import Client
 
@@ -39,3 +43,27 @@ def gateway(home, fake_upstream):
         return Client(create_app(config, background=False))
 
     return make
+
+
+@pytest.fixture
+def run_cli(tmp_path):
+    """Run the CLI in a clean environment whose ``$HOME`` is a temporary dir."""
+
+    def run(*args: str, env: dict | None = None, stdin: str | None = None):
+        child_env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith("ANTIGRAVITY_PROXY_")
+        }
+        child_env["HOME"] = str(tmp_path / "user")
+        child_env.update(env or {})
+        return subprocess.run(
+            [sys.executable, "-m", "antigravity_proxy.cli", *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=child_env,
+            input=stdin,
+        )
+
+    return run

@@ -172,44 +172,6 @@ def test_accounts_refresh_quota(cli, home, fake_upstream):
     assert read_account(home, "a")["quota"]["models"][0]["name"] == "claude-sonnet-4-6"
 
 
-def test_accounts_login_no_browser_paste_back(
-    cli, home, fake_upstream, monkeypatch, capsys
-):
-    fake_upstream.add_account("1//rt-login", email="login@example.test")
-    code_value = fake_upstream.issue_auth_code("1//rt-login")
-
-    def paste(prompt: str) -> str:
-        printed = capsys.readouterr().out
-        state = re.search(r"state=([^&\s]+)", printed).group(1)
-        return f"http://localhost:8085/oauth-callback?state={state}&code={code_value}&scope=x"
-
-    monkeypatch.setattr("builtins.input", paste)
-    code, out, err = cli("login", "--no-browser")
-    assert code == 0, err
-    saved = [json.loads(p.read_text()) for p in (home / "accounts").glob("*.json")]
-    assert [s["email"] for s in saved] == ["login@example.test"]
-    assert saved[0]["token"]["refresh_token"] == "1//rt-login"
-
-
-def test_accounts_login_state_mismatch_is_refused(
-    cli, home, fake_upstream, monkeypatch
-):
-    fake_upstream.add_account("1//rt-x", email="x@example.test")
-    code_value = fake_upstream.issue_auth_code("1//rt-x")
-    monkeypatch.setattr(
-        "builtins.input",
-        lambda prompt: (
-            f"http://localhost/oauth-callback?state=forged&code={code_value}"
-        ),
-    )
-    code, _, err = cli("login", "--no-browser")
-    assert code == 1
-    assert "state mismatch" in err
-    assert not (home / "accounts").exists() or not list(
-        (home / "accounts").glob("*.json")
-    )
-
-
 def test_loopback_receiver_gets_the_redirect():
     receiver = LoopbackReceiver()
     url = receiver.redirect_uri.replace("localhost", "127.0.0.1") + "?code=abc&state=s1"

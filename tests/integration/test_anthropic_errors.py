@@ -101,6 +101,7 @@ def test_gateway_bug_is_500_api_error(make_client, tmp_path):
     assert response.json == {
         "type": "error",
         "error": {"type": "api_error", "message": "internal gateway error"},
+        "request_id": response.headers["X-Request-Id"],
     }
 
 

@@ -79,7 +79,7 @@ def test_auth_lan_auto_behaves_as_all_except_health(make_client, mode):
             "/v1/messages",
             "POST",
             lambda b: (
-                b
+                {k: v for k, v in b.items() if k != "request_id"}
                 == {
                     "type": "error",
                     "error": {
@@ -87,6 +87,7 @@ def test_auth_lan_auto_behaves_as_all_except_health(make_client, mode):
                         "message": "invalid x-api-key",
                     },
                 }
+                and b["request_id"].startswith("req_")
             ),
         ),
         (
@@ -110,6 +111,7 @@ def test_auth_401_in_route_protocol(make_client, path, method, body_check):
     )
     assert response.status_code == 401
     assert body_check(response.json)
+    assert response.headers["X-Request-Id"].startswith("req_")
     assert API_KEY not in response.get_data(as_text=True)
 
 

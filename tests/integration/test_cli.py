@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,30 +13,6 @@ import yaml
 from antigravity_proxy.cli import build_parser
 from tests.conftest import write_config
 from tests.upstream_env import read_account, seed_account, upstream_section
-
-
-@pytest.fixture
-def run_cli(tmp_path):
-    """Run the CLI in a clean environment whose ``$HOME`` is a temporary dir."""
-
-    def run(*args: str, env: dict | None = None, stdin: str | None = None):
-        child_env = {
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith("ANTIGRAVITY_PROXY_")
-        }
-        child_env["HOME"] = str(tmp_path / "user")
-        child_env.update(env or {})
-        return subprocess.run(
-            [sys.executable, "-m", "antigravity_proxy.cli", *args],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            env=child_env,
-            input=stdin,
-        )
-
-    return run
 
 
 def one_line_error(result) -> str:

@@ -145,6 +145,12 @@ def test_unexpected_exception_is_500_without_traceback(make_client, tmp_path, ca
             "code": 500,
             "message": "internal gateway error",
             "status": "INTERNAL",
+            "details": [
+                {
+                    "@type": "type.googleapis.com/google.rpc.RequestInfo",
+                    "requestId": response.headers["X-Request-Id"],
+                }
+            ],
         }
     }
     assert "secret internals" not in response.get_data(as_text=True)

@@ -32,7 +32,6 @@ from antigravity_proxy.protocols.anthropic.response import (
     citations,
     count_tokens_from_upstream,
     held_length,
-    search_queries,
     search_results,
     stop_reason_from_upstream,
 )
@@ -44,6 +43,7 @@ from antigravity_proxy.protocols.anthropic.signature import (
 )
 from antigravity_proxy.protocols.anthropic.stream import MessagesStreamTranslator
 from antigravity_proxy.protocols.anthropic.types import MessagesContext
+from antigravity_proxy.protocols.gemini.chunk import Grounding, chunk_from_upstream
 from antigravity_proxy.protocols.sealed import PREFIX
 from antigravity_proxy.sse import SSEDecoder
 from tests.golden_files import UPDATE, check_json, check_text, dump, load
@@ -438,20 +438,28 @@ def test_count_tokens_without_system_or_tools() -> None:
     }
 
 
+def grounding(metadata: dict[str, Any]) -> Grounding:
+    chunk = chunk_from_upstream({"candidates": [{"groundingMetadata": metadata}]})
+    assert chunk.first.grounding is not None
+    return chunk.first.grounding
+
+
 def test_grounding_helpers_tolerate_odd_shapes() -> None:
-    odd = {
-        "groundingChunks": "x",
-        "groundingSupports": {"a": 1},
-        "webSearchQueries": [1, ""],
-    }
-    assert search_queries(odd) == []
+    odd = grounding(
+        {
+            "groundingChunks": "x",
+            "groundingSupports": {"a": 1},
+            "webSearchQueries": [1, ""],
+        }
+    )
+    assert odd.queries == ()
     assert search_results(odd) == []
     assert citations(odd) == []
     chunks = {"groundingChunks": [{"web": {"uri": "u"}}]}
     support = {"segment": {"text": "s"}, "groundingChunkIndices": ["0"]}
     junk = ["junk", {"segment": "x", "groundingChunkIndices": [0]}, support]
-    assert citations({**chunks, "groundingSupports": junk}) == []
-    assert search_results(chunks)[0]["title"] == "u"
+    assert citations(grounding({**chunks, "groundingSupports": junk})) == []
+    assert search_results(grounding(chunks))[0]["title"] == "u"
 
 
 def test_estimate_tokens_tolerates_odd_blocks() -> None:

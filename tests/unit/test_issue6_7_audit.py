@@ -7,6 +7,10 @@ import json
 import pytest
 
 from antigravity_proxy.mcp.sources import SourceError, public_https_url
+from antigravity_proxy.protocols.gemini.chunk import (
+    chunk_from_upstream,
+    usage_from_metadata,
+)
 from antigravity_proxy.protocols.openai.audio import TranscriptionJob
 from antigravity_proxy.protocols.openai.audio_response import (
     Word,
@@ -104,8 +108,7 @@ def test_transcription_usage_ignores_malformed_modality_counts():
             "junk",
         ],
     }
-    usage = usage_from_upstream(meta)
-    assert usage is not None
+    usage = usage_from_upstream(usage_from_metadata(meta))
     assert usage["input_token_details"] == {"audio_tokens": 6, "text_tokens": 4}
 
 
@@ -124,7 +127,9 @@ def test_transcript_words_skip_malformed_entries_and_clamp_times():
         {"word": "three", "start": -4, "end": True},
     ]
     text = json.dumps({"language": "english", "segments": [], "words": words})
-    answer = {"candidates": [{"content": {"parts": [{"text": text}]}}]}
+    answer = chunk_from_upstream(
+        {"candidates": [{"content": {"parts": [{"text": text}]}}]}
+    )
     transcript = transcript_from_upstream(answer, word_job(frozenset({"word"})))
     assert transcript.words == (Word("one", 2.0, 2.0), Word("three", 0.0, 0.0))
     body = verbose_json(transcript, word_job(frozenset({"word"})))

@@ -10,6 +10,11 @@ import wave
 import pytest
 
 from antigravity_proxy.errors import InvalidRequest
+from antigravity_proxy.protocols.gemini.chunk import (
+    Chunk,
+    chunk_from_upstream,
+    usage_from_metadata,
+)
 from antigravity_proxy.protocols.openai.audio import (
     DEFAULT_AUDIO_MODEL,
     PLAIN_ANSWER,
@@ -54,8 +59,10 @@ def job(fmt: str = "json", **extra) -> TranscriptionJob:
     return TranscriptionJob("gemini-2.5-flash", fmt, "audio/wav", **extra)
 
 
-def reply(text: str, **extra) -> dict:
-    return {"candidates": [{"content": {"parts": [{"text": text}]}}], **extra}
+def reply(text: str, **extra) -> Chunk:
+    return chunk_from_upstream(
+        {"candidates": [{"content": {"parts": [{"text": text}]}}], **extra}
+    )
 
 
 @pytest.mark.parametrize(
@@ -224,7 +231,8 @@ def test_transcript_from_upstream_plain_skips_thoughts():
             }
         ]
     }
-    assert transcript_from_upstream(answer, job("text")) == Transcript("Hello world.")
+    got = transcript_from_upstream(chunk_from_upstream(answer), job("text"))
+    assert got == Transcript("Hello world.")
 
 
 def test_transcript_from_upstream_timed_segments_cleaned():
@@ -266,7 +274,8 @@ def test_transcript_from_upstream_timed_fallback_one_segment(text, expected):
 
 def test_transcript_from_upstream_blocked_prompt():
     with pytest.raises(InvalidRequest) as caught:
-        transcript_from_upstream({"promptFeedback": {"blockReason": "OTHER"}}, job())
+        blocked = {"promptFeedback": {"blockReason": "OTHER"}}
+        transcript_from_upstream(chunk_from_upstream(blocked), job())
     assert caught.value.code == "content_policy_violation"
 
 
@@ -284,14 +293,16 @@ def test_srt_and_vtt_rendering():
     assert vtt_from_segments(()) == "WEBVTT\n\n"
 
 
-USAGE = {
-    "promptTokenCount": 60,
-    "candidatesTokenCount": 5,
-    "promptTokensDetails": [
-        {"modality": "AUDIO", "tokenCount": 48},
-        {"modality": "TEXT", "tokenCount": 12},
-    ],
-}
+USAGE = usage_from_metadata(
+    {
+        "promptTokenCount": 60,
+        "candidatesTokenCount": 5,
+        "promptTokensDetails": [
+            {"modality": "AUDIO", "tokenCount": 48},
+            {"modality": "TEXT", "tokenCount": 12},
+        ],
+    }
+)
 
 
 def test_transcription_body_each_format():
@@ -309,7 +320,7 @@ def test_transcription_body_each_format():
         },
         "application/json",
     )
-    assert transcription_body(transcript, job(), {}) == (
+    assert transcription_body(transcript, job(), None) == (
         {"text": "Hello there. General Kenobi."},
         "application/json",
     )
@@ -317,14 +328,14 @@ def test_transcription_body_each_format():
         "Hello there. General Kenobi.\n",
         "text/plain",
     )
-    assert transcription_body(transcript, job("srt"), {})[1] == "text/plain"
-    assert transcription_body(transcript, job("vtt"), {})[1] == "text/vtt"
+    assert transcription_body(transcript, job("srt"), None)[1] == "text/plain"
+    assert transcription_body(transcript, job("vtt"), None)[1] == "text/vtt"
 
 
 def test_verbose_json_shape():
     transcript = Transcript("Hello there.", SEGMENTS[:1], "english")
     body, mime = transcription_body(
-        transcript, job("verbose_json", temperature=0.3, duration=1.5), {}
+        transcript, job("verbose_json", temperature=0.3, duration=1.5), None
     )
     assert mime == "application/json"
     assert body == {
@@ -349,11 +360,18 @@ def test_verbose_json_shape():
         "usage": {"type": "duration", "seconds": 1.5},
     }
     no_duration, _ = transcription_body(
-        Transcript("x", SEGMENTS), job("verbose_json"), {}
+        Transcript("x", SEGMENTS), job("verbose_json"), None
     )
     assert no_duration["duration"] == 3725.5
     assert no_duration["language"] == ""
 
 
-def test_usage_from_upstream_missing_counts():
-    assert usage_from_upstream({"promptTokenCount": 3}) is None
+def test_usage_from_upstream_missing_counts_are_zero():
+    usage = usage_from_upstream(usage_from_metadata({"promptTokenCount": 3}))
+    assert usage == {
+        "type": "tokens",
+        "input_tokens": 3,
+        "output_tokens": 0,
+        "total_tokens": 3,
+        "input_token_details": {"audio_tokens": 0, "text_tokens": 3},
+    }

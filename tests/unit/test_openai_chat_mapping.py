@@ -20,6 +20,7 @@ from openai.types.chat import ChatCompletion as SDKChatCompletion
 from openai.types.chat import ChatCompletionChunk as SDKChatCompletionChunk
 
 from antigravity_proxy.errors import InvalidRequest, UpstreamTimeout
+from antigravity_proxy.protocols.gemini.chunk import usage_from_metadata
 from antigravity_proxy.protocols.openai.chat_request import (
     parse_chat_request,
     request_to_upstream,
@@ -266,13 +267,15 @@ def test_unknown_finish_reason_is_logged_and_reported_as_stop(caplog):
 
 def test_usage_counts_thoughts_as_completion_tokens():
     usage = usage_from_upstream(
-        {
-            "promptTokenCount": 10,
-            "candidatesTokenCount": 5,
-            "thoughtsTokenCount": 7,
-            "cachedContentTokenCount": 4,
-            "totalTokenCount": 99,
-        }
+        usage_from_metadata(
+            {
+                "promptTokenCount": 10,
+                "candidatesTokenCount": 5,
+                "thoughtsTokenCount": 7,
+                "cachedContentTokenCount": 4,
+                "totalTokenCount": 99,
+            }
+        )
     )
     assert usage == {
         "prompt_tokens": 10,
@@ -309,7 +312,8 @@ def test_malformed_upstream_values_are_skipped():
         "not an object",
     ]
     response = response_from_upstream(events, ctx)
-    assert [c["message"]["content"] for c in response["choices"]] == ["", ""]
+    # A candidate without an integer index is candidate 0 (proto3 omits zeros).
+    assert [c["message"]["content"] for c in response["choices"]] == [""]
 
 
 def test_tool_message_content_null_is_an_empty_output():

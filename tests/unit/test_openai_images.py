@@ -13,6 +13,10 @@ from antigravity_proxy.errors import (
     RateLimited,
     UpstreamError,
 )
+from antigravity_proxy.protocols.gemini.chunk import (
+    chunk_from_upstream,
+    usage_from_metadata,
+)
 from antigravity_proxy.protocols.openai.image_config import (
     DEFAULT_IMAGE_MODEL,
     ImageConfig,
@@ -288,15 +292,17 @@ def answer(*parts, finish="STOP", **extra):
 
 def test_images_from_upstream_every_inline_image_sniffed():
     found = images_from_upstream(
-        answer(
-            {"text": "here you go"},
-            {"inlineData": {"mimeType": "image/png", "data": b64(JPEG)}},
-            {"inlineData": {"mimeType": "image/png", "data": b64(PNG)}},
-            {
-                "inlineData": {"mimeType": "image/png", "data": b64(PNG)},
-                "thought": True,
-            },
-            {"inlineData": {"data": b64(b"unknown bytes")}},
+        chunk_from_upstream(
+            answer(
+                {"text": "here you go"},
+                {"inlineData": {"mimeType": "image/png", "data": b64(JPEG)}},
+                {"inlineData": {"mimeType": "image/png", "data": b64(PNG)}},
+                {
+                    "inlineData": {"mimeType": "image/png", "data": b64(PNG)},
+                    "thought": True,
+                },
+                {"inlineData": {"data": b64(b"unknown bytes")}},
+            )
         )
     )
     assert found == [
@@ -316,7 +322,7 @@ def test_images_from_upstream_every_inline_image_sniffed():
 )
 def test_images_from_upstream_refusal_is_content_policy_400(reply):
     with pytest.raises(InvalidRequest) as caught:
-        images_from_upstream(reply)
+        images_from_upstream(chunk_from_upstream(reply))
     assert caught.value.code == "content_policy_violation"
 
 
@@ -332,7 +338,7 @@ def test_images_from_upstream_refusal_is_content_policy_400(reply):
 )
 def test_images_from_upstream_no_image_is_upstream_error(reply):
     with pytest.raises(UpstreamError) as caught:
-        images_from_upstream(reply)
+        images_from_upstream(chunk_from_upstream(reply))
     assert caught.value.status == 502
 
 
@@ -347,11 +353,13 @@ def test_images_response_b64_url_and_usage():
         [InlineImage("image/jpeg", JPEG)],
         job,
         [
-            {
-                "promptTokenCount": 4,
-                "candidatesTokenCount": 1290,
-                "totalTokenCount": 1294,
-            }
+            usage_from_metadata(
+                {
+                    "promptTokenCount": 4,
+                    "candidatesTokenCount": 1290,
+                    "totalTokenCount": 1294,
+                }
+            )
         ],
     )
     assert body == {
@@ -385,7 +393,7 @@ def test_usage_from_upstream_sums_calls_and_image_tokens():
         },
         {"promptTokenCount": 300, "candidatesTokenCount": 20},
     ]
-    assert usage_from_upstream(metas) == {
+    assert usage_from_upstream([usage_from_metadata(m) for m in metas]) == {
         "input_tokens": 600,
         "input_tokens_details": {"image_tokens": 258, "text_tokens": 342},
         "output_tokens": 30,

@@ -423,7 +423,7 @@ def test_translator_items_for_storage_and_signatures():
     body = load(case / "request.json")
     assert stored[: len(body["input"])] == body["input"]
     assert stored[len(body["input"]) :] == translator.response_object()["output"]
-    assert translator.signatures() == {"call_t_0": "sig-first-turn-exec"}
+    assert translator.signatures == {"call_t_0": "sig-first-turn-exec"}
 
 
 def test_translator_ignores_calls_after_the_end():
@@ -530,7 +530,7 @@ def test_signature_on_an_empty_thought_part_reaches_the_next_call():
     output = translator.response_object()["output"]
     carrier = decode_signature(output[0]["encrypted_content"])
     assert carrier is not None and carrier.call_ids == ("call_t_0",)
-    assert translator.signatures() == {"call_t_0": "s1"}
+    assert translator.signatures == {"call_t_0": "s1"}
 
 
 def test_reasoning_without_signature_has_null_encrypted_content():

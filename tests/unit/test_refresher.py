@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+from antigravity_proxy.accounts.onboarding import is_pending, pending_raw
 from antigravity_proxy.accounts.refresher import QuotaRefresher
 from antigravity_proxy.accounts.service import AccountPool
 from antigravity_proxy.accounts.store import AccountNotFound, AccountStore
@@ -71,3 +72,21 @@ def test_refresher_round_survives_an_account_removed_mid_round(tmp_path):
         pool.store = VanishingStore(tmp_path / "accounts")
         assert QuotaRefresher(pool, interval_minutes=15).run_once() == 1
         assert read_account(tmp_path, "b")["quota"]["models"]
+
+
+def test_refresher_learns_the_email_of_an_account_saved_while_offline(tmp_path):
+    """`accounts add` while Google was unreachable saves a pending account; the
+    start-up fill verifies its token and puts the real email in."""
+    fake = FakeCloudCode()
+    with serve(fake) as base:
+        seed_account(tmp_path, fake, "known")
+        fake.add_account("1//rt-offline", email="offline@example.test")
+        fake.add_account("1//rt-twin", email="known@example.test")
+        pool = make_pool(tmp_path, base)
+        for token in ("1//rt-offline", "1//rt-twin"):
+            pool.store.create(pending_raw(token, 0))
+        assert sum(is_pending(a) for a in pool.store.all()) == 2
+        assert QuotaRefresher(pool, interval_minutes=15).fill_missing() == 3
+        emails = sorted(a.email for a in pool.store.all())
+        assert emails == ["known@example.test", "offline@example.test"]
+        assert read_account(tmp_path, "known")["token"]["refresh_token"] == "1//rt-twin"

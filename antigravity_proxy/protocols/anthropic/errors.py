@@ -29,10 +29,14 @@ ERROR_TYPE: Final[Mapping[ErrorKind, str]] = {
 
 
 def error_body(err: GatewayError) -> dict[str, Any]:
-    return {
+    """The error object; ``request_id`` beside it, where Anthropic's API puts it."""
+    body: dict[str, Any] = {
         "type": "error",
         "error": {"type": ERROR_TYPE[err.kind], "message": err.message},
     }
+    if err.request_id:
+        body["request_id"] = err.request_id
+    return body
 
 
 def error_status(err: GatewayError) -> int:

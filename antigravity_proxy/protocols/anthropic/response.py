@@ -2,7 +2,7 @@
 
 Owns the tables and small pure functions the stream translator (and through it
 the non-streaming answer) builds on: ``finishReason`` -> ``stop_reason``,
-``usageMetadata`` -> ``usage``, Google Search ``groundingMetadata`` ->
+token counts -> ``usage``, Google Search grounding ->
 ``web_search_tool_result`` content and text citations, stop-sequence detection
 in streamed text, and the ``count_tokens`` answer.
 """
@@ -18,6 +18,7 @@ from antigravity_proxy.protocols.anthropic.types import (
     Usage,
     WebSearchResult,
 )
+from antigravity_proxy.protocols.gemini.chunk import Grounding, TokenUsage, WebSource
 
 logger = logging.getLogger(__name__)
 
@@ -58,21 +59,19 @@ def stop_reason_from_upstream(finish_reason: str | None) -> StopReason:
     return reason
 
 
-def usage_from_upstream(meta: Mapping[str, Any]) -> Usage:
-    """Anthropic ``usage`` from Gemini ``usageMetadata``.
+def usage_from_upstream(usage: TokenUsage) -> Usage:
+    """Anthropic ``usage`` from the upstream's token counts.
 
     ``input_tokens`` excludes cached tokens (Anthropic counts them apart in
     ``cache_read_input_tokens``); ``output_tokens`` includes thinking, which
     Anthropic bills as output; the upstream never reports cache writes.
     """
-    prompt = _count(meta, "promptTokenCount")
-    cached = min(_count(meta, "cachedContentTokenCount"), prompt)
-    output = _count(meta, "candidatesTokenCount") + _count(meta, "thoughtsTokenCount")
+    cached = min(usage.cached_tokens, usage.prompt_tokens)
     return {
-        "input_tokens": prompt - cached,
+        "input_tokens": usage.prompt_tokens - cached,
         "cache_creation_input_tokens": 0,
         "cache_read_input_tokens": cached,
-        "output_tokens": output,
+        "output_tokens": usage.candidates_tokens + usage.thoughts_tokens,
     }
 
 
@@ -81,67 +80,44 @@ def count_tokens_from_upstream(body: Mapping[str, Any]) -> dict[str, int]:
     return {"input_tokens": _count(body, "totalTokens")}
 
 
-def search_queries(grounding: Mapping[str, Any]) -> list[str]:
-    """The queries the upstream searched for, in its order."""
-    queries = grounding.get("webSearchQueries")
-    if not isinstance(queries, list):
-        return []
-    return [q for q in queries if isinstance(q, str) and q]
-
-
-def search_results(grounding: Mapping[str, Any]) -> list[WebSearchResult]:
-    """``web_search_result`` items for the grounding chunks (web sources).
+def search_results(grounding: Grounding) -> list[WebSearchResult]:
+    """``web_search_result`` items for the grounding's web sources.
 
     ``encrypted_content`` is empty: the upstream gives no page content, and
     replayed search results are dropped from requests anyway.
     """
-    results: list[WebSearchResult] = []
-    for web in filter(None, _webs(grounding)):
-        results.append(
-            {
-                "type": "web_search_result",
-                "url": web["url"],
-                "title": web["title"],
-                "encrypted_content": "",
-                "page_age": None,
-            }
-        )
-    return results
+    return [
+        {
+            "type": "web_search_result",
+            "url": web.url,
+            "title": web.title,
+            "encrypted_content": "",
+            "page_age": None,
+        }
+        for web in grounding.sources
+        if web is not None
+    ]
 
 
-def citations(grounding: Mapping[str, Any]) -> list[dict[str, Any]]:
+def citations(grounding: Grounding) -> list[dict[str, Any]]:
     """One ``web_search_result_location`` per grounding support (its first source).
 
     ``cited_text`` is the supported answer segment, cut to Anthropic's 150
     characters; ``encrypted_index`` is empty (nothing to resolve it against).
     """
-    webs = _webs(grounding)
-    supports = grounding.get("groundingSupports")
     out: list[dict[str, Any]] = []
-    for support in supports if isinstance(supports, list) else []:
-        if not isinstance(support, Mapping):
-            continue
-        indices = support.get("groundingChunkIndices")
-        segment = support.get("segment")
-        if (
-            not isinstance(indices, list)
-            or not indices
-            or not isinstance(segment, Mapping)
-        ):
-            continue
-        index = indices[0]
-        web = webs[index] if isinstance(index, int) and 0 <= index < len(webs) else None
-        if web is None:
-            continue
-        out.append(
-            {
-                "type": "web_search_result_location",
-                "cited_text": str(segment.get("text", ""))[:CITED_TEXT_LIMIT],
-                "url": web["url"],
-                "title": web["title"],
-                "encrypted_index": "",
-            }
-        )
+    for support in grounding.supports:
+        web = _source(grounding, support.chunk_indices)
+        if web is not None:
+            out.append(
+                {
+                    "type": "web_search_result_location",
+                    "cited_text": support.text[:CITED_TEXT_LIMIT],
+                    "url": web.url,
+                    "title": web.title,
+                    "encrypted_index": "",
+                }
+            )
     return out
 
 
@@ -170,19 +146,11 @@ def held_length(text: str, sequences: Sequence[str]) -> int:
     return held
 
 
-def _webs(grounding: Mapping[str, Any]) -> list[dict[str, str] | None]:
-    """Web sources aligned with ``groundingChunks`` (None for other chunk kinds)."""
-    chunks = grounding.get("groundingChunks")
-    webs: list[dict[str, str] | None] = []
-    for chunk in chunks if isinstance(chunks, list) else []:
-        web = chunk.get("web") if isinstance(chunk, Mapping) else None
-        if not isinstance(web, Mapping) or not isinstance(web.get("uri"), str):
-            webs.append(None)
-            continue
-        title = web.get("title")
-        url = web["uri"]
-        webs.append({"url": url, "title": title if isinstance(title, str) else url})
-    return webs
+def _source(grounding: Grounding, indices: Sequence[int]) -> WebSource | None:
+    """The web source of a support's first grounding chunk, if it is one."""
+    if not indices or not 0 <= indices[0] < len(grounding.sources):
+        return None
+    return grounding.sources[indices[0]]
 
 
 def _count(meta: Mapping[str, Any], key: str) -> int:

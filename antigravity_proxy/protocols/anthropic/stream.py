@@ -42,7 +42,6 @@ from antigravity_proxy.protocols.anthropic.response import (
     citations,
     find_stop,
     held_length,
-    search_queries,
     search_results,
     stop_reason_from_upstream,
     usage_from_upstream,
@@ -53,8 +52,15 @@ from antigravity_proxy.protocols.anthropic.types import (
     StopReason,
     Usage,
 )
+from antigravity_proxy.protocols.gemini.chunk import (
+    Candidate,
+    Chunk,
+    Grounding,
+    Part,
+    TokenUsage,
+    chunk_from_upstream,
+)
 from antigravity_proxy.sse import encode_event
-from antigravity_proxy.upstream.envelope import unwrap_response
 
 TOOL_ID: Final = re.compile(r"[A-Za-z0-9_-]+")
 EMPTY_BLOCK: Final[Mapping[str, Mapping[str, str]]] = {
@@ -73,7 +79,8 @@ class MessagesStreamTranslator:
     :param ctx: ids, the client's model name and the stop sequences to detect.
 
     ``signatures`` maps each emitted tool_use id to the thoughtSignature the
-    upstream put on its call, for the handler's store. ``done`` turns true once
+    upstream put on its call, for the handler's store; ``usage`` is the last
+    token count the upstream reported. ``done`` turns true once
     ``message_stop`` or an error was written; later chunks are ignored (after a
     stop sequence the handler may close the upstream early).
     """
@@ -81,10 +88,11 @@ class MessagesStreamTranslator:
     def __init__(self, ctx: MessagesContext) -> None:
         self.ctx = ctx
         self.signatures: dict[str, str] = {}
+        self.usage: TokenUsage | None = None
         self.done = False
         self._out: list[bytes] = []
         self._started = False
-        self._usage: Usage = usage_from_upstream({})
+        self._usage: Usage = usage_from_upstream(TokenUsage())
         self._message: dict[str, Any] = {}
         self._block: str | None = None
         self._pending: tuple[str, str] | None = None
@@ -94,7 +102,7 @@ class MessagesStreamTranslator:
         self._stop_sequence: str | None = None
         self._tool_used = False
         self._generated_ids = 0
-        self._grounding: Mapping[str, Any] | None = None
+        self._grounding: Grounding | None = None
 
     def start(self) -> list[bytes]:
         """``message_start`` and one ``ping``, once (``feed`` calls it if needed)."""
@@ -123,14 +131,13 @@ class MessagesStreamTranslator:
         """The events for one upstream chunk (bare or wrapped in ``response``)."""
         if self.done:
             return []
-        response = unwrap_response(dict(chunk) if isinstance(chunk, Mapping) else {})
-        meta = response.get("usageMetadata")
-        if isinstance(meta, Mapping):
-            self._usage = usage_from_upstream(meta)
+        read = chunk_from_upstream(chunk)
+        if read.usage is not None:
+            self.usage = read.usage
+            self._usage = usage_from_upstream(read.usage)
         self._begin()
-        candidate = _first(response.get("candidates"))
-        self._parts(_content_parts(candidate))
-        self._read_end(response, candidate)
+        self._parts(read.first.parts)
+        self._read_end(read, read.first)
         if self._finish is not None or self._blocked or self._stop_sequence is not None:
             self._stop()
         return self._drain()
@@ -154,44 +161,35 @@ class MessagesStreamTranslator:
         """The complete message the stream has described so far."""
         return copy.deepcopy(self._message)
 
-    def _parts(self, parts: list[Mapping[str, Any]]) -> None:
+    def _parts(self, parts: tuple[Part, ...]) -> None:
         for part in parts:
             if self._stop_sequence is not None:
                 return
-            if part.get("thought") is True:
+            if part.thought:
                 self._thought(part)
-            elif isinstance(part.get("functionCall"), Mapping):
+            elif part.function_call is not None:
                 self._function_call(part)
-            elif isinstance(part.get("text"), str):
-                self._text(part)
+            elif part.text is not None:
+                self._text(part.text, part.signature)
 
-    def _read_end(
-        self, response: Mapping[str, Any], candidate: Mapping[str, Any]
-    ) -> None:
-        grounding = candidate.get("groundingMetadata")
-        if isinstance(grounding, Mapping):
-            self._grounding = grounding
-        reason = candidate.get("finishReason")
-        if isinstance(reason, str):
-            self._finish = reason
-        feedback = response.get("promptFeedback")
-        if isinstance(feedback, Mapping) and feedback.get("blockReason"):
+    def _read_end(self, chunk: Chunk, candidate: Candidate) -> None:
+        if candidate.grounding is not None:
+            self._grounding = candidate.grounding
+        if candidate.finish_reason is not None:
+            self._finish = candidate.finish_reason
+        if chunk.block_reason is not None:
             self._blocked = True
 
-    def _thought(self, part: Mapping[str, Any]) -> None:
+    def _thought(self, part: Part) -> None:
         self._open("thinking")
-        text = part.get("text")
-        if isinstance(text, str) and text:
-            self._delta({"type": "thinking_delta", "thinking": text})
-        signature = _signature(part)
-        if signature:
-            self._pending = (signature, "thought")
+        if part.text:
+            self._delta({"type": "thinking_delta", "thinking": part.text})
+        if part.signature:
+            self._pending = (part.signature, "thought")
 
-    def _text(self, part: Mapping[str, Any]) -> None:
-        signature = _signature(part)
+    def _text(self, text: str, signature: str) -> None:
         if signature and self._block == "thinking" and self._pending is None:
             self._pending = (signature, "text")
-        text = str(part["text"])
         if text:
             self._open("text")
             self._add_text(text)
@@ -213,21 +211,20 @@ class MessagesStreamTranslator:
         if buffer:
             self._delta({"type": "text_delta", "text": buffer})
 
-    def _function_call(self, part: Mapping[str, Any]) -> None:
+    def _function_call(self, part: Part) -> None:
         if self._tool_used and not self.ctx.parallel_tool_use:
             return
-        call: Mapping[str, Any] = part["functionCall"]
-        signature = _signature(part)
+        assert part.function_call is not None
+        call = part.function_call
+        signature = part.signature
         if signature:
             self._carry_call_signature(signature)
         self._close()
-        tool_id = self._tool_id(call.get("id"))
+        tool_id = self._tool_id(call.id)
         if signature:
             self.signatures[tool_id] = signature
-        args = call.get("args")
-        args = copy.deepcopy(dict(args)) if isinstance(args, Mapping) else {}
-        name = str(call.get("name") or "")
-        block = {"type": "tool_use", "id": tool_id, "name": name, "input": {}}
+        args = copy.deepcopy(dict(call.args))
+        block = {"type": "tool_use", "id": tool_id, "name": call.name, "input": {}}
         self._start_block(block, {**block, "input": args})
         partial = json.dumps(args, ensure_ascii=False, separators=(",", ":"))
         self._delta({"type": "input_json_delta", "partial_json": partial})
@@ -245,21 +242,21 @@ class MessagesStreamTranslator:
             self._open("thinking")
         self._pending = (signature, "call")
 
-    def _tool_id(self, upstream_id: Any) -> str:
+    def _tool_id(self, upstream_id: str | None) -> str:
         """The upstream's call id when Anthropic clients accept it, else ours."""
-        if isinstance(upstream_id, str) and TOOL_ID.fullmatch(upstream_id):
+        if upstream_id is not None and TOOL_ID.fullmatch(upstream_id):
             return upstream_id
         self._generated_ids += 1
         return f"toolu_{self.ctx.id_seed}_{self._generated_ids}"
 
-    def _ground(self, grounding: Mapping[str, Any]) -> None:
+    def _ground(self, grounding: Grounding) -> None:
         """Search citations on the open text, then the search blocks themselves."""
         if self._block == "text":
             for citation in citations(grounding):
                 self._delta({"type": "citations_delta", "citation": citation})
         self._close()
         results = search_results(grounding)
-        queries = search_queries(grounding) or ([""] if results else [])
+        queries = list(grounding.queries) or ([""] if results else [])
         for n, query in enumerate(queries, start=1):
             tool_id = f"srvtoolu_{self.ctx.id_seed}_{n}"
             block = {"type": "server_tool_use", "id": tool_id, "name": "web_search"}
@@ -358,27 +355,3 @@ class MessagesStreamTranslator:
     def _drain(self) -> list[bytes]:
         out, self._out = self._out, []
         return out
-
-
-def _first(candidates: Any) -> Mapping[str, Any]:
-    if (
-        isinstance(candidates, list)
-        and candidates
-        and isinstance(candidates[0], Mapping)
-    ):
-        return candidates[0]
-    return {}
-
-
-def _content_parts(candidate: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    content = candidate.get("content")
-    parts = content.get("parts") if isinstance(content, Mapping) else None
-    return (
-        [p for p in parts if isinstance(p, Mapping)] if isinstance(parts, list) else []
-    )
-
-
-def _signature(part: Mapping[str, Any]) -> str:
-    """The part's thoughtSignature (either spelling), or ""."""
-    value = part.get("thoughtSignature") or part.get("thought_signature")
-    return value if isinstance(value, str) else ""

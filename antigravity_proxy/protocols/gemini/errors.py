@@ -28,14 +28,19 @@ RPC_STATUS: Final[Mapping[ErrorKind, str]] = {
 }
 
 
+REQUEST_INFO: Final = "type.googleapis.com/google.rpc.RequestInfo"
+
+
 def error_body(err: GatewayError) -> dict[str, Any]:
-    return {
-        "error": {
-            "code": err.status,
-            "message": err.message,
-            "status": RPC_STATUS[err.kind],
-        }
+    """The error; the request id as a ``google.rpc.RequestInfo`` detail."""
+    error: dict[str, Any] = {
+        "code": err.status,
+        "message": err.message,
+        "status": RPC_STATUS[err.kind],
     }
+    if err.request_id:
+        error["details"] = [{"@type": REQUEST_INFO, "requestId": err.request_id}]
+    return {"error": error}
 
 
 def error_status(err: GatewayError) -> int:

@@ -13,6 +13,7 @@ import copy
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
+from antigravity_proxy.protocols.gemini.chunk import Candidate, chunk_from_upstream
 from antigravity_proxy.upstream.envelope import unwrap_response
 
 TEXT_PART_KEYS: Final = frozenset({"text", "thought", "thoughtSignature"})
@@ -33,14 +34,13 @@ def merge_chunks(chunks: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """
     top: dict[str, Any] = {}
     candidates: dict[int, dict[str, Any]] = {}
-    for chunk in chunks:
-        response = unwrap_response(chunk)
-        for key, value in response.items():
+    for event in chunks:
+        chunk = chunk_from_upstream(event)
+        for key, value in chunk.response.items():
             if key != "candidates":
                 top[key] = copy.deepcopy(value)
-            elif isinstance(value, list):
-                for candidate in value:
-                    _merge_candidate(candidates, candidate)
+        for candidate in chunk.candidates:
+            _merge_candidate(candidates.setdefault(candidate.index, {}), candidate)
     if not candidates:
         return top
     return {"candidates": [candidates[i] for i in sorted(candidates)], **top}
@@ -57,29 +57,11 @@ def signatures_from_chunk(chunk: Mapping[str, Any]) -> dict[str, str]:
     Why: Gemini clients may replay a call without its signature; the handler
     stores these so ``request_to_upstream`` can restore them.
     """
-    found: dict[str, str] = {}
-    for candidate in _list(unwrap_response(dict(chunk)).get("candidates")):
-        content = candidate.get("content") if isinstance(candidate, Mapping) else None
-        for part in _list(
-            content.get("parts") if isinstance(content, Mapping) else None
-        ):
-            if not isinstance(part, Mapping):
-                continue
-            call = part.get("functionCall")
-            signature = part.get("thoughtSignature") or part.get("thought_signature")
-            if isinstance(call, Mapping) and isinstance(signature, str) and signature:
-                key = call.get("id") or call.get("name")
-                if isinstance(key, str):
-                    found[key] = signature
-    return found
+    return chunk_from_upstream(chunk).signatures
 
 
-def _merge_candidate(candidates: dict[int, dict[str, Any]], candidate: Any) -> None:
-    if not isinstance(candidate, Mapping):
-        return
-    index = candidate.get("index", 0)
-    target = candidates.setdefault(index if isinstance(index, int) else 0, {})
-    for key, value in candidate.items():
+def _merge_candidate(target: dict[str, Any], candidate: Candidate) -> None:
+    for key, value in candidate.raw.items():
         if key == "content" and isinstance(value, Mapping):
             _merge_content(target.setdefault("content", {}), value)
         else:
@@ -126,7 +108,3 @@ def _joinable(last: Mapping[str, Any], part: Mapping[str, Any]) -> bool:
 
 def _is_text(part: Mapping[str, Any]) -> bool:
     return isinstance(part.get("text"), str) and TEXT_PART_KEYS.issuperset(part)
-
-
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []

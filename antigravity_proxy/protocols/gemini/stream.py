@@ -21,9 +21,8 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from antigravity_proxy.errors import GatewayError
+from antigravity_proxy.protocols.gemini.chunk import TokenUsage, chunk_from_upstream
 from antigravity_proxy.protocols.gemini.errors import error_body
-from antigravity_proxy.protocols.gemini.response import signatures_from_chunk
-from antigravity_proxy.upstream.envelope import unwrap_response
 
 DEFAULT_FINISH: Final = {"candidates": [{"finishReason": "STOP", "index": 0}]}
 
@@ -33,13 +32,18 @@ class GeminiStreamTranslator:
 
     :param sse: ``True`` for ``alt=sse`` (SSE events), ``False`` for the JSON
         array the API returns to ``streamGenerateContent`` without ``alt=sse``.
+
+    ``signatures`` (functionCall id or name → thoughtSignature) and ``usage``
+    (the last ``usageMetadata``) are what the stream carried; ``done`` turns
+    true once the stream was closed by ``finish()`` or ``error()``.
     """
 
     def __init__(self, sse: bool) -> None:
         self.sse = sse
         self.signatures: dict[str, str] = {}
+        self.usage: TokenUsage | None = None
+        self.done = False
         self._sent = 0
-        self._closed = False
         self._finished = False
 
     def feed(self, chunk: Mapping[str, Any]) -> list[bytes]:
@@ -48,35 +52,36 @@ class GeminiStreamTranslator:
         Remembers the thought signatures of function calls on the way. An
         event with nothing in it (a bare envelope) is not forwarded.
         """
-        if self._closed:
+        if self.done:
             return []
-        response = unwrap_response(dict(chunk))
-        if not response:
+        read = chunk_from_upstream(chunk)
+        if not read.response:
             return []
-        self.signatures.update(signatures_from_chunk(response))
-        self._finished = self._finished or _has_finish_reason(response)
-        return [self._frame(response)]
+        self.signatures.update(read.signatures)
+        self.usage = read.usage or self.usage
+        self._finished = self._finished or read.finished
+        return [self._frame(read.response)]
 
     def finish(self) -> list[bytes]:
         """End of the upstream stream: a finish reason if none came, close the array.
 
         An empty stream stays empty (``[]``): there is nothing to finish.
         """
-        if self._closed:
+        if self.done:
             return []
         unfinished = self._sent and not self._finished
         frames = [self._frame(DEFAULT_FINISH)] if unfinished else []
-        self._closed = True
+        self.done = True
         if self.sse:
             return frames
         return [*frames, b"]" if self._sent else b"[]"]
 
     def error(self, err: GatewayError) -> list[bytes]:
         """A failure mid-stream: the Gemini error body as the last element."""
-        if self._closed:
+        if self.done:
             return []
         frame = self._frame(error_body(err))
-        self._closed = True
+        self.done = True
         return [frame] if self.sse else [frame, b"]"]
 
     def _frame(self, payload: Mapping[str, Any]) -> bytes:
@@ -86,10 +91,3 @@ class GeminiStreamTranslator:
         if self.sse:
             return f"data: {text}\r\n\r\n".encode()
         return (("[" if first else ",\r\n") + text).encode()
-
-
-def _has_finish_reason(response: Mapping[str, Any]) -> bool:
-    candidates = response.get("candidates")
-    return isinstance(candidates, list) and any(
-        isinstance(c, Mapping) and c.get("finishReason") for c in candidates
-    )

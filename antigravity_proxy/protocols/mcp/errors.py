@@ -22,12 +22,12 @@ RPC_CODE: Final[Mapping[ErrorKind, int]] = {
 
 
 def error_body(err: GatewayError) -> dict[str, Any]:
-    code = RPC_CODE.get(err.kind, -32603)
-    return {
-        "jsonrpc": "2.0",
-        "id": None,
-        "error": {"code": code, "message": err.message},
-    }
+    """The JSON-RPC error; the request id in its ``data`` member."""
+    error: dict[str, Any] = {"code": RPC_CODE.get(err.kind, -32603)}
+    error["message"] = err.message
+    if err.request_id:
+        error["data"] = {"request_id": err.request_id}
+    return {"jsonrpc": "2.0", "id": None, "error": error}
 
 
 def error_status(err: GatewayError) -> int:

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from antigravity_proxy.errors import InvalidRequest
+from antigravity_proxy.protocols.gemini.chunk import Chunk, TokenUsage
 from antigravity_proxy.protocols.openai.audio import TIMED_FORMATS, TranscriptionJob
-from antigravity_proxy.protocols.openai.images import modality_tokens
 
 NEUTRAL_STATS: Final[Mapping[str, float]] = {
     "avg_logprob": 0.0,
@@ -46,21 +46,20 @@ class Transcript:
     words: tuple[Word, ...] = ()
 
 
-def transcript_from_upstream(
-    answer: Mapping[str, Any], job: TranscriptionJob
-) -> Transcript:
+def transcript_from_upstream(answer: Chunk, job: TranscriptionJob) -> Transcript:
     """The transcript in the model's answer; segments when a timed format asked.
 
     Why tolerant: a model that ignores the JSON contract still transcribed the
     audio, so its text becomes one segment spanning the whole file.
     """
-    feedback = answer.get("promptFeedback")
-    if isinstance(feedback, dict) and feedback.get("blockReason"):
+    if answer.block_reason is not None:
         raise InvalidRequest(
-            f"the upstream refused this audio ({feedback['blockReason']})",
+            f"the upstream refused this audio ({answer.block_reason})",
             code="content_policy_violation",
         )
-    text = _answer_text(answer).strip()
+    parts = answer.first.parts
+    text = "".join(p.text for p in parts if p.text is not None and not p.thought)
+    text = text.strip()
     if job.response_format not in TIMED_FORMATS:
         return Transcript(text, language=job.language)
     parsed = _json_object(text)
@@ -76,7 +75,7 @@ def transcript_from_upstream(
 
 
 def transcription_body(
-    transcript: Transcript, job: TranscriptionJob, usage: Mapping[str, Any]
+    transcript: Transcript, job: TranscriptionJob, usage: TokenUsage | None
 ) -> tuple[str | dict[str, Any], str]:
     """The answer in the job's format, with its MIME type."""
     fmt = job.response_format
@@ -89,9 +88,8 @@ def transcription_body(
     if fmt == "verbose_json":
         return verbose_json(transcript, job), "application/json"
     body: dict[str, Any] = {"text": transcript.text}
-    tokens = usage_from_upstream(usage)
-    if tokens is not None:
-        body["usage"] = tokens
+    if usage is not None:
+        body["usage"] = usage_from_upstream(usage)
     return body, "application/json"
 
 
@@ -156,12 +154,10 @@ def vtt_from_segments(segments: Sequence[Segment]) -> str:
     return "WEBVTT\n\n" + "".join(cues)
 
 
-def usage_from_upstream(meta: Mapping[str, Any]) -> dict[str, Any] | None:
-    """OpenAI's token usage (``type: tokens``) from Gemini's ``usageMetadata``."""
-    prompt, output = meta.get("promptTokenCount"), meta.get("candidatesTokenCount")
-    if not isinstance(prompt, int) or not isinstance(output, int):
-        return None
-    audio = modality_tokens(meta, "promptTokensDetails", "AUDIO")
+def usage_from_upstream(usage: TokenUsage) -> dict[str, Any]:
+    """OpenAI's token usage (``type: tokens``) from the upstream's counts."""
+    prompt, output = usage.prompt_tokens, usage.candidates_tokens
+    audio = usage.prompt_tokens_of("AUDIO")
     return {
         "type": "tokens",
         "input_tokens": prompt,
@@ -169,20 +165,6 @@ def usage_from_upstream(meta: Mapping[str, Any]) -> dict[str, Any] | None:
         "total_tokens": prompt + output,
         "input_token_details": {"audio_tokens": audio, "text_tokens": prompt - audio},
     }
-
-
-def _answer_text(answer: Mapping[str, Any]) -> str:
-    candidates = answer.get("candidates")
-    first = candidates[0] if isinstance(candidates, list) and candidates else None
-    content = first.get("content") if isinstance(first, dict) else None
-    parts = content.get("parts") if isinstance(content, dict) else None
-    return "".join(
-        p["text"]
-        for p in (parts if isinstance(parts, list) else [])
-        if isinstance(p, dict)
-        and isinstance(p.get("text"), str)
-        and not p.get("thought")
-    )
 
 
 def _json_object(text: str) -> dict[str, Any] | None:

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from antigravity_proxy.protocols.gemini.chunk import TokenUsage
 from antigravity_proxy.protocols.openai.chat_stream import (
     DEFAULT_FINISH_REASON,
     ChatStreamTranslator,
@@ -70,7 +71,7 @@ def completion_from_chunks(
         "created": ctx.created,
         "model": ctx.model,
         "choices": [messages[index].choice(index) for index in sorted(messages)],
-        "usage": usage or usage_from_upstream({}),
+        "usage": usage or usage_from_upstream(TokenUsage()),
     }
 
 

@@ -2,7 +2,8 @@
 
 Owns the chat stream state machine (one ``ChatStreamTranslator`` per response, one
 method per upstream event kind) and the mappings it shares with the non-stream
-collector and legacy completions: finish reasons, usage, candidate and part access.
+collector and legacy completions: finish reasons, usage, inline images
+(upstream chunks are read by ``protocols.gemini.chunk``).
 Frames follow the official API: a first chunk per choice with ``role`` and empty
 ``content``, content / ``reasoning_content`` deltas as they arrive, each tool call
 as a header chunk (``index``, ``id``, ``type``, ``function.name``) then its
@@ -25,6 +26,13 @@ from dataclasses import dataclass
 from typing import Any, Final, Generic, TypeVar
 
 from antigravity_proxy.errors import GatewayError
+from antigravity_proxy.protocols.gemini.chunk import (
+    Candidate,
+    InlineData,
+    Part,
+    TokenUsage,
+    chunk_from_upstream,
+)
 from antigravity_proxy.protocols.openai.errors import error_body
 from antigravity_proxy.protocols.openai.types import (
     ChatCompletionChunk,
@@ -36,7 +44,6 @@ from antigravity_proxy.protocols.openai.types import (
     Usage,
 )
 from antigravity_proxy.sse import encode_event
-from antigravity_proxy.upstream.envelope import unwrap_response
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +68,7 @@ FINISH_REASON_FROM_UPSTREAM: Final[Mapping[str, str]] = {
 }
 DEFAULT_FINISH_REASON: Final = "stop"
 DONE: Final = encode_event("[DONE]")
+NO_USAGE: Final = TokenUsage()
 ChunkT = TypeVar("ChunkT", ChatCompletionChunk, TextCompletion)
 
 
@@ -73,73 +81,35 @@ def finish_reason_from_upstream(reason: str) -> str:
     return mapped
 
 
-def usage_from_upstream(metadata: Mapping[str, Any]) -> Usage:
-    """``usageMetadata`` as OpenAI ``usage``.
+def usage_from_upstream(usage: TokenUsage) -> Usage:
+    """The upstream's token counts as OpenAI ``usage``.
 
     Why thoughts count as completion tokens: OpenAI bills reasoning inside
     ``completion_tokens`` and reports it again in ``reasoning_tokens``. The total
     is recomputed so ``prompt + completion == total`` holds as on OpenAI (the
     upstream total also counts tool-use prompt tokens).
     """
-    prompt = _count(metadata, "promptTokenCount")
-    thoughts = _count(metadata, "thoughtsTokenCount")
-    completion = _count(metadata, "candidatesTokenCount") + thoughts
+    prompt = usage.prompt_tokens
+    thoughts = usage.thoughts_tokens
+    completion = usage.candidates_tokens + thoughts
     return {
         "prompt_tokens": prompt,
         "completion_tokens": completion,
         "total_tokens": prompt + completion,
-        "prompt_tokens_details": {
-            "cached_tokens": _count(metadata, "cachedContentTokenCount")
-        },
+        "prompt_tokens_details": {"cached_tokens": usage.cached_tokens},
         "completion_tokens_details": {"reasoning_tokens": thoughts},
     }
 
 
-def candidates_of(response: Mapping[str, Any]) -> list[tuple[int, Mapping[str, Any]]]:
-    """(choice index, candidate) pairs; a candidate without ``index`` uses its
-    position, as the upstream omits ``index`` when it is 0."""
-    raw = response.get("candidates")
-    if not isinstance(raw, list):
-        return []
-    pairs: list[tuple[int, Mapping[str, Any]]] = []
-    for position, candidate in enumerate(raw):
-        if isinstance(candidate, Mapping):
-            index = candidate.get("index")
-            if isinstance(index, bool) or not isinstance(index, int):
-                index = position
-            pairs.append((index, candidate))
-    return pairs
-
-
-def parts_of(candidate: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    """The object parts of a candidate's content (none when it has no content)."""
-    content = candidate.get("content")
-    parts = content.get("parts") if isinstance(content, Mapping) else None
-    if not isinstance(parts, list):
-        return []
-    return [part for part in parts if isinstance(part, Mapping)]
-
-
-def image_markdown(inline: Mapping[str, Any]) -> str:
+def image_markdown(inline: InlineData) -> str:
     """An inlineData image as a markdown data-URL image, as chat clients render."""
-    mime = inline.get("mimeType") or "image/png"
-    return f"![image](data:{mime};base64,{inline.get('data', '')})"
-
-
-def prompt_blocked(response: Mapping[str, Any]) -> bool:
-    """True when the upstream refused the prompt itself (no candidates at all)."""
-    feedback = response.get("promptFeedback")
-    return isinstance(feedback, Mapping) and bool(feedback.get("blockReason"))
+    mime = inline.mime_type or "image/png"
+    return f"![image](data:{mime};base64,{inline.data})"
 
 
 def compact_json(value: Any) -> str:
     """Tool-call arguments as OpenAI sends them: compact JSON text."""
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-
-
-def _count(metadata: Mapping[str, Any], key: str) -> int:
-    value = metadata.get(key)
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
 @dataclass(slots=True)
@@ -156,53 +126,54 @@ class CandidateStream(ABC, Generic[ChunkT]):
 
     ``feed_chunks`` / ``finish_chunks`` return the chunk objects (the non-stream
     collectors fold them); ``feed`` / ``finish`` / ``error`` return SSE bytes.
+    ``usage`` is the last token count the upstream reported, ``signatures`` the
+    thought signatures of the emitted tool calls (a subclass fills it), ``done``
+    true once the stream was closed.
     """
 
     def __init__(self, ctx: ChatContext) -> None:
         self._ctx = ctx
-        self._usage: Usage | None = None
-        self._closed = False
+        self.usage: TokenUsage | None = None
+        self.signatures: dict[str, str] = {}
+        self.done = False
 
     def feed(self, chunk: Mapping[str, Any]) -> list[bytes]:
         return [encode_event(out) for out in self.feed_chunks(chunk)]
 
     def finish(self) -> list[bytes]:
-        if self._closed:
+        if self.done:
             return []
         return [*(encode_event(out) for out in self.finish_chunks()), DONE]
 
     def error(self, err: GatewayError) -> list[bytes]:
         """The in-band error after the first byte: the error object, then DONE."""
-        if self._closed:
+        if self.done:
             return []
-        self._closed = True
+        self.done = True
         return [encode_event(error_body(err)), DONE]
 
     def feed_chunks(self, chunk: Mapping[str, Any]) -> list[ChunkT]:
         """The chunks for one upstream event (wrapped or bare)."""
-        if self._closed:
+        if self.done:
             return []
-        response = unwrap_response(chunk)
-        metadata = response.get("usageMetadata")
-        if isinstance(metadata, Mapping):
-            self._usage = usage_from_upstream(metadata)
-        candidates = candidates_of(response)
-        if not candidates and prompt_blocked(response):
+        read = chunk_from_upstream(chunk)
+        self.usage = read.usage or self.usage
+        if not read.candidates and read.block_reason is not None:
             return self._on_prompt_blocked()
-        return [out for i, cand in candidates for out in self._on_candidate(i, cand)]
+        return [out for cand in read.candidates for out in self._on_candidate(cand)]
 
     def finish_chunks(self) -> list[ChunkT]:
         """Close every open choice, then the usage chunk when ``include_usage``."""
-        if self._closed:
+        if self.done:
             return []
-        self._closed = True
+        self.done = True
         out = self._close_choices()
         if self._ctx.include_usage:
-            out.append(self._usage_chunk(self._usage or usage_from_upstream({})))
+            out.append(self._usage_chunk(usage_from_upstream(self.usage or NO_USAGE)))
         return out
 
     @abstractmethod
-    def _on_candidate(self, index: int, candidate: Mapping[str, Any]) -> list[ChunkT]:
+    def _on_candidate(self, candidate: Candidate) -> list[ChunkT]:
         """The chunks for one candidate of an event."""
 
     @abstractmethod
@@ -229,7 +200,6 @@ class ChatStreamTranslator(CandidateStream[ChatCompletionChunk]):
 
     def __init__(self, ctx: ChatContext) -> None:
         super().__init__(ctx)
-        self.signatures: dict[str, str] = {}
         self._choices: dict[int, _Choice] = {}
         self._generated_ids = 0
 
@@ -248,31 +218,27 @@ class ChatStreamTranslator(CandidateStream[ChatCompletionChunk]):
     def _usage_chunk(self, usage: Usage) -> ChatCompletionChunk:
         return self._chunk([], usage)
 
-    def _on_candidate(
-        self, index: int, candidate: Mapping[str, Any]
-    ) -> list[ChatCompletionChunk]:
+    def _on_candidate(self, candidate: Candidate) -> list[ChatCompletionChunk]:
+        index = candidate.index
         if index in self._choices and self._choices[index].finished:
             return []
         out = self._opened(index)
         choice = self._choices[index]
-        for part in parts_of(candidate):
+        for part in candidate.parts:
             out += self._on_part(choice, part)
-        reason = candidate.get("finishReason")
-        if isinstance(reason, str):
-            out += self._finished(choice, finish_reason_from_upstream(reason))
+        if candidate.finish_reason is not None:
+            reason = finish_reason_from_upstream(candidate.finish_reason)
+            out += self._finished(choice, reason)
         return out
 
-    def _on_part(
-        self, choice: _Choice, part: Mapping[str, Any]
-    ) -> list[ChatCompletionChunk]:
-        text = part.get("text")
-        if part.get("thought") is True:
-            return self._on_thought(choice, text) if isinstance(text, str) else []
-        if isinstance(part.get("functionCall"), Mapping):
+    def _on_part(self, choice: _Choice, part: Part) -> list[ChatCompletionChunk]:
+        if part.thought:
+            return self._on_thought(choice, part.text or "")
+        if part.function_call is not None:
             return self._on_function_call(choice, part)
-        if isinstance(part.get("inlineData"), Mapping):
-            return self._on_text(choice, image_markdown(part["inlineData"]))
-        return self._on_text(choice, text) if isinstance(text, str) else []
+        if part.inline_data is not None:
+            return self._on_text(choice, image_markdown(part.inline_data))
+        return self._on_text(choice, part.text or "")
 
     def _on_thought(self, choice: _Choice, text: str) -> list[ChatCompletionChunk]:
         return [self._delta(choice.index, {"reasoning_content": text})] if text else []
@@ -281,26 +247,23 @@ class ChatStreamTranslator(CandidateStream[ChatCompletionChunk]):
         return [self._delta(choice.index, {"content": text})] if text else []
 
     def _on_function_call(
-        self, choice: _Choice, part: Mapping[str, Any]
+        self, choice: _Choice, part: Part
     ) -> list[ChatCompletionChunk]:
         """A complete upstream call as OpenAI's two steps: header, then arguments."""
-        call = part["functionCall"]
-        call_id = call.get("id")
-        if not isinstance(call_id, str) or not call_id:
-            call_id = self._new_call_id()
-        signature = part.get("thoughtSignature") or part.get("thought_signature")
-        if isinstance(signature, str):
-            self.signatures[call_id] = signature
-        args = call.get("args")
+        assert part.function_call is not None
+        call = part.function_call
+        call_id = call.id or self._new_call_id()
+        if part.signature:
+            self.signatures[call_id] = part.signature
         index = choice.tool_calls
         choice.tool_calls += 1
         head: ToolCallDelta = {
             "index": index,
             "id": call_id,
             "type": "function",
-            "function": {"name": str(call.get("name", "")), "arguments": ""},
+            "function": {"name": call.name, "arguments": ""},
         }
-        arguments = compact_json(args if isinstance(args, Mapping) else {})
+        arguments = compact_json(call.args)
         body: ToolCallDelta = {"index": index, "function": {"arguments": arguments}}
         return [
             self._delta(choice.index, {"tool_calls": [head]}),

@@ -20,13 +20,13 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from antigravity_proxy.errors import InvalidRequest
+from antigravity_proxy.protocols.gemini.chunk import Candidate, Part, TokenUsage
 from antigravity_proxy.protocols.openai.chat_request import sampling_config, view_of
 from antigravity_proxy.protocols.openai.chat_stream import (
     DEFAULT_FINISH_REASON,
     CandidateStream,
     finish_reason_from_upstream,
     image_markdown,
-    parts_of,
     usage_from_upstream,
 )
 from antigravity_proxy.protocols.openai.generation import safety_settings
@@ -128,16 +128,15 @@ class CompletionStreamTranslator(CandidateStream[TextCompletion]):
     def _usage_chunk(self, usage: Usage) -> TextCompletion:
         return self._chunk([], usage)
 
-    def _on_candidate(
-        self, index: int, candidate: Mapping[str, Any]
-    ) -> list[TextCompletion]:
+    def _on_candidate(self, candidate: Candidate) -> list[TextCompletion]:
+        index = candidate.index
         if self._choices.setdefault(index, _Choice()).finished:
             return []
-        text = "".join(_text_of(part) for part in parts_of(candidate))
+        text = "".join(_text_of(part) for part in candidate.parts)
         out = [self._text(index, text, None)] if text else []
-        reason = candidate.get("finishReason")
-        if isinstance(reason, str):
-            out += self._finished(index, finish_reason_from_upstream(reason))
+        if candidate.finish_reason is not None:
+            reason = finish_reason_from_upstream(candidate.finish_reason)
+            out += self._finished(index, reason)
         return out
 
     def _finished(self, index: int, reason: str) -> list[TextCompletion]:
@@ -167,14 +166,13 @@ class CompletionStreamTranslator(CandidateStream[TextCompletion]):
         return chunk
 
 
-def _text_of(part: Mapping[str, Any]) -> str:
+def _text_of(part: Part) -> str:
     """The visible text of one part: text or an image, never a thought or a call."""
-    if part.get("thought") is True:
+    if part.thought:
         return ""
-    if isinstance(part.get("inlineData"), Mapping):
-        return image_markdown(part["inlineData"])
-    text = part.get("text")
-    return text if isinstance(text, str) else ""
+    if part.inline_data is not None:
+        return image_markdown(part.inline_data)
+    return part.text or ""
 
 
 def response_from_upstream(
@@ -215,5 +213,5 @@ def completion_from_chunks(
         "created": ctx.created,
         "model": ctx.model,
         "choices": choices,
-        "usage": usage or usage_from_upstream({}),
+        "usage": usage or usage_from_upstream(TokenUsage()),
     }

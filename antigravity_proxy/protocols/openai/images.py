@@ -25,6 +25,7 @@ from antigravity_proxy.errors import (
     InvalidRequest,
     UpstreamError,
 )
+from antigravity_proxy.protocols.gemini.chunk import Chunk, InlineData, TokenUsage
 from antigravity_proxy.protocols.openai.image_config import (
     ImageConfig,
     config_from_fields,
@@ -151,30 +152,25 @@ def job_to_upstream(
     }
 
 
-def images_from_upstream(answer: Mapping[str, Any]) -> list[InlineImage]:
+def images_from_upstream(answer: Chunk) -> list[InlineImage]:
     """Every ``inlineData`` image of the first candidate; an error when there is none.
 
     A candidate stopped by a safety filter is a 400 ``content_policy_violation``
     (OpenAI's answer to a refused prompt); any other answer without an image is
     a 502 quoting what the model said instead.
     """
-    candidates = answer.get("candidates")
-    first = candidates[0] if isinstance(candidates, list) and candidates else {}
-    content = first.get("content") if isinstance(first, dict) else None
-    parts = content.get("parts") if isinstance(content, dict) else None
-    found = [_decoded(p) for p in parts if isinstance(p, dict)] if parts else []
+    parts = answer.first.parts
+    found = [_decoded(p.inline_data) for p in parts if p.inline_data and not p.thought]
     images = [image for image in found if image is not None]
     if images:
         return images
-    finish = first.get("finishReason") if isinstance(first, dict) else None
-    if finish in BLOCKED_FINISH or _prompt_blocked(answer):
+    finish = answer.first.finish_reason
+    if finish in BLOCKED_FINISH or answer.block_reason is not None:
         raise InvalidRequest(
             f"the upstream refused to draw this prompt ({finish or 'blocked'})",
             code="content_policy_violation",
         )
-    said = " ".join(
-        p["text"] for p in parts or [] if isinstance(p, dict) and _istext_field(p)
-    )
+    said = " ".join(p.text for p in parts if p.text is not None and not p.thought)
     raise UpstreamError(
         "the upstream answered without an image"
         + (f": {said[:200]}" if said.strip() else "")
@@ -185,7 +181,7 @@ def images_response(
     created: int,
     images: Sequence[InlineImage],
     job: ImageJob,
-    usage: Sequence[Mapping[str, Any]] = (),
+    usage: Sequence[TokenUsage] = (),
 ) -> dict[str, Any]:
     """``{"created", "data": [...], "usage"?}`` in the job's response format."""
     data = [_datum(image, job) for image in images]
@@ -196,13 +192,13 @@ def images_response(
     return body
 
 
-def usage_from_upstream(metas: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
-    """The images ``usage`` object summed over every successful call's metadata."""
-    if not metas:
+def usage_from_upstream(counts: Sequence[TokenUsage]) -> dict[str, Any] | None:
+    """The images ``usage`` object summed over every successful call's counts."""
+    if not counts:
         return None
-    prompt = sum(_int(m, "promptTokenCount") for m in metas)
-    output = sum(_int(m, "candidatesTokenCount") for m in metas)
-    images_in = sum(modality_tokens(m, "promptTokensDetails", "IMAGE") for m in metas)
+    prompt = sum(c.prompt_tokens for c in counts)
+    output = sum(c.candidates_tokens for c in counts)
+    images_in = sum(c.prompt_tokens_of("IMAGE") for c in counts)
     return {
         "input_tokens": prompt,
         "input_tokens_details": {
@@ -210,8 +206,7 @@ def usage_from_upstream(metas: Sequence[Mapping[str, Any]]) -> dict[str, Any] | 
             "text_tokens": prompt - images_in,
         },
         "output_tokens": output,
-        "total_tokens": sum(_int(m, "totalTokenCount") or 0 for m in metas)
-        or prompt + output,
+        "total_tokens": sum(c.total_tokens for c in counts) or prompt + output,
     }
 
 
@@ -261,19 +256,14 @@ def _inline(image: InlineImage) -> dict[str, Any]:
     return {"inlineData": {"mimeType": image.mime_type, "data": data}}
 
 
-def _decoded(part: Mapping[str, Any]) -> InlineImage | None:
-    inline = part.get("inlineData")
-    if not isinstance(inline, dict) or part.get("thought"):
-        return None
-    data, mime_type = inline.get("data"), inline.get("mimeType")
-    if not isinstance(data, str) or not data:
+def _decoded(inline: InlineData) -> InlineImage | None:
+    if not inline.data:
         return None
     try:
-        raw = base64.b64decode(data, validate=True)
+        raw = base64.b64decode(inline.data, validate=True)
     except ValueError:
         return None
-    declared = mime_type if isinstance(mime_type, str) else "image/png"
-    return InlineImage(sniff_image_type(raw) or declared, raw)
+    return InlineImage(sniff_image_type(raw) or inline.mime_type or "image/png", raw)
 
 
 def _datum(image: InlineImage, job: ImageJob) -> dict[str, Any]:
@@ -286,29 +276,3 @@ def _datum(image: InlineImage, job: ImageJob) -> dict[str, Any]:
     if job.revised_prompt is not None:
         datum["revised_prompt"] = job.revised_prompt
     return datum
-
-
-def _istext_field(part: Mapping[str, Any]) -> bool:
-    return isinstance(part.get("text"), str) and not part.get("thought")
-
-
-def _prompt_blocked(answer: Mapping[str, Any]) -> bool:
-    feedback = answer.get("promptFeedback")
-    return isinstance(feedback, dict) and bool(feedback.get("blockReason"))
-
-
-def _int(meta: Mapping[str, Any], key: str) -> int:
-    value = meta.get(key)
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0
-
-
-def modality_tokens(meta: Mapping[str, Any], key: str, modality: str) -> int:
-    """Tokens of one ``modality`` in a ``usageMetadata`` details list (``key``)."""
-    details = meta.get(key)
-    if not isinstance(details, list):
-        return 0
-    return sum(
-        _int(d, "tokenCount")
-        for d in details
-        if isinstance(d, dict) and d.get("modality") == modality
-    )

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
+from antigravity_proxy.protocols.gemini.chunk import TokenUsage
 from antigravity_proxy.protocols.openai.responses_tools import ToolRef
 from antigravity_proxy.protocols.openai.responses_types import (
     JSONObject,
@@ -129,8 +130,8 @@ def interrupted_item(item: Mapping[str, Any], text: str) -> JSONObject:
     return {**reasoning_item(str(item["id"]), text, {}), "status": "incomplete"}
 
 
-def usage_from_upstream(meta: Mapping[str, Any]) -> Usage:
-    """Gemini ``usageMetadata`` → Responses ``usage`` (reference §4.3).
+def usage_from_upstream(usage: TokenUsage) -> Usage:
+    """The upstream's token counts → Responses ``usage`` (reference §4.3).
 
     Why thoughts are added to ``output_tokens``: the official count includes
     reasoning tokens and reports them again in ``reasoning_tokens``; Gemini's
@@ -138,25 +139,19 @@ def usage_from_upstream(meta: Mapping[str, Any]) -> Usage:
     results fed back) is input. Gemini reports no cache writes, so
     ``cache_write_tokens`` (required by the current official model) is 0.
     """
-    prompt = _count(meta, "promptTokenCount") + _count(meta, "toolUsePromptTokenCount")
-    thoughts = _count(meta, "thoughtsTokenCount")
-    output = _count(meta, "candidatesTokenCount") + thoughts
-    total = _count(meta, "totalTokenCount") or prompt + output
+    prompt = usage.prompt_tokens + usage.tool_use_prompt_tokens
+    thoughts = usage.thoughts_tokens
+    output = usage.candidates_tokens + thoughts
     return {
         "input_tokens": prompt,
         "input_tokens_details": {
-            "cached_tokens": _count(meta, "cachedContentTokenCount"),
+            "cached_tokens": usage.cached_tokens,
             "cache_write_tokens": 0,
         },
         "output_tokens": output,
         "output_tokens_details": {"reasoning_tokens": thoughts},
-        "total_tokens": total,
+        "total_tokens": usage.total_tokens or prompt + output,
     }
-
-
-def _count(meta: Mapping[str, Any], key: str) -> int:
-    value = meta.get(key)
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
 def response_object_skeleton(

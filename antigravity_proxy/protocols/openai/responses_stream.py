@@ -11,7 +11,7 @@ items only from there); then ``response.completed`` or ``response.incomplete`` f
 Items: thought parts → a ``reasoning`` item with one summary part; text → a
 ``message`` with one ``output_text`` part; ``functionCall`` → ``function_call``, or
 ``custom_tool_call`` for bridged custom tools, under the client's name and
-namespace. A thoughtSignature is kept per call (``signatures()``) and, when the
+namespace. A thoughtSignature is kept per call (``signatures``) and, when the
 client includes ``reasoning.encrypted_content``, carried by the reasoning item
 before the part it signs (a reasoning item with an empty summary when there was
 no thought text) so that replaying the items restores it.
@@ -29,6 +29,13 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from antigravity_proxy.errors import ErrorKind, GatewayError
+from antigravity_proxy.protocols.gemini.chunk import (
+    Chunk,
+    FunctionCall,
+    Part,
+    TokenUsage,
+    chunk_from_upstream,
+)
 from antigravity_proxy.protocols.openai import responses_events as events
 from antigravity_proxy.protocols.openai.chat_stream import finish_reason_from_upstream
 from antigravity_proxy.protocols.openai.responses_events import (
@@ -54,7 +61,6 @@ from antigravity_proxy.protocols.openai.responses_types import (
     ResponsesContext,
     Usage,
 )
-from antigravity_proxy.upstream.envelope import unwrap_response
 
 # From the chat finish reason, so both APIs read one upstream table.
 INCOMPLETE_REASON: Final[Mapping[str, IncompleteReason]] = {
@@ -67,6 +73,7 @@ ERROR_CODE: Final[Mapping[ErrorKind, str]] = {
 }
 DEFAULT_ERROR_CODE: Final = "server_error"
 NO_FINISH_MESSAGE: Final = "The upstream stream ended without a finish reason."
+NO_USAGE: Final = TokenUsage()
 
 
 @dataclass(slots=True)
@@ -95,14 +102,14 @@ class ResponsesStreamTranslator:
         self._output: list[JSONObject] = []
         self._open: _OpenItem | None = None
         self._pending_signature: str | None = None
-        self._signatures: dict[str, str] = {}
+        self.signatures: dict[str, str] = {}
+        self.usage: TokenUsage | None = None
+        self.done = False
         self._finish_reason: str | None = None
-        self._usage: Usage | None = None
         self._status = "in_progress"
         self._error: ResponseError | None = None
         self._incomplete: IncompleteDetails | None = None
         self._calls = 0
-        self._ended = False
 
     def start(self) -> list[bytes]:
         """``response.created`` and ``response.in_progress``."""
@@ -113,25 +120,17 @@ class ResponsesStreamTranslator:
 
     def feed(self, chunk: Mapping[str, Any]) -> list[bytes]:
         """Frames for one upstream event (wrapped in ``{"response": ...}`` or bare)."""
-        if self._ended:
+        if self.done:
             return []
-        response = unwrap_response(chunk)
-        frames: list[bytes] = []
-        candidates = response.get("candidates")
-        candidate = candidates[0] if isinstance(candidates, list) and candidates else {}
-        content = candidate.get("content") if isinstance(candidate, Mapping) else None
-        parts = content.get("parts") if isinstance(content, Mapping) else None
-        for part in parts if isinstance(parts, list) else []:
-            if isinstance(part, Mapping):
-                frames.extend(self._part(part))
-        self._note_finish(response, candidate)
-        if isinstance(response.get("usageMetadata"), Mapping):
-            self._usage = usage_from_upstream(response["usageMetadata"])
+        read = chunk_from_upstream(chunk)
+        frames = [frame for part in read.first.parts for frame in self._part(part)]
+        self._note_finish(read)
+        self.usage = read.usage or self.usage
         return frames
 
     def finish(self) -> list[bytes]:
         """Close the open item and send the terminal event."""
-        if self._ended:
+        if self.done:
             return []
         frames = self._close_open()
         if self._finish_reason is None:
@@ -139,13 +138,13 @@ class ResponsesStreamTranslator:
         reason = INCOMPLETE_REASON.get(finish_reason_from_upstream(self._finish_reason))
         self._status = "completed" if reason is None else "incomplete"
         self._incomplete = None if reason is None else {"reason": reason}
-        self._ended = True
+        self.done = True
         event = f"response.{self._status}"
         return [*frames, self._frame(event, response=self.response_object())]
 
     def error(self, err: GatewayError) -> list[bytes]:
         """``response.failed`` for a failure after the first byte."""
-        if self._ended:
+        if self.done:
             return []
         return self._fail(ERROR_CODE.get(err.kind, DEFAULT_ERROR_CODE), err.message)
 
@@ -156,36 +155,30 @@ class ResponsesStreamTranslator:
         response["error"] = self._error
         response["incomplete_details"] = self._incomplete
         response["output"] = list(self._output)
-        response["usage"] = self._final_usage() if self._ended else None
+        response["usage"] = self._final_usage() if self.done else None
         return response
 
     def _final_usage(self) -> Usage | None:
         """The usage seen; zeros for a finished answer that reported none."""
-        if self._usage is None and self._status != "failed":
-            return usage_from_upstream({})
-        return self._usage
-
-    def signatures(self) -> dict[str, str]:
-        """call_id → thoughtSignature seen in this stream, for the handler's store."""
-        return dict(self._signatures)
+        if self.usage is None:
+            return None if self._status == "failed" else usage_from_upstream(NO_USAGE)
+        return usage_from_upstream(self.usage)
 
     def items_for_storage(self) -> list[JSONObject]:
         """Input and output items to store for a ``previous_response_id`` follow-up."""
         return items_for_storage(self._body, self._ctx, self._output)
 
-    def _part(self, part: Mapping[str, Any]) -> list[bytes]:
-        signature = part.get("thoughtSignature") or part.get("thought_signature")
-        if isinstance(part.get("functionCall"), Mapping):
-            return self._function_call(part["functionCall"], signature)
-        text = part.get("text")
-        if not isinstance(text, str):
+    def _part(self, part: Part) -> list[bytes]:
+        if part.function_call is not None:
+            return self._function_call(part.function_call, part.signature)
+        if part.text is None:
             return []
-        if part.get("thought") is True:
-            return self._thought(text, signature)
-        return self._text(text, signature)
+        if part.thought:
+            return self._thought(part.text, part.signature)
+        return self._text(part.text, part.signature)
 
-    def _thought(self, text: str, signature: object) -> list[bytes]:
-        if isinstance(signature, str) and signature:
+    def _thought(self, text: str, signature: str) -> list[bytes]:
+        if signature:
             self._pending_signature = signature
         if not text:
             return []
@@ -206,7 +199,7 @@ class ResponsesStreamTranslator:
         )
         return frames
 
-    def _text(self, text: str, signature: object) -> list[bytes]:
+    def _text(self, text: str, signature: str) -> list[bytes]:
         frames: list[bytes] = []
         if self._open is None or self._open.kind != "message":
             frames.extend(self._sign(signature, []))
@@ -223,30 +216,21 @@ class ResponsesStreamTranslator:
             )
         return frames
 
-    def _function_call(self, call: Mapping[str, Any], signature: object) -> list[bytes]:
-        name = call.get("name")
-        args = call.get("args")
-        args = args if isinstance(args, Mapping) else {}
-        call_id = call.get("id")
-        if not isinstance(call_id, str) or not call_id:
-            call_id = self._ctx.item_id("call", self._calls)
+    def _function_call(self, call: FunctionCall, signature: str) -> list[bytes]:
+        call_id = call.id or self._ctx.item_id("call", self._calls)
         self._calls += 1
         frames = self._close_message()
         frames.extend(self._sign(signature, [call_id]))
-        ref = self._tools.ref(name if isinstance(name, str) else "")
-        return frames + self._call_item(ref, call_id, args)
+        ref = self._tools.ref(call.name)
+        return frames + self._call_item(ref, call_id, call.args)
 
-    def _sign(self, signature: object, call_ids: list[str]) -> list[bytes]:
+    def _sign(self, signature: str, call_ids: list[str]) -> list[bytes]:
         """Close an open reasoning item with the signature, or emit a carrier item."""
-        found = (
-            signature
-            if isinstance(signature, str) and signature
-            else self._pending_signature
-        )
+        found = signature or self._pending_signature
         self._pending_signature = None
         if found is not None:
             for call_id in call_ids:
-                self._signatures[call_id] = found
+                self.signatures[call_id] = found
         if self._open is not None and self._open.kind == "reasoning":
             return self._close_open(found, call_ids)
         if found is None or not self._encrypted:
@@ -330,14 +314,10 @@ class ResponsesStreamTranslator:
         self._output.append(done)
         return self._emit(events.call_events(index, added, done))
 
-    def _note_finish(self, response: Mapping[str, Any], candidate: object) -> None:
-        reason = (
-            candidate.get("finishReason") if isinstance(candidate, Mapping) else None
-        )
-        if isinstance(reason, str) and reason:
-            self._finish_reason = reason
-        feedback = response.get("promptFeedback")
-        if isinstance(feedback, Mapping) and feedback.get("blockReason"):
+    def _note_finish(self, chunk: Chunk) -> None:
+        if chunk.first.finish_reason is not None:
+            self._finish_reason = chunk.first.finish_reason
+        if chunk.block_reason is not None:
             self._finish_reason = "SAFETY"
 
     def _fail(self, code: str, message: str) -> list[bytes]:
@@ -348,7 +328,7 @@ class ResponsesStreamTranslator:
             )
         self._status = "failed"
         self._error = {"code": code, "message": message}
-        self._ended = True
+        self.done = True
         return [self._frame("response.failed", response=self.response_object())]
 
     def _at(self, **extra: int) -> dict[str, Any]:

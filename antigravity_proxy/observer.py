@@ -1,0 +1,160 @@
+"""``ExchangeMiddleware``: the outermost WSGI wrapper, one ``Exchange`` per request.
+
+It makes the request's ``Exchange`` before anything else runs (so a CORS
+preflight, a 401 from the key check and a routing miss are observed too), sends
+``X-Request-Id`` on every response, counts the bytes that leave, notes when the
+first one left, and finishes the ``Exchange`` when the server closes the body: at
+its end, or early because the client went away. Log records written while the
+request is served carry its id (``RequestIdFilter``).
+"""
+
+from __future__ import annotations
+
+import logging
+import select
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from antigravity_proxy.exchange import (
+    ENVIRON_KEY,
+    REQUEST_ID_HEADER,
+    Ending,
+    Exchange,
+    request_id_from,
+)
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
+CLIENT_SOCKET_KEYS = ("gunicorn.socket", "werkzeug.socket")
+
+_current = threading.local()
+
+
+def current_request_id() -> str:
+    """The id of the request this thread is serving, "-" outside of one."""
+    return getattr(_current, "request_id", "-")
+
+
+def bind_request_id(request_id: str) -> None:
+    """Log lines of this thread name ``request_id`` (worker threads of a request)."""
+    _current.request_id = request_id
+
+
+class RequestIdFilter(logging.Filter):
+    """Adds ``request_id`` to every record (``-`` outside of a request)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not hasattr(record, "request_id"):
+            record.request_id = current_request_id()
+        return True
+
+
+def client_socket_gone(sock: socket.socket) -> bool:
+    """True when the client closed its end: readable, and a peek reads nothing.
+
+    Why a peek: the request body has been read by now, so a readable socket
+    either has a pipelined next request (still there) or is at end of file.
+    """
+    try:
+        readable, _, _ = select.select([sock], [], [], 0)
+        if not readable:
+            return False
+        return sock.recv(1, socket.MSG_PEEK) == b""
+    except ValueError:  # a TLS socket refuses MSG_PEEK: we cannot tell
+        return False
+    except OSError:
+        return True
+
+
+def client_watch(environ: WSGIEnvironment) -> Callable[[], bool]:
+    """A check of whether the client went away, from the server's socket."""
+    for key in CLIENT_SOCKET_KEYS:
+        sock = environ.get(key)
+        if isinstance(sock, socket.socket):
+            return lambda: client_socket_gone(sock)
+    return lambda: False
+
+
+def _declared_length(environ: WSGIEnvironment) -> int:
+    try:
+        return max(0, int(environ.get("CONTENT_LENGTH") or 0))
+    except ValueError:
+        return 0
+
+
+class ExchangeMiddleware:
+    """Create, expose and finish the ``Exchange`` of each request."""
+
+    def __init__(self, app: WSGIApplication) -> None:
+        self.app = app
+
+    def __call__(
+        self, environ: WSGIEnvironment, start_response: StartResponse
+    ) -> Iterable[bytes]:
+        exchange = Exchange(
+            request_id_from(environ),
+            method=environ.get("REQUEST_METHOD", ""),
+            path=environ.get("PATH_INFO", ""),
+            bytes_in=_declared_length(environ),
+            client_gone=client_watch(environ),
+        )
+        environ[ENVIRON_KEY] = exchange
+        bind_request_id(exchange.request_id)
+
+        def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None):  # type: ignore[no-untyped-def]
+            exchange.status = int(status.split(" ", 1)[0])
+            if not any(k.lower() == "x-request-id" for k, _ in headers):
+                headers = [*headers, (REQUEST_ID_HEADER, exchange.request_id)]
+            return start_response(status, headers, exc_info)
+
+        try:
+            body = self.app(environ, start)
+        except BaseException:
+            exchange.status = exchange.status or 500
+            exchange.finish()
+            raise
+        return ObservedBody(body, exchange)
+
+
+class ObservedBody:
+    """The response body as the server sees it, counted; finishes the Exchange."""
+
+    def __init__(self, body: Iterable[bytes], exchange: Exchange) -> None:
+        self.body = body
+        self.exchange = exchange
+        self._iterator: Iterator[bytes] | None = None
+        self._done = False
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self
+
+    def __next__(self) -> bytes:
+        if self._iterator is None:
+            self._iterator = iter(self.body)
+        bind_request_id(self.exchange.request_id)
+        try:
+            chunk = next(self._iterator)
+        except StopIteration:
+            self._done = True
+            raise
+        if chunk:
+            if self.exchange.first_byte is None:
+                self.exchange.first_byte = time.monotonic()
+            self.exchange.bytes_out += len(chunk)
+        return chunk
+
+    def close(self) -> None:
+        exchange = self.exchange
+        try:
+            close = getattr(self.body, "close", None)
+            if close is not None:
+                close()
+        finally:
+            if not self._done:
+                exchange.end(Ending.CLIENT_GONE)
+            exchange.finish()
+            bind_request_id("-")
