@@ -106,7 +106,7 @@ def protocol_error(protocol: str, body: dict) -> str:
     if protocol == "openai":
         assert set(body["error"]) == {"message", "type", "param", "code"}
         return body["error"]["type"]
-    assert set(body["error"]) == {"code", "message", "status"}
+    assert {"code", "message", "status"} <= set(body["error"])
     return body["error"]["status"]
 
 
