@@ -32,7 +32,22 @@ run: $(RUN_STAMP)
 COVERAGE := --cov=antigravity_proxy.protocols --cov=antigravity_proxy.sse --cov-branch \
 	--cov-report=term-missing:skip-covered --cov-fail-under=100
 
-test: $(DEV_STAMP)
+# The status page test drives a real headless Chromium (Debian's chromium and
+# chromium-driver); as root they are installed once, otherwise make says what to
+# install and stops.
+BROWSER_STAMP := $(VENV)/.browser-stamp
+
+$(BROWSER_STAMP): $(DEV_STAMP)
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver; \
+	else \
+		echo "make test needs Chromium for the status page test:" \
+			"sudo apt-get install chromium chromium-driver" >&2; exit 1; \
+	fi
+	touch $@
+
+test: $(DEV_STAMP) $(BROWSER_STAMP)
 	$(PY) -m pytest $(COVERAGE)
 
 lint: $(DEV_STAMP)

@@ -13,6 +13,8 @@ arrived on (``SERVER_NAME``, which gunicorn sets from the bound socket), so a
 The decision uses the *routed* endpoint (the Werkzeug match
 the dispatcher will use), never the raw path, so ``//healthz``, ``/healthz/``,
 ``HEAD /healthz`` or case tricks cannot reach a protected handler without the key.
+In every mode, ``GET /`` and ``GET /status`` (the status page's static HTML shell,
+which shows nothing until the key is entered) are open.
 
 The key may come in ``Authorization: Bearer``, ``x-api-key``, ``x-goog-api-key``, or
 the ``key`` query parameter on Gemini routes; any one carrying the right key passes.
@@ -37,6 +39,10 @@ if TYPE_CHECKING:
 
 HEALTH_HANDLER: Final = "antigravity_proxy.handlers.internal.healthz"
 HEALTH_PATH: Final = "/healthz"
+# The status page's HTML shell holds nothing about the box; its data route
+# (``/status/data``) needs the key like every other route.
+SHELL_HANDLER: Final = "antigravity_proxy.handlers.status.status_page"
+SHELL_PATHS: Final = frozenset({"/", "/status"})
 AUTH_MESSAGES: Final = {
     "openai": (
         "Incorrect API key provided. "
@@ -121,6 +127,8 @@ class AuthMiddleware:
         return self.gateway(environ, start_response)
 
     def _requires_key(self, match: Match, environ: WSGIEnvironment) -> bool:
+        if _is_shell(match, environ):
+            return False
         if self.mode == "off" and not self._on_exposed_listener(environ):
             return False
         if self.mode == "strict":
@@ -157,6 +165,16 @@ class AuthMiddleware:
             # No early exit: every presented key is compared, in constant time.
             found |= hmac.compare_digest(candidate.encode("utf-8"), self.api_key)
         return found
+
+
+def _is_shell(match: Match, environ: WSGIEnvironment) -> bool:
+    """The status page's static shell, at its canonical paths, by GET only."""
+    return (
+        match.route is not None
+        and match.route.handler == SHELL_HANDLER
+        and environ.get("REQUEST_METHOD") == "GET"
+        and environ.get("PATH_INFO") in SHELL_PATHS
+    )
 
 
 def _presented_keys(environ: WSGIEnvironment, allow_query: bool) -> Iterator[str]:

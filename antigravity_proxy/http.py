@@ -3,30 +3,27 @@
 Reading goes through Werkzeug's limited stream, so a body over
 ``proxy.max_body_bytes`` fails as 400/413 in the client's protocol before it is
 read whole. Parsing is strict JSON (RFC 8259), as Google's and OpenAI's front ends
-are: ``NaN``/``Infinity`` literals, numbers that overflow a double, integers past
-Python's 4300-digit limit, lone UTF-16 surrogates and nesting deeper than the
-interpreter can walk are all 400s, never a 500 or a body that cannot be re-encoded
-for the upstream.
+are: ``NaN``/``Infinity`` literals, numbers that overflow a double, lone UTF-16
+surrogates, invalid UTF-8 and nesting past 1024 levels are all 400s
+(``json_codec``), never a 500 or a body that cannot be re-encoded for the
+upstream.
 """
 
 from __future__ import annotations
 
-import json
-import math
-import re
 import tempfile
 from collections.abc import Mapping
-from typing import IO, TYPE_CHECKING, Any, Final, NoReturn
+from typing import IO, TYPE_CHECKING, Any, Final
 
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Request, Response
 
+from antigravity_proxy import json_codec
 from antigravity_proxy.errors import InvalidRequest, RequestTooLarge
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
 
-SURROGATE_ESCAPE: Final = re.compile(rb"\\u[dD][89a-fA-F]")
 # A chunked body is spooled to a temporary file past this size, so a request
 # near ``max_body_bytes`` does not also hold the spool copy in memory.
 SPOOL_IN_MEMORY: Final = 1 << 20
@@ -112,46 +109,13 @@ def read_json(request: Request) -> Any:
 def loads_strict(raw: bytes) -> Any:
     """Parse a client's JSON; anything Python accepts but JSON does not is a 400.
 
-    Why the surrogate check: ``json`` decodes ``"\\ud800"`` to a lone surrogate,
-    which cannot be encoded as UTF-8 when the request is sent upstream. It runs
-    only when the raw body contains such an escape (clients escaping emoji as
-    surrogate pairs), so the common path pays one ``re.search``.
+    Why strict: ``NaN``, out-of-range numbers and lone surrogates cannot be sent
+    on to the upstream, and are not JSON (``json_codec`` says which was found).
     """
     try:
-        value = json.loads(raw, parse_constant=_reject_constant, parse_float=_float)
-    except RecursionError:
-        _invalid("it nests too deeply")
-    except (_NotJson, json.JSONDecodeError, UnicodeDecodeError) as exc:
-        _invalid(str(exc))
-    except ValueError:  # int() refuses more than sys.get_int_max_str_digits()
-        _invalid("a number has too many digits")
-    if SURROGATE_ESCAPE.search(raw):
-        try:
-            json.dumps(value, ensure_ascii=False).encode("utf-8")
-        except UnicodeEncodeError:
-            _invalid("it contains an unpaired UTF-16 surrogate escape")
-        except RecursionError:
-            _invalid("it nests too deeply")
-    return value
-
-
-class _NotJson(ValueError):
-    """What Python's ``json`` accepts and JSON does not."""
-
-
-def _reject_constant(name: str) -> NoReturn:
-    raise _NotJson(f"{name} is not a JSON value")
-
-
-def _float(text: str) -> float:
-    value = float(text)
-    if math.isinf(value):
-        raise _NotJson(f"number {text[:40]} is out of range")
-    return value
-
-
-def _invalid(problem: str) -> NoReturn:
-    raise InvalidRequest(f"request body is not valid JSON: {problem}")
+        return json_codec.loads(raw)
+    except json_codec.JsonError as exc:
+        raise InvalidRequest(f"request body is not valid JSON: {exc}") from exc
 
 
 def read_json_object(request: Request) -> dict[str, Any]:
@@ -162,14 +126,14 @@ def read_json_object(request: Request) -> dict[str, Any]:
 
 
 def dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return json_codec.dumps(value).decode("utf-8")
 
 
 def json_response(
     value: Any, status: int = 200, headers: Mapping[str, str] | None = None
 ) -> Response:
     return Response(
-        dumps(value),
+        json_codec.dumps(value),
         status=status,
         headers=dict(headers or {}),
         mimetype="application/json",

@@ -25,12 +25,11 @@ def recall(
     scope: str | None = None,
 ) -> dict[str, str]:
     """call id -> signature, for the ids the store knows."""
-    found: dict[str, str] = {}
-    for call_id in call_ids:
-        value = state.get(namespace, _key(scope, call_id))
-        if value:
-            found[call_id] = value
-    return found
+    keys = {_key(scope, call_id): call_id for call_id in call_ids}
+    if not keys:
+        return {}
+    stored = state.get_many(namespace, list(keys))
+    return {keys[key]: value for key, value in stored.items() if value}
 
 
 def remember(

@@ -23,7 +23,7 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Final, Protocol, TypeVar
 
@@ -48,6 +48,8 @@ STICKY_TTL: Final = 3600.0
 FAILURE_RESET_AFTER: Final = 3600.0
 PURGE_INTERVAL: Final = 600.0
 BUSY_TIMEOUT: Final = 2.0
+# SQLite's default limit on bound parameters is 999 on older builds.
+GET_MANY_BATCH: Final = 500
 CORRUPT_ERRORS: Final = frozenset({"SQLITE_CORRUPT", "SQLITE_NOTADB"})
 
 T = TypeVar("T")
@@ -65,6 +67,7 @@ class SharedState(Protocol):
     def reset_failures(self, account: str) -> None: ...
     def put(self, namespace: str, key: str, value: str, ttl: float) -> None: ...
     def get(self, namespace: str, key: str) -> str | None: ...
+    def get_many(self, namespace: str, keys: Sequence[str]) -> dict[str, str]: ...
     def claim(self, name: str, ttl: float) -> bool: ...
 
 
@@ -171,6 +174,21 @@ class SQLiteState:
             (namespace, key, self.clock()),
         )
 
+    def get_many(self, namespace: str, keys: Sequence[str]) -> dict[str, str]:
+        """key -> value for the live ``keys`` found, in one query per batch.
+
+        Why: a long conversation replays hundreds of tool calls whose signatures
+        are looked up at once; one round trip each would dominate the request.
+        """
+        now = self.clock()
+        found: dict[str, str] = {}
+        unique = list(dict.fromkeys(keys))
+        for start in range(0, len(unique), GET_MANY_BATCH):
+            batch = unique[start : start + GET_MANY_BATCH]
+            empty: dict[str, str] = {}
+            found.update(self._run(_select_many(namespace, batch, now), empty))
+        return found
+
     def claim(self, name: str, ttl: float) -> bool:
         """Take a named lease for ``ttl`` seconds if nobody holds it.
 
@@ -240,6 +258,22 @@ class SQLiteState:
         self._local.conn = None
         if conn is not None:
             conn.close()
+
+
+def _select_many(
+    namespace: str, keys: Sequence[str], now: float
+) -> Query[dict[str, str]]:
+    marks = ",".join("?" * len(keys))
+    sql = (
+        f"SELECT key, value FROM kv WHERE namespace = ? AND key IN ({marks}) "
+        "AND expires > ?"
+    )
+
+    def query(conn: sqlite3.Connection) -> dict[str, str]:
+        rows = conn.execute(sql, (namespace, *keys, now)).fetchall()
+        return {str(key): str(value) for key, value in rows}
+
+    return query
 
 
 def _open(path: Path, busy_timeout: float) -> sqlite3.Connection:

@@ -14,7 +14,13 @@ import time
 from collections.abc import Sequence
 from typing import Final, Protocol
 
-from benchmarks import anthropic_path, gemini_path, openai_path
+from benchmarks import (
+    agent_request,
+    anthropic_path,
+    gemini_path,
+    openai_path,
+    usage_ledger,
+)
 from benchmarks.harness import Measurement, machine_summary
 
 
@@ -24,7 +30,13 @@ class Benchmark(Protocol):
     def run(self) -> list[Measurement]: ...
 
 
-MODULES: Final[Sequence[Benchmark]] = (gemini_path, openai_path, anthropic_path)
+MODULES: Final[Sequence[Benchmark]] = (
+    gemini_path,
+    openai_path,
+    anthropic_path,
+    agent_request,
+    usage_ledger,
+)
 
 
 def main() -> None:

@@ -96,7 +96,7 @@ def conversation_body() -> dict[str, Any]:
     steps: assistant (signed thinking, a line of text, one ``tool_use``), user
     (its ``tool_result``). It ends on a tool result, with thinking on.
     """
-    steps = agent_steps(CONVERSATION_MESSAGES // 2 - 1)
+    steps = agent_steps(CONVERSATION_MESSAGES // 2 - 1, TOOL_RESULT_BYTES)
     messages = [
         _user_text("<system-reminder>Today is a weekday.</system-reminder>"),
         _user_text("Refactor every module under src/ to the new logging API."),
@@ -110,7 +110,7 @@ def conversation_body() -> dict[str, Any]:
             {"type": "text", "text": "x-anthropic-billing-header: cc_version=2.1"},
             {"type": "text", "text": SYSTEM_PROMPT, "cache_control": _ephemeral()},
         ],
-        "tools": [_tool(name, text, props) for name, text, props in TOOLS],
+        "tools": [tool(name, text, props) for name, text, props in TOOLS],
         "thinking": {"type": "enabled", "budget_tokens": 16000},
         "metadata": {"user_id": json.dumps({"session_id": "bench-session"})},
         "messages": messages,
@@ -118,13 +118,13 @@ def conversation_body() -> dict[str, Any]:
     }
 
 
-def agent_steps(results: int) -> Iterator[dict[str, Any]]:
+def agent_steps(results: int, total_bytes: int) -> Iterator[dict[str, Any]]:
     """Endless (assistant tool_use, user tool_result) pairs; ids are unique.
 
-    Results are sized so that ``results`` of them add up to the target; every
-    other one is a list of text blocks, the rest plain strings (both occur).
+    Results are sized so that ``results`` of them add up to ``total_bytes``;
+    every other one is a list of text blocks, the rest plain strings (both occur).
     """
-    size = TOOL_RESULT_BYTES // results
+    size = total_bytes // results
     step = 0
     while True:
         call_id = f"toolu_bench{step:04d}"
@@ -177,7 +177,7 @@ def _ephemeral() -> dict[str, str]:
     return {"type": "ephemeral"}
 
 
-def _tool(name: str, description: str, props: dict[str, str]) -> dict[str, Any]:
+def tool(name: str, description: str, props: dict[str, str]) -> dict[str, Any]:
     schema = {
         "$schema": "http://json-schema.org/draft-07/schema#",
         "type": "object",

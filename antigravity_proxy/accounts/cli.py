@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from collections.abc import Callable
@@ -26,6 +27,7 @@ from antigravity_proxy.config import Config
 from antigravity_proxy.errors import GatewayError
 from antigravity_proxy.handlers.internal import DEFAULT_WARMUP_MODEL, warm_up
 from antigravity_proxy.services import Services
+from antigravity_proxy.usage import query as usage_query
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -99,15 +101,18 @@ def account_id(services: Services, name: str) -> str:
 def cmd_list(services: Services, args: argparse.Namespace) -> int:
     accounts = services.store.all()
     cooldowns = services.state.active_cooldowns()
+    now = time.time()
+    usage = _usage_today(services, now)
     if args.json:
-        listing = [_json_row(a, cooldowns, time.time()) for a in accounts]
+        listing = [_json_row(a, cooldowns, now, usage) for a in accounts]
         print(json.dumps(listing, indent=2))
         return 0
     if not accounts:
         print(f'no accounts yet: run "{command_name()} accounts login"')
         return 0
-    rows = [_row(a, cooldowns, time.time()) for a in accounts]
+    rows = [_row(a, cooldowns, now, usage) for a in accounts]
     header = ["ID", "EMAIL", "TIER", "ENABLED", "COOLING DOWN UNTIL", "QUOTA"]
+    header += ["TODAY", "LAST ERROR"]
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:
         print(
@@ -118,14 +123,26 @@ def cmd_list(services: Services, args: argparse.Namespace) -> int:
     return 0
 
 
+def _usage_today(services: Services, now: float) -> dict[str, dict[str, Any]]:
+    """Requests, tokens and the last error per account, from the usage ledger."""
+    return usage_query.accounts_since(services.ledger.reader(), now - now % 86400)
+
+
 def _row(
-    account: Account, cooldowns: dict[str, tuple[float, str]], now: float
+    account: Account,
+    cooldowns: dict[str, tuple[float, str]],
+    now: float,
+    usage: dict[str, dict[str, Any]],
 ) -> list[str]:
     keys = [k for k in cooldowns if k == account.id or k.startswith(account.id + ":")]
     cooling = ", ".join(
-        f"{k.partition(':')[2] or 'all'} {_utc(cooldowns[k][0])} ({cooldowns[k][1]})"
+        f"{k.partition(':')[2] or 'all'} {_utc(cooldowns[k][0])} ({cooldowns[k][1]}) "
+        f"{_left(cooldowns[k][0] - now)} left"
         for k in sorted(keys)
     )
+    today = usage.get(account.id, {})
+    tokens = today.get("input_tokens", 0) + today.get("output_tokens", 0)
+    last = today.get("last_error")
     return [
         account.id,
         account.email,
@@ -133,13 +150,20 @@ def _row(
         _state(account, now),
         cooling or "-",
         _quota_summary(account) or "unknown",
+        f"{today.get('requests', 0)} req, {tokens} tok",
+        f"{last['status']} {last['error_kind']} {_utc(last['ts'])}" if last else "-",
     ]
 
 
 def _json_row(
-    account: Account, cooldowns: dict[str, tuple[float, str]], now: float
+    account: Account,
+    cooldowns: dict[str, tuple[float, str]],
+    now: float,
+    usage: dict[str, dict[str, Any]],
 ) -> dict[str, Any]:
     keys = [k for k in cooldowns if k == account.id or k.startswith(account.id + ":")]
+    today = usage.get(account.id, {})
+    last = today.get("last_error")
     return {
         "id": account.id,
         "email": account.email,
@@ -150,6 +174,7 @@ def _json_row(
             {
                 "model": k.partition(":")[2] or None,
                 "until": _utc(cooldowns[k][0]),
+                "seconds_left": max(0, math.ceil(cooldowns[k][0] - now)),
                 "reason": cooldowns[k][1],
             }
             for k in sorted(keys)
@@ -158,7 +183,17 @@ def _json_row(
         "quota_updated": _utc(account.quota_last_updated)
         if account.quota_last_updated
         else None,
+        "today": {
+            name: today.get(name, 0)
+            for name in ("requests", "errors", "input_tokens", "output_tokens")
+        },
+        "last_error": {**last, "ts": _utc(last["ts"])} if last else None,
     }
+
+
+def _left(seconds: float) -> str:
+    whole = max(0, math.ceil(seconds))
+    return f"{whole // 60}m {whole % 60}s" if whole >= 60 else f"{whole}s"
 
 
 def _state(account: Account, now: float) -> str:

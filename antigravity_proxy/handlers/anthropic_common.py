@@ -216,20 +216,27 @@ def fetch_url_media(messages: Any) -> dict[str, tuple[str, str]]:
     """
     refs: list[ImageRef] = []
     for i, message in enumerate(messages if isinstance(messages, list) else []):
-        content = message.get("content") if isinstance(message, Mapping) else None
+        content = message.get("content") if isinstance(message, dict) else None
         for j, block in enumerate(_blocks(content)):
-            where = f"messages[{i}].content[{j}]"
-            inner = block.get("content") if block.get("type") == "tool_result" else []
-            nested = [
-                (f"{where}.content[{k}]", b) for k, b in enumerate(_blocks(inner))
-            ]
-            for param, item in [(where, block), *nested]:
-                refs.extend(_url_source(item, param))
+            kind = block.get("type")
+            if isinstance(kind, str) and kind in MEDIA_BLOCKS:
+                refs.extend(_url_source(block, f"messages[{i}].content[{j}]"))
+            elif kind == "tool_result":
+                refs.extend(_nested_url_sources(block, f"messages[{i}].content[{j}]"))
     fetched = fetch_images(refs)
     return {
         url: (media.mime_type, base64.b64encode(media.data).decode("ascii"))
         for url, media in fetched.items()
     }
+
+
+def _nested_url_sources(block: Mapping[str, Any], where: str) -> list[ImageRef]:
+    """The ``url`` images inside a ``tool_result``'s content blocks."""
+    refs: list[ImageRef] = []
+    for k, item in enumerate(_blocks(block.get("content"))):
+        if isinstance(item.get("type"), str) and item["type"] in MEDIA_BLOCKS:
+            refs.extend(_url_source(item, f"{where}.content[{k}]"))
+    return refs
 
 
 def _url_source(block: Mapping[str, Any], param: str) -> list[ImageRef]:
@@ -254,10 +261,11 @@ def _url_source(block: Mapping[str, Any], param: str) -> list[ImageRef]:
     return [ImageRef(url, f"{param}.source.url")]
 
 
-def _blocks(content: Any) -> list[Mapping[str, Any]]:
+def _blocks(content: Any) -> list[dict[str, Any]]:
+    """The object blocks of a content list (JSON objects parse as ``dict``)."""
     if not isinstance(content, list):
         return []
-    return [block for block in content if isinstance(block, Mapping)]
+    return [block for block in content if isinstance(block, dict)]
 
 
 def _stream_flag(value: Any) -> bool:

@@ -14,11 +14,14 @@ is only ever applied to schemas, never to tool-call arguments.
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
+
+import orjson
 
 SchemaNode = dict[str, Any]
 
@@ -60,6 +63,9 @@ SCHEMA_KEYWORDS: Final = frozenset(
     }
 )  # fmt: skip
 MAX_REF_DEPTH: Final = 16
+# The memo of cleaned schemas: at most this many, each at most this large.
+CACHED_SCHEMAS: Final = 512
+CACHED_SCHEMA_BYTES: Final = 65536
 KEPT: Final = ("type", "format", "title", "description", "nullable", "enum")
 
 
@@ -70,7 +76,12 @@ class _Refs:
 
 
 def clean_schema(schema: Any) -> Any:
-    """A copy of ``schema`` the upstream accepts as function ``parameters``.
+    """A version of ``schema`` the upstream accepts as function ``parameters``.
+
+    The result is shared between requests that send the same schema (agents
+    resend their whole tool set every turn, and cleaning it is a third of the
+    translation): callers must not mutate it, and nothing here does. The input
+    is never mutated either.
 
     Kept: ``type`` (one lower-case name), ``properties``, ``required`` (only
     names present in ``properties``), ``items``, ``enum`` (strings; ``const``
@@ -89,6 +100,28 @@ def clean_schema(schema: Any) -> Any:
     """
     if not isinstance(schema, Mapping):
         return copy.deepcopy(schema)
+    key = _cache_key(schema)
+    if key is None:
+        return _clean_root(schema)
+    return _cleaned(key)
+
+
+def _cache_key(schema: Mapping[str, Any]) -> bytes | None:
+    """The schema's exact JSON text, when it is JSON and small enough to keep."""
+    try:
+        key = orjson.dumps(schema)
+    except TypeError:
+        return None
+    return key if len(key) <= CACHED_SCHEMA_BYTES else None
+
+
+@functools.lru_cache(maxsize=CACHED_SCHEMAS)
+def _cleaned(key: bytes) -> Any:
+    """``_clean_root`` of the schema that ``key`` spells, memoised."""
+    return _clean_root(orjson.loads(key))
+
+
+def _clean_root(schema: Mapping[str, Any]) -> Any:
     refs = _Refs(root=schema, defs=_collect_defs(schema, {}))
     return _clean_node(schema, refs, ())
 

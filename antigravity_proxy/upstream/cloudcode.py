@@ -21,6 +21,7 @@ from typing import Any, Final
 
 import requests
 
+from antigravity_proxy import json_codec
 from antigravity_proxy.config import UpstreamConfig
 from antigravity_proxy.errors import (
     GatewayError,
@@ -103,7 +104,7 @@ class CloudCodeClient:
         not usable as quota projects, and the upstream answers 403 to the header
         while accepting the same request without it.
         """
-        data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+        data = json_codec.dumps(body)
         headers = {**self.headers(access_token, project), **(extra_headers or {})}
         try:
             return self._over_bases(method, data, headers, stream)

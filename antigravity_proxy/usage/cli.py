@@ -84,8 +84,7 @@ def run(config: Config, args: argparse.Namespace) -> int:
         return 2
     conn = connect(config.home_dir / "usage.db")
     try:
-        groups = query.totals_by(conn, since, by)
-        total = query.grand_total(conn, since)
+        groups, total = query.summarize(conn, since, by)
     finally:
         conn.close()
     if args.json:

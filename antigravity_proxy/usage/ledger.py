@@ -40,6 +40,7 @@ PRUNE_INTERVAL: Final = 3600.0
 PRUNE_CHUNK: Final = 5000
 LIVE_INTERVAL: Final = 5.0
 LIVE_TTL: Final = 30.0
+CLOSE_TIMEOUT: Final = 20.0
 INSERT_SQL: Final = (
     f"INSERT INTO requests ({', '.join(ROW_COLUMNS)}) "
     f"VALUES ({', '.join('?' for _ in ROW_COLUMNS)})"
@@ -85,6 +86,7 @@ class Ledger:
         self.streams_open = 0
         self._queue: queue.Queue[object] = queue.Queue(options.queue_max)
         self._lock = threading.Lock()
+        self._readers = threading.local()
         self._thread: threading.Thread | None = None
         self._conn: sqlite3.Connection | None = None
         self._next_prune = 0.0
@@ -107,6 +109,14 @@ class Ledger:
         except queue.Full:
             self._failed([row], "the ledger queue is full")
 
+    def reader(self) -> sqlite3.Connection:
+        """This thread's connection for queries (``/metrics``, the status page)."""
+        conn: sqlite3.Connection | None = getattr(self._readers, "conn", None)
+        if conn is None:
+            conn = connect(self.path, self.options.busy_timeout)
+            self._readers.conn = conn
+        return conn
+
     def stream_opened(self) -> None:
         with self._lock:
             self.streams_open += 1
@@ -124,15 +134,32 @@ class Ledger:
         self._queue.put(done)
         done.wait(timeout)
 
-    def close(self) -> None:
+    def close(self, timeout: float = CLOSE_TIMEOUT) -> None:
+        """Write what is queued and stop; rows still queued after ``timeout``
+        (a database locked for that long) are counted as lost and logged."""
         thread, self._thread = self._thread, None
         if thread is not None and thread.is_alive():
             self._queue.put(_STOP)
-            thread.join(10)
+            thread.join(timeout)
+            if thread.is_alive():
+                self._give_up()
+                return
         self._drain()
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+
+    def _give_up(self) -> None:
+        lost: list[UsageRow] = []
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if isinstance(item, UsageRow):
+                lost.append(item)
+        if lost:
+            self._failed(lost, "the writer did not finish in time")
 
     def _run(self) -> None:
         while True:

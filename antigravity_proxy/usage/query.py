@@ -59,6 +59,13 @@ def totals_by(
     conn: sqlite3.Connection, since: float, by: Sequence[str] = ()
 ) -> list[Group]:
     """Totals of every request at or after ``since``, one group per key of ``by``."""
+    return summarize(conn, since, by)[0]
+
+
+def summarize(
+    conn: sqlite3.Connection, since: float, by: Sequence[str] = ()
+) -> tuple[list[Group], Totals]:
+    """The groups of ``totals_by`` and their grand total, in one pass."""
     for name in by:
         if name not in DIMENSIONS:
             raise ValueError(f"cannot group by {name!r}")
@@ -67,10 +74,12 @@ def totals_by(
     for row in _raw_rows(conn, since, first_full):
         vector = vectors.setdefault(_row_key(row, by), _zero())
         rollup.add_row(vector, row)
+    total = [sum(column) for column in zip(_zero(), *vectors.values(), strict=True)]
     groups = [
         Group(dict(zip(by, key, strict=True)), _totals(v)) for key, v in vectors.items()
     ]
-    return sorted(groups, key=lambda g: tuple(str(g.key[n]).zfill(12) for n in by))
+    groups.sort(key=lambda g: tuple(str(g.key[n]).zfill(12) for n in by))
+    return groups, _totals(total)
 
 
 def grand_total(conn: sqlite3.Connection, since: float) -> Totals:
@@ -103,7 +112,8 @@ def accounts_since(conn: sqlite3.Connection, since: float) -> dict[str, dict[str
             "output_tokens": t.output_tokens,
         }
     cursor = conn.execute(
-        "SELECT account, MAX(ts), status, error_kind FROM requests "
+        "SELECT account, MAX(ts), status, "
+        "CASE WHEN error_kind != '' THEN error_kind ELSE ending END FROM requests "
         "WHERE status >= 400 OR ending IN ('upstream_cut', 'timeout') "
         "GROUP BY account"
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 
 import pytest
@@ -11,6 +12,7 @@ from antigravity_proxy.cli import main
 from antigravity_proxy.usage.ledger import Ledger
 from antigravity_proxy.usage.row import UsageRow
 from tests.conftest import write_config
+from tests.usage_env import seed_box
 
 NOW = time.time()
 
@@ -103,3 +105,29 @@ def test_stats_table_is_readable(stats):
 def test_stats_rejects_bad_options(stats, args, message):
     code, _, err = stats(*args)
     assert code == 2 and message in err
+
+
+def test_accounts_list_shows_usage_today_and_cooldown_left(tmp_path, capsys):
+    home = tmp_path / "box"
+    config = write_config(home, {"proxy": {"api_key": "k" * 20}})
+    now = time.time()
+    rows = seed_box(home, now)
+    today = [r for r in rows if r.ts >= now - now % 86400]
+    code = main(["--config", str(config), "accounts", "list", "--json"])
+    listing = {a["id"]: a for a in json.loads(capsys.readouterr().out)}
+    assert code == 0
+    pro = listing["pro"]
+    assert pro["today"]["requests"] == sum(1 for r in today if r.account == "pro")
+    assert pro["today"]["input_tokens"] == sum(
+        r.input_tokens for r in today if r.account == "pro"
+    )
+    assert pro["last_error"]["status"] == 429
+    assert pro["last_error"]["error_kind"] == "rate_limited"
+    (cooling,) = pro["cooling_down"]
+    assert 200 < cooling["seconds_left"] <= 240
+    assert listing["ultra"]["quota"] == {"claude": 55, "gemini-3-flash": 80}
+    main(["--config", str(config), "accounts", "list"])
+    table = capsys.readouterr().out
+    assert "TODAY" in table.splitlines()[0] and "LAST ERROR" in table.splitlines()[0]
+    assert re.search(r"claude \S+ \S+ \(quota_exhausted\) [34]m \d+s left", table)
+    assert re.search(r"429 rate_limited \d{4}-", table)

@@ -414,8 +414,32 @@ def test_clean_schema_is_idempotent(schema):
 def test_clean_schema_output_shares_nothing_with_input():
     schema: dict[str, Any] = {"type": "object", "properties": {"a": {"type": "string"}}}
     cleaned = clean_schema(schema)
-    cleaned["properties"]["a"]["type"] = "integer"
-    assert schema["properties"]["a"]["type"] == "string"
+    assert cleaned["properties"] is not schema["properties"]
+    assert cleaned["properties"]["a"] is not schema["properties"]["a"]
+
+
+def test_clean_schema_reuses_the_result_for_a_schema_sent_again():
+    """Agents resend their tools every turn; an equal schema is cleaned once."""
+    first = {"type": "object", "properties": {"q": {"type": "string"}}}
+    again = copy.deepcopy(first)
+    other = {"type": "object", "properties": {"q": {"type": "integer"}}}
+    assert clean_schema(first) is clean_schema(again)
+    assert clean_schema(other) is not clean_schema(first)
+    assert clean_schema(other)["properties"]["q"]["type"] == "integer"
+
+
+def test_clean_schema_large_or_non_json_schemas_are_cleaned_uncached():
+    large = {
+        "type": "object",
+        "properties": {
+            f"p{i}": {"type": "string", "description": "x" * 100} for i in range(700)
+        },
+    }
+    assert clean_schema(large) is not clean_schema(large)
+    assert clean_schema(large) == clean_schema(copy.deepcopy(large))
+    wide = {"type": "integer", "maximum": 2**70}
+    assert clean_schema(wide) is not clean_schema(wide)
+    assert clean_schema(wide)["maximum"] == 2**70
 
 
 def test_clean_schema_deep_self_reference_stops():

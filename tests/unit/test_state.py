@@ -180,3 +180,26 @@ def test_state_purges_expired_rows_on_its_own(tmp_path):
     assert rows == [("new",)]
     sticky = sqlite3.connect(path).execute("SELECT session FROM sticky").fetchall()
     assert sticky == []
+
+
+def test_state_get_many_finds_live_keys_across_batches(tmp_path):
+    """One query per 500 keys; expired, missing and repeated keys are handled."""
+    clock = Clock()
+    state = make(tmp_path, clock)
+    for i in range(1200):
+        state.put("sig", f"call-{i}", f"v{i}", ttl=10 if i % 2 else 100)
+    state.put("other", "call-0", "elsewhere", ttl=100)
+    clock.now += 50
+    keys = [f"call-{i}" for i in range(1300)] + ["call-0", "call-0"]
+    found = state.get_many("sig", keys)
+    assert found == {f"call-{i}": f"v{i}" for i in range(0, 1200, 2)}
+    assert state.get_many("sig", []) == {}
+
+
+def test_state_get_many_on_an_unusable_database_finds_nothing(tmp_path):
+    state = make(tmp_path)
+    state.put("sig", "a", "1", ttl=100)
+    (tmp_path / "state.db").unlink()
+    (tmp_path / "state.db").mkdir()  # no longer openable as a database
+    state._disconnect()
+    assert state.get_many("sig", ["a"]) == {}

@@ -16,7 +16,6 @@ no such parts), thinking blocks whose signature is empty or not ours (see
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -59,9 +58,9 @@ def tool_names(messages: list[Any]) -> dict[str, str]:
     """tool_use id -> name for every well-formed ``tool_use`` block in history."""
     names: dict[str, str] = {}
     for message in messages:
-        content = message.get("content") if isinstance(message, Mapping) else None
+        content = message.get("content") if isinstance(message, dict) else None
         for block in content if isinstance(content, list) else []:
-            if isinstance(block, Mapping) and block.get("type") == "tool_use":
+            if isinstance(block, dict) and block.get("type") == "tool_use":
                 call_id, name = block.get("id"), block.get("name")
                 if isinstance(call_id, str) and isinstance(name, str):
                     names[call_id] = name
@@ -215,7 +214,9 @@ class _Turn:
     def tool_use(self, block: JsonObject, param: str) -> None:
         call_id = as_str(block.get("id"), f"{param}.id")
         name = as_str(block.get("name"), f"{param}.name")
-        args = copy.deepcopy(dict(as_object(block.get("input"), f"{param}.input")))
+        # A shallow copy: the upstream body shares the client's nested values,
+        # which nothing mutates, instead of copying a long history twice.
+        args = dict(as_object(block.get("input"), f"{param}.input"))
         part: Part = {"functionCall": {"name": name, "args": args, "id": call_id}}
         signature = self._call_signature(call_id)
         if signature is not None:

@@ -14,6 +14,7 @@ empty string, Anthropic's own signatures, garbage) decodes to None.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -21,6 +22,9 @@ from antigravity_proxy.protocols.sealed import seal, unseal
 
 SKIP_SIGNATURE: Final = "skip_thought_signature_validator"
 PLACEMENTS: Final = frozenset({"thought", "call", "text"})
+# Memory bound of the decode cache: at most this many tokens of at most this size.
+DECODED_CACHE_SIZE: Final = 1024
+CACHED_TOKEN_CHARS: Final = 16384
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +49,17 @@ def decode_signature(value: object) -> ThinkingSignature | None:
     blocks streamed without a signature, and history may hold blocks from
     Anthropic itself after a provider switch; neither may fail the request.
     """
+    if not isinstance(value, str):
+        return None
+    if len(value) > CACHED_TOKEN_CHARS:
+        return _decoded.__wrapped__(value)
+    return _decoded(value)
+
+
+@functools.lru_cache(maxsize=DECODED_CACHE_SIZE)
+def _decoded(value: str) -> ThinkingSignature | None:
+    """Memoised: a long session replays the same signed blocks on every turn,
+    and the planner and the translator both read each one."""
     try:
         payload = unseal(value)
     except RecursionError:  # a forged token nesting past the parser's limit
