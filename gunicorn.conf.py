@@ -5,6 +5,7 @@
 The values come from the same config file and code as ``antigravity-proxy serve``.
 """
 
+<<<<<<< HEAD
 import logging
 
 from antigravity_proxy.config import load_config
@@ -14,3 +15,12 @@ _config = load_config()
 globals().update(gunicorn_options(_config))
 logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 announce_auth(_config)
+=======
+from antigravity_proxy.banner import announce
+from antigravity_proxy.config import load_config
+from antigravity_proxy.server import gunicorn_options
+
+_config = load_config()
+globals().update(gunicorn_options(_config))
+when_ready = announce(_config)  # the start-up banner, as `serve` prints it
+>>>>>>> main

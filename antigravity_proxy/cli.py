@@ -100,6 +100,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--threads", type=int, help="threads per worker (default: server.threads)"
     )
+    serve.add_argument(
+        "--show-key",
+        action="store_true",
+        help="print the API key itself in the start-up banner "
+        "(default: only where it is kept)",
+    )
     serve.set_defaults(run=run_serve)
     routes = commands.add_parser("routes", help="print the route table as loaded")
     _json_flag(routes)
@@ -141,7 +147,7 @@ def run_serve(config: Config, args: argparse.Namespace) -> int:
     for route in routes_for(config):
         if route.enabled:
             resolve_handler(route.handler)
-    GatewayServer(config).run()
+    GatewayServer(config, show_key=args.show_key).run()
     return 0
 
 

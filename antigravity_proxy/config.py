@@ -147,6 +147,8 @@ class Config:
     routes_file: str = ""
     config_path: str = field(default="", metadata={"internal": True})
     config_created: bool = field(default=False, metadata={"internal": True})
+    # the ANTIGRAVITY_PROXY_* variables that set a value (for the start-up banner)
+    env_sources: tuple[str, ...] = field(default=(), metadata={"internal": True})
 
     @property
     def home_dir(self) -> Path:
@@ -199,7 +201,10 @@ def load_config(
     except ConfigError as exc:
         raise ConfigError(_explain(str(exc), cfg_path, env)) from None
     return dataclasses.replace(
-        config, config_path=str(cfg_path), config_created=create and not existed
+        config,
+        config_path=str(cfg_path),
+        config_created=create and not existed,
+        env_sources=tuple(var for var, _, _ in ENV_OVERRIDES if env.get(var)),
     )
 
 

@@ -219,6 +219,10 @@ class SQLiteState:
 
         self._run(query, None)
 
+    def close(self) -> None:
+        """Close this thread's connection (e.g. in gunicorn's master before a fork)."""
+        self._disconnect()
+
     def _write(self, sql: str, params: tuple[object, ...]) -> None:
         done = self._run(lambda conn: conn.execute(sql, params) is not None, False)
         if done and self.clock() >= self._next_purge:

@@ -1,6 +1,7 @@
 """How long an account rests after an upstream error, and why.
 
 This module owns the reading of Cloud Code error answers (status, headers, body)
+<<<<<<< HEAD
 into a `Cooldown`: a delay and a `Reason` for the (account, model quota group)
 pair (``blame.py`` says which statuses rest and when); and the reading of the
 rests recorded so far (`live_records`, `resting_until`). It is pure: the caller
@@ -8,12 +9,20 @@ keeps the consecutive-failure counter and the cooldown records (``state.py``),
 and passes ``failures``, the cap and the current time in. Structured fields are
 read first (``Retry-After``, ``google.rpc.RetryInfo``, ``google.rpc.ErrorInfo``);
 matching message text is confined to the one documented table `MESSAGE_TEXT_RULES`.
+=======
+into a `Cooldown`: a delay, a `Reason` and whether the whole account or only the
+requested model's quota group should rest; and the reading of the rests recorded
+so far (`live_records`, `resting_until`). It is pure: the caller keeps the
+consecutive-failure counter and the cooldown records (``state.py``), and passes
+``failures``, the cap and the current time in. Structured fields are read first
+(``Retry-After``, ``google.rpc.RetryInfo``, ``google.rpc.ErrorInfo``); message
+text is read only through the one documented table, ``upstream/message_text.py``.
+>>>>>>> main
 """
 
 from __future__ import annotations
 
 import email.utils
-import enum
 import json
 import math
 import re
@@ -22,13 +31,26 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final, Literal
 
+<<<<<<< HEAD
 from antigravity_proxy.accounts.blame import STATUS_RULES
+=======
+from antigravity_proxy.upstream.message_text import (
+    Reason as Reason,  # re-exported: a Cooldown's reason is read from here
+)
+from antigravity_proxy.upstream.message_text import (
+    TextMeaning,
+    first_match,
+    reason_in_text,
+    says,
+)
+>>>>>>> main
 
 Scope = Literal["account", "model"]
 Records = Mapping[str, tuple[float, str]]
 """Cooldown records as ``state.active_cooldowns`` gives them: key → (until, reason)."""
 
 
+<<<<<<< HEAD
 class Reason(enum.Enum):
     """Why the upstream refused, as far as its answer tells."""
 
@@ -99,6 +121,10 @@ COOLDOWN_STATUSES: Final[frozenset[int]] = frozenset(
 )
 """Statuses that can rest an (account, model group) pair: see ``blame.STATUS_RULES``
 for when (at once, or only once another account served the request)."""
+=======
+COOLDOWN_STATUSES: Final[frozenset[int]] = frozenset({404, 429, 500, 503, 529})
+"""Statuses that rest an account; others are the request's fault or transient."""
+>>>>>>> main
 
 QUOTA_BACKOFF_LADDER: Final[tuple[int, ...]] = (60, 300, 1800, 7200)
 CAPACITY_BACKOFF_LADDER: Final[tuple[int, ...]] = (5, 10, 15)
@@ -180,10 +206,7 @@ def _reason(status: int, error: Mapping[str, Any] | None, body: str) -> Reason:
         reason = _REASON_FROM_DETAIL.get(str(detail.get("reason")))
         if reason is not None:
             return reason
-    for rule in MESSAGE_TEXT_RULES:
-        if isinstance(rule.meaning, Reason) and rule.pattern.search(body):
-            return rule.meaning
-    return Reason.UNKNOWN
+    return reason_in_text(body) or Reason.UNKNOWN
 
 
 def _default_seconds(status: int, reason: Reason, body: str, failures: int) -> float:
@@ -192,7 +215,7 @@ def _default_seconds(status: int, reason: Reason, body: str, failures: int) -> f
     if reason is Reason.MODEL_CAPACITY_EXHAUSTED:
         return CAPACITY_BACKOFF_LADDER[min(failures, len(CAPACITY_BACKOFF_LADDER) - 1)]
     if reason is Reason.RATE_LIMIT_EXCEEDED:
-        return 30 if _matches(TextMeaning.RESOURCE_EXHAUSTED, body) else 5
+        return 30 if says(TextMeaning.RESOURCE_EXHAUSTED, body) else 5
     if reason is Reason.SERVER_ERROR:
         return 5 if status == 404 else 8
     return 60
@@ -207,7 +230,7 @@ def _explicit_delay(
     # Sources in order: the Retry-After header (delta-seconds, or an HTTP-date
     # when the caller passed its clock), RetryInfo.retryDelay,
     # ErrorInfo.metadata.quotaResetDelay, error.retry_after, then the DELAY rows
-    # of MESSAGE_TEXT_RULES. Whole seconds, rounded up.
+    # of message_text.MESSAGE_TEXT_RULES. Whole seconds, rounded up.
     for value in (
         _retry_after_header(headers, now),
         _detail_delay(error),
@@ -267,21 +290,11 @@ def _error_retry_after(error: Mapping[str, Any] | None) -> int | None:
 
 
 def _text_delay(body: str) -> int | None:
-    for rule in MESSAGE_TEXT_RULES:
-        if rule.meaning is not TextMeaning.DELAY:
-            continue
-        match = rule.pattern.search(body)
-        if match is not None:
-            *minutes, seconds = (_ceil(Decimal(group)) for group in match.groups())
-            return _ceil(Decimal(sum(minutes) * 60 + seconds))
-    return None
-
-
-def _matches(meaning: TextMeaning, body: str) -> bool:
-    return any(
-        rule.meaning is meaning and rule.pattern.search(body)
-        for rule in MESSAGE_TEXT_RULES
-    )
+    match = first_match(TextMeaning.DELAY, body)
+    if match is None:
+        return None
+    *minutes, seconds = (_ceil(Decimal(group)) for group in match.groups())
+    return _ceil(Decimal(sum(minutes) * 60 + seconds))
 
 
 def parse_duration(text: str) -> float | None:

@@ -34,6 +34,7 @@ from antigravity_proxy.protocols.anthropic.types import MessagesContext
 from antigravity_proxy.services import Services
 from antigravity_proxy.sessions import session_key
 from antigravity_proxy.state import SharedState
+from antigravity_proxy.upstream.message_text import TextMeaning, says
 
 SIGNATURE_NAMESPACE: Final = "anthropic-signature"
 CLAUDE_CODE_BETA: Final = "claude-code-20250219"
@@ -126,7 +127,7 @@ def prompt_too_long(err: GatewayError) -> GatewayError:
     counts = err.prompt_too_long if isinstance(err, UpstreamStatus) else None
     if counts is None:
         return err
-    if err.message.lower().startswith(PROMPT_TOO_LONG):
+    if says(TextMeaning.ANTHROPIC_WORDING, err.message):
         return InvalidRequest(err.message)
     used, limit = counts
     if used is not None and limit is not None:

@@ -45,6 +45,7 @@ def run_gateway(
     threads: int = 8,
     env=None,
     host: str = "127.0.0.1",
+    args: tuple[str, ...] = (),
 ):
     """Start `antigravity-proxy serve`, wait for /healthz, stop it with SIGTERM."""
     data = dict(data)
@@ -72,6 +73,7 @@ def run_gateway(
         str(workers),
         "--threads",
         str(threads),
+        *args,
     ]
     with open(log, "wb") as log_file:
         process = subprocess.Popen(
