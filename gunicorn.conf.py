@@ -5,17 +5,6 @@
 The values come from the same config file and code as ``antigravity-proxy serve``.
 """
 
-<<<<<<< HEAD
-import logging
-
-from antigravity_proxy.config import load_config
-from antigravity_proxy.server import announce_auth, gunicorn_options
-
-_config = load_config()
-globals().update(gunicorn_options(_config))
-logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-announce_auth(_config)
-=======
 from antigravity_proxy.banner import announce
 from antigravity_proxy.config import load_config
 from antigravity_proxy.server import gunicorn_options
@@ -23,4 +12,3 @@ from antigravity_proxy.server import gunicorn_options
 _config = load_config()
 globals().update(gunicorn_options(_config))
 when_ready = announce(_config)  # the start-up banner, as `serve` prints it
->>>>>>> main

@@ -7,20 +7,13 @@ who run ``gunicorn`` themselves.
 
 from __future__ import annotations
 
-import logging
 from typing import Any, Final
 
 from gunicorn.app.base import BaseApplication
 
-<<<<<<< HEAD
-from antigravity_proxy.auth import effective_mode, is_loopback
-=======
 from antigravity_proxy.banner import announce
->>>>>>> main
 from antigravity_proxy.config import Config
 from antigravity_proxy.wsgi import create_app
-
-log = logging.getLogger(__name__)
 
 # The query string is left out: Gemini clients may carry the key in ``?key=``.
 ACCESS_LOG_FORMAT: Final = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms "%(a)s"'
@@ -45,15 +38,6 @@ def gunicorn_options(config: Config) -> dict[str, Any]:
     }
 
 
-def announce_auth(config: Config) -> None:
-    """Log the auth mode in force and why (a warning when nothing needs a key
-    while the bind is reachable from the network)."""
-    mode, reason = effective_mode(config)
-    open_to_network = mode == "off" and not is_loopback(config.server.host)
-    level = logging.WARNING if open_to_network else logging.INFO
-    log.log(level, "auth mode %s (%s)", mode, reason)
-
-
 def _bracket(host: str) -> str:
     return f"[{host}]" if ":" in host and not host.startswith("[") else host
 
@@ -73,11 +57,7 @@ class GatewayServer(BaseApplication):  # type: ignore[misc]
     def load_config(self) -> None:
         for key, value in gunicorn_options(self.config).items():
             self.cfg.set(key, value)
-<<<<<<< HEAD
-        announce_auth(self.config)
-=======
         self.cfg.set("when_ready", announce(self.config, show_key=self.show_key))
->>>>>>> main
 
     def load(self) -> Any:
         return create_app(self.config)

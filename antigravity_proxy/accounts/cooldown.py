@@ -1,23 +1,14 @@
 """How long an account rests after an upstream error, and why.
 
 This module owns the reading of Cloud Code error answers (status, headers, body)
-<<<<<<< HEAD
 into a `Cooldown`: a delay and a `Reason` for the (account, model quota group)
 pair (``blame.py`` says which statuses rest and when); and the reading of the
 rests recorded so far (`live_records`, `resting_until`). It is pure: the caller
 keeps the consecutive-failure counter and the cooldown records (``state.py``),
 and passes ``failures``, the cap and the current time in. Structured fields are
 read first (``Retry-After``, ``google.rpc.RetryInfo``, ``google.rpc.ErrorInfo``);
-matching message text is confined to the one documented table `MESSAGE_TEXT_RULES`.
-=======
-into a `Cooldown`: a delay, a `Reason` and whether the whole account or only the
-requested model's quota group should rest; and the reading of the rests recorded
-so far (`live_records`, `resting_until`). It is pure: the caller keeps the
-consecutive-failure counter and the cooldown records (``state.py``), and passes
-``failures``, the cap and the current time in. Structured fields are read first
-(``Retry-After``, ``google.rpc.RetryInfo``, ``google.rpc.ErrorInfo``); message
-text is read only through the one documented table, ``upstream/message_text.py``.
->>>>>>> main
+message text is read only through the one documented table,
+``upstream/message_text.py``.
 """
 
 from __future__ import annotations
@@ -31,9 +22,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final, Literal
 
-<<<<<<< HEAD
 from antigravity_proxy.accounts.blame import STATUS_RULES
-=======
 from antigravity_proxy.upstream.message_text import (
     Reason as Reason,  # re-exported: a Cooldown's reason is read from here
 )
@@ -43,76 +32,11 @@ from antigravity_proxy.upstream.message_text import (
     reason_in_text,
     says,
 )
->>>>>>> main
 
 Scope = Literal["account", "model"]
 Records = Mapping[str, tuple[float, str]]
 """Cooldown records as ``state.active_cooldowns`` gives them: key → (until, reason)."""
 
-
-<<<<<<< HEAD
-class Reason(enum.Enum):
-    """Why the upstream refused, as far as its answer tells."""
-
-    QUOTA_EXHAUSTED = "QUOTA_EXHAUSTED"
-    RATE_LIMIT_EXCEEDED = "RATE_LIMIT_EXCEEDED"
-    MODEL_CAPACITY_EXHAUSTED = "MODEL_CAPACITY_EXHAUSTED"
-    SERVER_ERROR = "SERVER_ERROR"
-    UNKNOWN = "UNKNOWN"
-
-
-class TextMeaning(enum.Enum):
-    """What a match of a `MESSAGE_TEXT_RULES` row means, when not a `Reason`."""
-
-    DELAY = "delay"
-    """The groups are the wait: ``(seconds)`` or ``(minutes, seconds)``."""
-    RESOURCE_EXHAUSTED = "resource_exhausted"
-    """A rate limit worded as exhaustion: rests 30 s instead of 5 s."""
-
-
-@dataclass(frozen=True, slots=True)
-class TextRule:
-    """One row of `MESSAGE_TEXT_RULES`: a pattern and what a match means."""
-
-    meaning: Reason | TextMeaning
-    pattern: re.Pattern[str]
-
-
-def _rule(meaning: Reason | TextMeaning, pattern: str) -> TextRule:
-    return TextRule(meaning, re.compile(pattern, re.IGNORECASE | re.DOTALL))
-
-
-_EXPLICIT_QUOTA = r"quota_exhausted|quotaresetdelay|quota reset|quota limit|per day"
-
-MESSAGE_TEXT_RULES: Final[tuple[TextRule, ...]] = (
-    _rule(Reason.MODEL_CAPACITY_EXHAUSTED, r"model_capacity"),
-    _rule(Reason.RATE_LIMIT_EXCEEDED, r"per minute|rate limit|too many requests"),
-    _rule(
-        Reason.RATE_LIMIT_EXCEEDED,
-        rf"^(?!.*(?:{_EXPLICIT_QUOTA}|daily quota))"
-        r".*(?:resource has been exhausted|resource_exhausted)",
-    ),
-    _rule(Reason.QUOTA_EXHAUSTED, rf"{_EXPLICIT_QUOTA}|daily quota|exhausted|quota"),
-    _rule(
-        TextMeaning.RESOURCE_EXHAUSTED,
-        r"resource has been exhausted|resource_exhausted",
-    ),
-    _rule(TextMeaning.DELAY, r"try again in (\d+)m\s*(\d+)s"),
-    _rule(TextMeaning.DELAY, r"(?:try again in|backoff for|wait)\s*(\d+)s"),
-    _rule(TextMeaning.DELAY, r"quota will reset in (\d+) second"),
-    _rule(TextMeaning.DELAY, r"retry after (\d+) second"),
-    _rule(TextMeaning.DELAY, r"\(wait (\d+)s\)"),
-)
-"""The only place where the wording of an upstream error decides anything.
-
-Why text at all: a 429 from Cloud Code does not always carry a structured
-``ErrorInfo.reason`` (bare ``RESOURCE_EXHAUSTED`` answers, answers relayed from
-the model backends, HTML from a front end), and some state their wait only in
-prose. Rows are tried in order, and for a `Reason` the first match wins, so the
-per-minute wording beats the word "quota" in ``Quota limit 'Tokens per minute'
-exceeded``, and a bare "resource exhausted" is a short rate limit unless an
-explicit quota marker says otherwise. Bodies are matched case-insensitively.
-"""
 
 COOLDOWN_STATUSES: Final[frozenset[int]] = frozenset(
     status
@@ -121,10 +45,6 @@ COOLDOWN_STATUSES: Final[frozenset[int]] = frozenset(
 )
 """Statuses that can rest an (account, model group) pair: see ``blame.STATUS_RULES``
 for when (at once, or only once another account served the request)."""
-=======
-COOLDOWN_STATUSES: Final[frozenset[int]] = frozenset({404, 429, 500, 503, 529})
-"""Statuses that rest an account; others are the request's fault or transient."""
->>>>>>> main
 
 QUOTA_BACKOFF_LADDER: Final[tuple[int, ...]] = (60, 300, 1800, 7200)
 CAPACITY_BACKOFF_LADDER: Final[tuple[int, ...]] = (5, 10, 15)
