@@ -8,7 +8,7 @@ PIP    := $(PY) -m pip install --quiet --disable-pip-version-check
 RUN_STAMP := $(VENV)/.run-stamp
 DEV_STAMP := $(VENV)/.dev-stamp
 
-.PHONY: install run test lint bench clean
+.PHONY: install run demo test lint bench clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,11 @@ install: $(DEV_STAMP)
 
 run: $(RUN_STAMP)
 	$(VENV)/bin/antigravity-proxy serve
+
+# A first answer without a Google account: the loopback fake upstream, one
+# account added, the real gateway, one request (tests/fakes/demo.py).
+demo: install
+	$(PY) -m tests.fakes.demo
 
 # Every test, with branch coverage that must stay at 100% on the pure
 # translators and the SSE codec (STYLE.md).

@@ -20,6 +20,9 @@ server:
   threads: 32
 proxy:
   api_key: {api_key}
+  # One named key per teammate ({{name: alice, key: sk-...}}); the name is logged.
+  # Manage them with "antigravity-proxy keys add NAME | list | revoke NAME".
+  api_keys: []
   auth_mode: auto            # off | strict | all_except_health | auto
   allow_lan_access: false
   max_body_bytes: 104857600
@@ -38,6 +41,9 @@ accounts:
 model_mapping: {{}}
 anthropic:
   background_model: gemini-2.5-flash   # Claude Code's title/summary requests; "" = off
+openai:
+  responses_store_max_response_bytes: 8388608  # larger: not stored
+  responses_store_max_total_bytes: 134217728   # all together; oldest evicted
 audio:
   max_bytes: 15728640
 zai:
