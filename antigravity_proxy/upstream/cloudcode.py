@@ -15,7 +15,7 @@ import logging
 import threading
 import urllib.request
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Final
 
 import requests
@@ -31,6 +31,7 @@ from antigravity_proxy.errors import (
 )
 from antigravity_proxy.sse import SSEDecoder
 from antigravity_proxy.upstream.message_text import TextMeaning, first_match, says
+from antigravity_proxy.upstream.watch import SILENCE
 
 log = logging.getLogger(__name__)
 
@@ -141,6 +142,7 @@ class CloudCodeClient:
             if response.ok:
                 return response
             last = _status_error(response)
+            last.base_url = base
             if not _try_next_base(response.status_code):
                 raise last
             log.warning(
@@ -167,19 +169,28 @@ def json_body(response: requests.Response, method: str) -> Any:
             ) from exc
 
 
-def iter_events(response: requests.Response) -> Iterator[Any]:
+def iter_events(
+    response: requests.Response, chunks: Iterable[bytes] | None = None
+) -> Iterator[Any]:
     """Parsed JSON of each SSE event, as soon as its bytes arrive.
 
     Why ``chunk_size=None``: it yields whatever the socket delivered; the default
     of 1 would read one byte per call. A cut or a read timeout mid-stream becomes
     an ``UpstreamError``; ``[DONE]`` and unparsable events are skipped, but a 2xx
     that carried no readable event at all (an HTML page, broken JSON) is an
-    ``UpstreamError`` too, not an empty answer.
+    ``UpstreamError`` too, not an empty answer. ``chunks`` replaces the body's own
+    chunks (``upstream.watch``); an empty chunk there is a tick of silence, passed
+    on as ``SILENCE``.
     """
     decoder = SSEDecoder()
     readable = 0
     try:
-        for chunk in response.iter_content(chunk_size=None):
+        for chunk in (
+            response.iter_content(chunk_size=None) if chunks is None else chunks
+        ):
+            if not chunk:
+                yield SILENCE
+                continue
             for event in _parsed(decoder.feed(chunk)):
                 readable += 1
                 yield event
@@ -202,6 +213,11 @@ def _parsed(events: list[Any]) -> Iterator[Any]:
             yield event.json()
         except ValueError:
             log.warning("skipping an upstream SSE event that is not JSON")
+
+
+def base_of(url: str | None) -> str:
+    """``https://host/v1internal:method?alt=sse`` -> ``https://host/v1internal``."""
+    return (url or "").partition("?")[0].rpartition(":")[0] if url else ""
 
 
 def client_version(user_agent: str) -> str:
