@@ -87,6 +87,11 @@ def _order(value: object) -> tuple[int, str | int]:
     return (0, value) if isinstance(value, int) else (1, str(value))
 
 
+def no_totals() -> Totals:
+    """The totals of an empty ledger."""
+    return _totals(_zero())
+
+
 def grand_total(conn: sqlite3.Connection, since: float) -> Totals:
     groups = totals_by(conn, since)
     return groups[0].totals if groups else _totals(_zero())
