@@ -3,8 +3,8 @@
 ``record`` is measured where a request pays for it: in the request thread, the
 ``on_finish`` hook mapping a finished ``Exchange`` to a row and queuing it, while
 the ledger's writer thread writes the previous rows to SQLite (so GIL contention
-is included). ``stats --since 30d`` runs the real CLI in-process over a ledger of 1,000,000 rows spread
-over 30 days across 4 accounts, 4 models and 4 clients.
+is included). ``stats --since 30d`` runs the real CLI in-process over a ledger of
+1,000,000 rows spread over 30 days across 4 accounts, 4 models and 4 clients.
 """
 
 from __future__ import annotations
