@@ -68,7 +68,7 @@ def finished_exchange(i: int) -> Exchange:
     exchange.describe(("claude-sonnet-4-6", "claude-sonnet-4-6-thinking"), True)
     exchange.attempts.append(Attempt("acct-a", "http://up", 200, "ok", 0.3))
     exchange.account = "acct-a"
-    exchange.usage.record({"promptTokenCount": 1200, "candidatesTokenCount": 300})
+    exchange.usage.input_tokens, exchange.usage.output_tokens = 1200, 300
     exchange.status = 200
     exchange.first_byte = exchange.started + 0.3
     exchange.ended = exchange.started + 1.0

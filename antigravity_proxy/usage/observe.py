@@ -4,7 +4,8 @@
 an ``on_finish`` hook that maps the finished ``Exchange`` to a ledger row and
 queues it (the request thread pays one mapping and one ``put_nowait``), and it
 counts the streaming responses open now for ``/metrics``. Requests to the
-observation routes themselves (health, metrics, status page) and CORS
+observation routes themselves (health, metrics, status page and its data, also
+when refused for a missing key), the browser's favicon request and CORS
 preflights are not recorded: a scraper would otherwise fill the ledger.
 """
 
@@ -30,6 +31,18 @@ UNRECORDED_ROUTES: Final = frozenset(
 )
 
 
+UNRECORDED_PATHS: Final = frozenset(
+    {"/healthz", "/metrics", "/", "/status", "/status/data", "/favicon.ico"}
+)
+
+
+def is_recorded(exchange: Exchange) -> bool:
+    return (
+        exchange.route not in UNRECORDED_ROUTES
+        and exchange.path not in UNRECORDED_PATHS
+    )
+
+
 class UsageMiddleware:
     def __init__(self, app: WSGIApplication, ledger: Ledger) -> None:
         self.app = app
@@ -44,7 +57,7 @@ class UsageMiddleware:
             api_client = environ.get("HTTP_X_GOOG_API_CLIENT", "")
 
             def record(finished: Exchange) -> None:
-                if finished.route not in UNRECORDED_ROUTES:
+                if is_recorded(finished):
                     row = row_from_exchange(finished, user_agent, api_client)
                     self.ledger.record(row)
 

@@ -43,6 +43,8 @@ def test_requests_become_rows_but_observation_routes_do_not(make_config, tmp_pat
     client.get("/metrics", headers=key, buffered=True)
     client.get("/status", buffered=True)
     client.get("/status/data", headers=key, buffered=True)
+    client.get("/status/data", buffered=True)  # 401
+    client.get("/favicon.ico", buffered=True)
     client.options("/v1/models", buffered=True)
     ledger = find_ledger(app)
     ledger.flush()

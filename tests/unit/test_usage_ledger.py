@@ -71,14 +71,9 @@ def finished_exchange(**changes) -> Exchange:
     exchange.received_at = 1000.0
     exchange.started = 50.0
     exchange.first_byte = 50.25
-    exchange.usage.record(
-        {
-            "promptTokenCount": 12,
-            "candidatesTokenCount": 34,
-            "cachedContentTokenCount": 5,
-            "thoughtsTokenCount": 7,
-        }
-    )
+    usage = exchange.usage
+    usage.input_tokens, usage.output_tokens = 12, 34
+    usage.cached_tokens, usage.thinking_tokens = 5, 7
     exchange.status = 200
     exchange.bytes_out = 2000
     for name, value in changes.items():
