@@ -17,7 +17,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any, Final
 
-from antigravity_proxy import __version__
+from antigravity_proxy import __version__, logsafe
 from antigravity_proxy.accounts import cli as accounts_cli
 from antigravity_proxy.config import Config, ConfigError, load_config
 from antigravity_proxy.handlers import mcp
@@ -66,6 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    logsafe.install()
     try:
         serving = args.command == "serve"
         config = load_config(getattr(args, "config", None), create=serving)
@@ -100,6 +101,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--threads", type=int, help="threads per worker (default: server.threads)"
     )
+    serve.add_argument(
+        "--show-key",
+        action="store_true",
+        help="print the API key itself in the start-up banner "
+        "(default: only where it is kept)",
+    )
     serve.set_defaults(run=run_serve)
     routes = commands.add_parser("routes", help="print the route table as loaded")
     _json_flag(routes)
@@ -132,7 +139,7 @@ def run_serve(config: Config, args: argparse.Namespace) -> int:
     for route in routes_for(config):
         if route.enabled:
             resolve_handler(route.handler)
-    GatewayServer(config).run()
+    GatewayServer(config, show_key=args.show_key).run()
     return 0
 
 

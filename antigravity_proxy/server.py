@@ -11,6 +11,7 @@ from typing import Any, Final
 
 from gunicorn.app.base import BaseApplication
 
+from antigravity_proxy.banner import announce
 from antigravity_proxy.config import Config
 from antigravity_proxy.wsgi import create_app
 
@@ -42,15 +43,21 @@ def _bracket(host: str) -> str:
 
 
 class GatewayServer(BaseApplication):  # type: ignore[misc]
-    """gunicorn embedded: the master validates config; each worker builds the app."""
+    """gunicorn embedded: the master validates config; each worker builds the app.
 
-    def __init__(self, config: Config) -> None:
+    Once the sockets listen, the master prints the start-up banner (``banner``);
+    ``show_key`` puts the API key itself in it.
+    """
+
+    def __init__(self, config: Config, *, show_key: bool = False) -> None:
         self.config = config
+        self.show_key = show_key
         super().__init__()
 
     def load_config(self) -> None:
         for key, value in gunicorn_options(self.config).items():
             self.cfg.set(key, value)
+        self.cfg.set("when_ready", announce(self.config, show_key=self.show_key))
 
     def load(self) -> Any:
         return create_app(self.config)

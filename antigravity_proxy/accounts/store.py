@@ -157,6 +157,10 @@ def validate_id(account_id: str) -> str:
     return account_id
 
 
+# How long an unchanged accounts directory is trusted without a stat per file.
+SNAPSHOT_SECONDS: Final = 1.0
+
+
 class AccountStore:
     """The ``accounts`` directory: one JSON file per account.
 
@@ -165,11 +169,17 @@ class AccountStore:
     """
 
     def __init__(
-        self, directory: Path, *, clock: Callable[[], float] = time.time
+        self,
+        directory: Path,
+        *,
+        clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._directory = directory
         self._clock = clock
+        self._monotonic = monotonic
         self._cache: dict[str, tuple[tuple[int, int, int], Account]] = {}
+        self._snapshot: tuple[tuple[int, int], float, list[Account]] | None = None
 
     def ids(self) -> list[str]:
         """Ids of the account files present, sorted; temp and lock files ignored."""
@@ -205,7 +215,28 @@ class AccountStore:
         return self._read(self._path(account_id))
 
     def all(self) -> list[Account]:
-        """Every readable account; a bad file is logged by name and skipped."""
+        """Every readable account; a bad file is logged by name and skipped.
+
+        Why a snapshot: every request chooses among all accounts, and listing
+        the directory plus a ``stat`` per file cost more than the choice. Every
+        write here is an atomic rename, which changes the directory's mtime, so
+        an unchanged directory means unchanged files; a file edited in place by
+        hand is still seen within ``SNAPSHOT_SECONDS``.
+        """
+        try:
+            info = self._directory.stat()
+        except FileNotFoundError:
+            return []
+        version = (info.st_ino, info.st_mtime_ns)
+        now = self._monotonic()
+        snapshot = self._snapshot
+        if snapshot is not None and snapshot[0] == version and now < snapshot[1]:
+            return list(snapshot[2])
+        accounts = self._scan()
+        self._snapshot = (version, now + SNAPSHOT_SECONDS, accounts)
+        return list(accounts)
+
+    def _scan(self) -> list[Account]:
         accounts: list[Account] = []
         for account_id in self.ids():
             try:

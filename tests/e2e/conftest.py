@@ -38,7 +38,13 @@ class Gateway:
 
 @contextmanager
 def run_gateway(
-    home: Path, data: dict, *, workers: int = 1, threads: int = 8, env=None
+    home: Path,
+    data: dict,
+    *,
+    workers: int = 1,
+    threads: int = 8,
+    env=None,
+    args: tuple[str, ...] = (),
 ):
     """Start `antigravity-proxy serve`, wait for /healthz, stop it with SIGTERM."""
     data = dict(data)
@@ -66,6 +72,7 @@ def run_gateway(
         str(workers),
         "--threads",
         str(threads),
+        *args,
     ]
     with open(log, "wb") as log_file:
         process = subprocess.Popen(

@@ -35,3 +35,34 @@ def test_store_cache_sees_same_size_rewrite(tmp_path):
     assert store.get("a").access_token == "t1"
     store.update("a", lambda raw: raw["token"].update(access_token="t2"))
     assert store.get("a").access_token == "t2"
+
+
+class Ticks:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_store_all_snapshot_follows_every_kind_of_change(tmp_path):
+    """Writes, new and removed files show at once; a hand edit within a second."""
+    (tmp_path / "a.json").write_text(json.dumps(RAW))
+    ticks = Ticks()
+    reader = AccountStore(tmp_path, monotonic=ticks)
+    writer = AccountStore(tmp_path)
+    assert [a.disabled for a in reader.all()] == [False]
+    writer.update("a", lambda raw: disable(raw, "invalid_grant: x", 5))
+    assert [a.disabled for a in reader.all()] == [True]
+    (tmp_path / "b.json").write_text(json.dumps({**RAW, "id": "b", "email": "b@x"}))
+    assert [a.id for a in reader.all()] == ["a", "b"]
+    (tmp_path / "b.json").unlink()
+    assert [a.id for a in reader.all()] == ["a"]
+    edited = {**RAW, "token": {**RAW["token"], "access_token": "by-hand-longer"}}
+    (tmp_path / "a.json").write_text(json.dumps(edited))  # in place: dir unchanged
+    ticks.now += 1.01
+    assert [a.access_token for a in reader.all()] == ["by-hand-longer"]
+
+
+def test_store_all_of_a_missing_directory_is_empty(tmp_path):
+    assert AccountStore(tmp_path / "absent").all() == []
