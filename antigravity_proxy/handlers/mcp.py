@@ -15,8 +15,7 @@ from werkzeug.wrappers import Request, Response
 
 from antigravity_proxy.config import Config
 from antigravity_proxy.errors import InvalidRequest, NotFoundError
-from antigravity_proxy.mcp.jsonrpc import RpcError
-from antigravity_proxy.mcp.server import VisionServer, check_origin, rpc_error_response
+from antigravity_proxy.mcp.server import VisionServer, check_origin
 from antigravity_proxy.mcp.sessions import SessionStore
 from antigravity_proxy.services import Services
 from antigravity_proxy.upstream import zai
@@ -68,10 +67,7 @@ def _require(config: Config, handler: str) -> None:
 
 
 def _proxy(config: Config, server: str, request: Request) -> Response:
-    try:
-        check_origin(config, request)
-    except RpcError as err:
-        return rpc_error_response(err)
+    check_origin(config, request)
     length = request.content_length
     chunked = "chunked" in request.headers.get("Transfer-Encoding", "").lower()
     body = zai.Upload(request.stream, length) if length or chunked else None

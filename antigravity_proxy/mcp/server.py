@@ -26,14 +26,14 @@ from antigravity_proxy.config import Config
 from antigravity_proxy.errors import InvalidRequest
 from antigravity_proxy.http import dumps, json_response, loads_strict, read_body
 from antigravity_proxy.mcp import jsonrpc, vision
-from antigravity_proxy.mcp.jsonrpc import (
+from antigravity_proxy.mcp.jsonrpc import Incoming
+from antigravity_proxy.mcp.sessions import Session, SessionStore
+from antigravity_proxy.protocols.mcp.errors import (
     INVALID_REQUEST,
     METHOD_NOT_FOUND,
     PARSE_ERROR,
-    Incoming,
     RpcError,
 )
-from antigravity_proxy.mcp.sessions import Session, SessionStore
 from antigravity_proxy.streaming import stream_response
 
 SUPPORTED_VERSIONS: Final = ("2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25")
@@ -76,18 +76,19 @@ class VisionServer:
         self.sleep = sleep
 
     def respond(self, request: Request) -> Response:
+        """The answer to one exchange; a transport failure raises ``RpcError``,
+        which the app renders as a JSON-RPC error with its status."""
         methods = {"POST": self._post, "GET": self._get, "DELETE": self._delete}
         handler = methods.get(request.method)
         if handler is None:
-            return rpc_error_response(
-                RpcError(INVALID_REQUEST, "Method Not Allowed", status=405),
-                {"Allow": ALLOWED_METHODS},
+            raise RpcError(
+                INVALID_REQUEST,
+                "Method Not Allowed",
+                status=405,
+                headers={"Allow": ALLOWED_METHODS},
             )
-        try:
-            check_origin(self.config, request)
-            return handler(request)
-        except RpcError as err:
-            return rpc_error_response(err)
+        check_origin(self.config, request)
+        return handler(request)
 
     def _post(self, request: Request) -> Response:
         call = jsonrpc.incoming(_decoded(read_body(request)))
@@ -118,7 +119,7 @@ class VisionServer:
         try:
             return jsonrpc.result(call.id, self._run(call.method, call.params))
         except RpcError as err:
-            return jsonrpc.error(call.id, err.code, err.message)
+            return jsonrpc.error(call.id, err.rpc_code, err.message)
 
     def _run(self, method: str, params: Mapping[str, Any]) -> Mapping[str, Any]:
         if method == "ping":
@@ -247,11 +248,3 @@ def _reply(request: Request, message: Mapping[str, Any], session_id: str) -> Res
 def _accepts_json(accept: str) -> bool:
     types = {part.split(";")[0].strip().lower() for part in accept.split(",")}
     return bool(types & {"application/json", "application/*", "*/*"})
-
-
-def rpc_error_response(
-    err: RpcError, headers: Mapping[str, str] | None = None
-) -> Response:
-    return json_response(
-        jsonrpc.error(None, err.code, err.message), err.status, headers
-    )

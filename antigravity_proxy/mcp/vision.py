@@ -17,8 +17,8 @@ from typing import Any, Final
 
 from antigravity_proxy.config import Config
 from antigravity_proxy.errors import GatewayError
-from antigravity_proxy.mcp.jsonrpc import INVALID_PARAMS, RpcError
 from antigravity_proxy.mcp.sources import MediaKind, SourceError, media_part
+from antigravity_proxy.protocols.mcp.errors import INVALID_PARAMS, RpcError
 from antigravity_proxy.upstream import zai
 
 VISION_MODEL: Final = "glm-4.6v"

@@ -536,3 +536,24 @@ def test_keepalive_stream_ends_when_the_session_ends(tmp_path):
     assert next(stream) == b": keepalive\n\n"
     sessions.end(session.id)
     assert list(stream) == []
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "headers", "status"),
+    [
+        ("put", VISION, {}, 405),
+        ("post", VISION, {"Origin": "http://evil.test"}, 403),
+        ("post", "/mcp/web_reader/mcp", {"Origin": "http://evil.test"}, 403),
+        ("get", VISION, {"Accept": "text/event-stream"}, 400),
+    ],
+)
+def test_mcp_transport_errors_carry_the_request_id(
+    vision_client, method, path, headers, status
+):
+    """MCP failures go through the app's one error seam, like every protocol's."""
+    response = getattr(vision_client, method)(
+        path, json=INIT, headers={**headers, "X-Request-Id": "req-mcp-1"}
+    )
+    assert response.status_code == status
+    assert response.headers["X-Request-Id"] == "req-mcp-1"
+    assert response.json["error"]["data"] == {"request_id": "req-mcp-1"}

@@ -9,8 +9,13 @@ import pytest
 
 from antigravity_proxy.config import Config, ZaiConfig, ZaiMcpConfig
 from antigravity_proxy.mcp import jsonrpc, vision
-from antigravity_proxy.mcp.jsonrpc import Incoming, RpcError, incoming
+from antigravity_proxy.mcp.jsonrpc import Incoming, incoming
 from antigravity_proxy.mcp.sources import SourceError, allowed_file, media_part
+from antigravity_proxy.protocols.mcp.errors import (
+    INVALID_PARAMS,
+    INVALID_REQUEST,
+    RpcError,
+)
 
 PNG = b"\x89PNG\r\n\x1a\nfake"
 
@@ -56,7 +61,7 @@ def test_incoming_classifies(message, expected):
 def test_incoming_rejects_invalid_requests(message):
     with pytest.raises(RpcError) as caught:
         incoming(message)
-    assert (caught.value.code, caught.value.status) == (jsonrpc.INVALID_REQUEST, 400)
+    assert (caught.value.rpc_code, caught.value.status) == (INVALID_REQUEST, 400)
 
 
 def test_result_and_error_messages():
@@ -274,7 +279,7 @@ def test_call_tool_protocol_errors():
     for params in ({}, {"name": 3}, {"name": "analyze_image", "arguments": []}):
         with pytest.raises(RpcError) as caught:
             vision.call_tool(zai_config(), params)
-        assert caught.value.code == jsonrpc.INVALID_PARAMS
+        assert caught.value.rpc_code == INVALID_PARAMS
     with pytest.raises(RpcError, match="Unknown tool: nope"):
         vision.call_tool(zai_config(), {"name": "nope"})
 
