@@ -30,7 +30,7 @@ from antigravity_proxy.errors import (
     UpstreamUnavailable,
 )
 from antigravity_proxy.streaming import STREAM_HEADERS
-from antigravity_proxy.upstream.cloudcode import ENVIRONMENT_PROXIES
+from antigravity_proxy.upstream.cloudcode import ENVIRONMENT_PROXIES, json_body
 from antigravity_proxy.zai_dispatch import model_for_zai
 
 log = logging.getLogger(__name__)
@@ -160,9 +160,9 @@ def forward_mcp(
 def vision_chat(config: Config, body: Mapping[str, Any]) -> dict[str, Any]:
     """POST ``<zai.vision_base_url>/chat/completions``; the parsed JSON answer.
 
-    Non-2xx answers and bodies that are not a JSON object raise
-    ``UpstreamStatus`` whose message names the status and the start of the body,
-    so the vision tool can report it to the model.
+    A non-2xx answer raises ``UpstreamStatus`` whose message names the status
+    and the start of the body, so the vision tool can report it to the model; a
+    2xx that is not a JSON object is an ``UpstreamError`` (``json_body``).
     """
     zai = _configured(config.zai)
     headers = {
@@ -172,25 +172,16 @@ def vision_chat(config: Config, body: Mapping[str, Any]) -> dict[str, Any]:
     }
     data = json.dumps(body, ensure_ascii=False).encode("utf-8")
     url = zai.vision_base_url.rstrip("/") + "/chat/completions"
-    with _send(config, "POST", url, headers=headers, data=data) as upstream:
+    upstream = _send(config, "POST", url, headers=headers, data=data)
+    if upstream.ok:
+        return json_body(upstream, "z.ai vision chat")
+    with upstream:
         text = _read_body(upstream).decode("utf-8", errors="replace")
-    if not upstream.ok:
-        raise UpstreamStatus(
-            upstream.status_code,
-            text,
-            message=f"z.ai vision answered HTTP {upstream.status_code}: {text[:500]}",
-        )
-    try:
-        answer = json.loads(text)
-    except ValueError as exc:
-        raise UpstreamStatus(
-            upstream.status_code, text, message="z.ai vision answered non-JSON"
-        ) from exc
-    if not isinstance(answer, dict):
-        raise UpstreamStatus(
-            upstream.status_code, text, message="z.ai vision answered a non-object"
-        )
-    return answer
+    raise UpstreamStatus(
+        upstream.status_code,
+        text,
+        message=f"z.ai vision answered HTTP {upstream.status_code}: {text[:500]}",
+    )
 
 
 def passthrough(upstream: requests.Response) -> Iterator[bytes]:

@@ -557,3 +557,17 @@ def test_mcp_transport_errors_carry_the_request_id(
     assert response.status_code == status
     assert response.headers["X-Request-Id"] == "req-mcp-1"
     assert response.json["error"]["data"] == {"request_id": "req-mcp-1"}
+
+
+def test_vision_tool_call_reports_a_non_object_answer(vision_client, fake_zai):
+    fake_zai.vision_reply = ["not", "an", "object"]
+    headers = open_session(vision_client)
+    arguments = {"image_source": "https://x.test/a.png", "prompt": "p"}
+    call = vision_client.post(
+        VISION,
+        json=rpc("tools/call", name="analyze_image", arguments=arguments),
+        headers=headers,
+    )
+    assert call.json["result"]["isError"] is True
+    text = call.json["result"]["content"][0]["text"]
+    assert text == "Error: upstream z.ai vision chat answered JSON list, not an object"
