@@ -10,13 +10,12 @@ wording Anthropic clients act on.
 from __future__ import annotations
 
 import base64
-import json
 import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from antigravity_proxy import signatures
+from antigravity_proxy import json_codec, signatures
 from antigravity_proxy.config import Config
 from antigravity_proxy.dispatch import Sent, UpstreamRequest
 from antigravity_proxy.errors import (
@@ -151,8 +150,8 @@ def conversation_key(body: Mapping[str, Any]) -> str | None:
 
 def _session_id(user_id: str) -> str:
     try:
-        parsed = json.loads(user_id)
-    except (ValueError, RecursionError):
+        parsed = json_codec.loads(user_id)
+    except json_codec.JsonError:
         return user_id
     session = parsed.get("session_id") if isinstance(parsed, dict) else None
     return session if isinstance(session, str) and session else user_id
