@@ -21,6 +21,7 @@ from antigravity_proxy.errors import GatewayError
 from antigravity_proxy.http import safe_headers
 from antigravity_proxy.protocols.gemini.chunk import TokenUsage
 from antigravity_proxy.upstream.cloudcode import iter_events
+from antigravity_proxy.upstream.zai import Relayed
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +84,20 @@ def collect(upstream: requests.Response) -> list[dict[str, Any]]:
     """Every event of an upstream stream, for a non-streaming client."""
     with upstream:
         return [event for event in iter_events(upstream) if isinstance(event, dict)]
+
+
+def relayed_response(answer: Relayed) -> Response:
+    """A z.ai answer as it came: status, its relayed headers, its body.
+
+    A body still arriving passes through chunk by chunk (an event stream also
+    gets the stream headers); a body read whole is sent as it is.
+    """
+    headers = {**STREAM_HEADERS, **answer.headers} if answer.stream else answer.headers
+    if isinstance(answer.body, bytes):
+        return Response(answer.body, status=answer.status, headers=headers)
+    return Response(
+        answer.body, status=answer.status, headers=headers, direct_passthrough=True
+    )
 
 
 def stream_response(

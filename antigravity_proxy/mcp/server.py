@@ -67,11 +67,13 @@ class VisionServer:
         self,
         config: Config,
         sessions: SessionStore,
+        zai: vision.VisionChat,
         timing: StreamTiming = StreamTiming(),
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.config = config
         self.sessions = sessions
+        self.zai = zai
         self.timing = timing
         self.sleep = sleep
 
@@ -127,7 +129,7 @@ class VisionServer:
         if method == "tools/list":
             return {"tools": vision.tool_specs()}
         if method == "tools/call":
-            return vision.call_tool(self.config, params)
+            return vision.call_tool(self.zai, self.config, params)
         raise RpcError(METHOD_NOT_FOUND, f"Method not found: {method}")
 
     def _get(self, request: Request) -> Response:
