@@ -8,7 +8,7 @@ PIP    := $(PY) -m pip install --quiet --disable-pip-version-check
 RUN_STAMP := $(VENV)/.run-stamp
 DEV_STAMP := $(VENV)/.dev-stamp
 
-.PHONY: install run demo test lint bench clean
+.PHONY: install run demo test lint bench bench-peers clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -63,5 +63,20 @@ lint: $(DEV_STAMP)
 bench: $(DEV_STAMP)
 	$(PY) -m benchmarks
 
+# The same loopback fake, the gateway and LiteLLM's proxy side by side. LiteLLM
+# lives in its own virtual environment under .bench/ (never in $(VENV)), so
+# neither `make test` nor `make lint` installs it.
+PEERS_VENV  := .bench/litellm
+PEERS_STAMP := $(PEERS_VENV)/.installed-stamp
+LITELLM_REQ ?= litellm[proxy]==1.108.7
+
+$(PEERS_STAMP):
+	$(PYTHON) -m venv $(PEERS_VENV)
+	$(PEERS_VENV)/bin/pip install --quiet --disable-pip-version-check '$(LITELLM_REQ)'
+	touch $@
+
+bench-peers: install $(PEERS_STAMP)
+	$(PY) -m benchmarks.peers --litellm $(PEERS_VENV)/bin/litellm
+
 clean:
-	rm -rf $(VENV) *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .bench *.egg-info .pytest_cache .mypy_cache .ruff_cache
