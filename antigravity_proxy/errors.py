@@ -11,8 +11,11 @@ handler never builds an error body by hand::
      +-- NotFoundError        404  unknown route, model or object
      +-- MethodNotAllowed     405
      +-- RequestTooLarge      413
+     +-- SetupRequired        400  no usable account at all: the operator must act
+     |                             (``x-should-retry: false``; SDKs retry 408, 409,
+     |                             429 and 5xx, so it is none of those)
      +-- RateLimited          429  every usable account is cooling down
-     +-- Overloaded           503  no account can serve (Anthropic renders 529)
+     +-- Overloaded           503  no account can serve now (Anthropic renders 529)
      +-- NotImplementedYet    501  a route whose handler is not built yet
      +-- InternalError        500  a bug: logged with its traceback
      +-- ClientGone           499  the client disconnected (nobody reads it)
@@ -36,6 +39,7 @@ class ErrorKind(enum.Enum):
     AUTHENTICATION = "authentication"
     PERMISSION = "permission"
     NOT_FOUND = "not_found"
+    FAILED_PRECONDITION = "failed_precondition"
     METHOD_NOT_ALLOWED = "method_not_allowed"
     TOO_LARGE = "too_large"
     RATE_LIMIT = "rate_limit"
@@ -51,6 +55,7 @@ DEFAULT_STATUS: Final[Mapping[ErrorKind, int]] = {
     ErrorKind.AUTHENTICATION: 401,
     ErrorKind.PERMISSION: 403,
     ErrorKind.NOT_FOUND: 404,
+    ErrorKind.FAILED_PRECONDITION: 400,
     ErrorKind.METHOD_NOT_ALLOWED: 405,
     ErrorKind.TOO_LARGE: 413,
     ErrorKind.RATE_LIMIT: 429,
@@ -84,9 +89,13 @@ class GatewayError(Exception):
     :param retry_after: seconds, sent as ``Retry-After`` when set.
     :param param: the request field at fault (OpenAI's ``param``).
     :param code: a protocol-specific machine code (OpenAI's ``code``).
+
+    ``should_retry`` False is sent as ``x-should-retry: false``, which the OpenAI
+    and Anthropic SDKs obey before looking at the status.
     """
 
     kind: ErrorKind = ErrorKind.INTERNAL
+    should_retry: bool | None = None
 
     def __init__(
         self,
@@ -97,6 +106,7 @@ class GatewayError(Exception):
         param: str | None = None,
         code: str | None = None,
         kind: ErrorKind | None = None,
+        response_headers: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         if kind is not None:
@@ -106,6 +116,9 @@ class GatewayError(Exception):
         self.retry_after = retry_after
         self.param = param
         self.code = code
+        # Headers the client's error response needs besides Retry-After (Allow
+        # on a 405); never the upstream's headers (UpstreamStatus.headers).
+        self.response_headers: dict[str, str] = dict(response_headers or {})
         # The request's X-Request-Id, set where the error is rendered; protocols
         # whose error body has a place for it put it there.
         self.request_id: str | None = None
@@ -136,6 +149,13 @@ class MethodNotAllowed(GatewayError):
 
 class RequestTooLarge(GatewayError):
     kind = ErrorKind.TOO_LARGE
+
+
+class SetupRequired(GatewayError):
+    """Nothing can serve until the operator acts (add or re-enable an account)."""
+
+    kind = ErrorKind.FAILED_PRECONDITION
+    should_retry = False
 
 
 class RateLimited(GatewayError):

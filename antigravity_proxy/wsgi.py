@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from antigravity_proxy.accounts.refresher import QuotaRefresher
 from antigravity_proxy.apikeys import ApiKey, KeyRing
 from antigravity_proxy.app import Gateway
-from antigravity_proxy.auth import AuthMiddleware
+from antigravity_proxy.auth import AuthMiddleware, effective_mode
 from antigravity_proxy.config import Config, load_config
 from antigravity_proxy.cors import CorsMiddleware
 from antigravity_proxy.observer import ExchangeMiddleware
@@ -22,6 +22,7 @@ from antigravity_proxy.routing import (
     resolve_handlers,
 )
 from antigravity_proxy.services import Services
+from antigravity_proxy.usage.observe import UsageMiddleware
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
@@ -35,8 +36,8 @@ def routes_for(config: Config) -> list[Route]:
 def create_app(
     config: Config | None = None, *, background: bool = True
 ) -> WSGIApplication:
-    """Build the WSGI application: the request's ``Exchange`` around CORS around
-    auth around the dispatcher.
+    """Build the WSGI application: the request's ``Exchange`` around the usage
+    ledger's hook around CORS around auth around the dispatcher.
 
     ``background`` starts the periodic quota refresh and the usage ledger's
     writer thread (off in unit tests, where ``ledger.flush()`` writes).
@@ -49,8 +50,15 @@ def create_app(
         QuotaRefresher(services.pool, config.accounts.quota_refresh_minutes).start()
         services.ledger.start()
     gateway = Gateway(routes, handlers, services)
-    auth = AuthMiddleware(gateway, key_ring(config), config.effective_auth_mode)
-    return ExchangeMiddleware(CorsMiddleware(auth))
+    mode, _ = effective_mode(config)
+    auth = AuthMiddleware(
+        gateway,
+        key_ring(config),
+        mode,
+        watch_listener=config.proxy.auth_mode == "auto",
+    )
+    observed = UsageMiddleware(CorsMiddleware(auth), services.ledger)
+    return ExchangeMiddleware(observed)
 
 
 def key_ring(config: Config) -> KeyRing:

@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from antigravity_proxy.dispatch import UpstreamRequest
-from antigravity_proxy.errors import ErrorKind, GatewayError, UpstreamError
+from antigravity_proxy.errors import ErrorKind, GatewayError
 from antigravity_proxy.handlers.anthropic_common import fetch_url_media
 from antigravity_proxy.models import resolve_model
 from antigravity_proxy.protocols.anthropic.background import estimate_tokens
@@ -31,6 +31,7 @@ from antigravity_proxy.protocols.anthropic.request import (
 from antigravity_proxy.protocols.anthropic.response import count_tokens_from_upstream
 from antigravity_proxy.protocols.anthropic.types import MessagesContext
 from antigravity_proxy.services import Services
+from antigravity_proxy.upstream.cloudcode import json_body
 from antigravity_proxy.upstream.envelope import unwrap_response
 
 log = logging.getLogger(__name__)
@@ -41,7 +42,13 @@ COUNT_TTL: Final = 3600.0
 # timeout): answer with the estimate instead. The client's own mistakes (400,
 # 404 model) were found by the translation or are the upstream's verdict.
 ESTIMATE_ON: Final = frozenset(
-    {ErrorKind.OVERLOADED, ErrorKind.RATE_LIMIT, ErrorKind.UPSTREAM, ErrorKind.TIMEOUT}
+    {
+        ErrorKind.OVERLOADED,
+        ErrorKind.FAILED_PRECONDITION,
+        ErrorKind.RATE_LIMIT,
+        ErrorKind.UPSTREAM,
+        ErrorKind.TIMEOUT,
+    }
 )
 
 
@@ -133,9 +140,5 @@ def _upstream_count(
         method="countTokens", model=upstream_model, inner=inner, stream=False
     )
     sent = services.dispatcher.send(request)
-    with sent.response as response:
-        try:
-            answer = response.json()
-        except ValueError as exc:
-            raise UpstreamError("upstream countTokens answered invalid JSON") from exc
+    answer = json_body(sent.response, "countTokens")
     return count_tokens_from_upstream(unwrap_response(answer))["input_tokens"]

@@ -13,6 +13,7 @@ from werkzeug.test import encode_multipart
 from antigravity_proxy.cli import main
 from tests.conftest import write_config
 from tests.fakes.cloudcode import (
+    Fault,
     Reply,
     bad_request,
     quota_exhausted,
@@ -134,10 +135,11 @@ def test_generations_all_quota_is_429_with_retry_after(gateway, home, fake_upstr
     assert int(response.headers["Retry-After"]) >= 1
 
 
-def test_generations_without_accounts_is_503(gateway):
+def test_generations_without_accounts_is_400_not_retried(gateway):
     response = gateway().post("/v1/images/generations", json={"prompt": "p"})
-    assert response.status_code == 503
-    assert response.json["error"]["type"] == "api_error"
+    assert response.status_code == 400
+    assert response.headers["x-should-retry"] == "false"
+    assert response.json["error"]["code"] == "no_usable_account"
 
 
 def test_generations_upstream_failure_is_502(gateway, two_accounts, fake_upstream):
@@ -581,3 +583,28 @@ def test_cli_models_prints_resolved_mapping(home, two_accounts, fake_upstream, c
     assert rows["gemini-3-pro-image-4k-16x9"] == ["gemini-3-pro-image", "image_gen"]
     assert rows["gpt-4*"] == ["gemini-3-flash", "wildcard"]
     assert rows["claude-opus-4"] == ["claude-opus-4-6-thinking", "agent"]
+
+
+GARBAGE_ANSWERS = [b"<html>busy</html>", b'{"candidates": [', b"[]", b'"text"']
+
+
+@pytest.mark.parametrize("body", GARBAGE_ANSWERS)
+def test_images_broken_upstream_answer_is_502(
+    gateway, two_accounts, fake_upstream, body
+):
+    fake_upstream.script(Fault(200, body))
+    response = gateway().post("/v1/images/generations", json={"prompt": "a fox"})
+    assert response.status_code == 502, response.get_data(as_text=True)
+    message = response.json["error"]["message"]
+    assert message.startswith("upstream generateContent answered ")
+
+
+@pytest.mark.parametrize("body", GARBAGE_ANSWERS)
+def test_transcription_broken_upstream_answer_is_502(
+    gateway, two_accounts, fake_upstream, body
+):
+    fake_upstream.script(Fault(200, body))
+    response = transcribe(gateway())
+    assert response.status_code == 502, response.get_data(as_text=True)
+    message = response.json["error"]["message"]
+    assert message.startswith("upstream generateContent answered ")
