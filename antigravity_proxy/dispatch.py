@@ -71,6 +71,7 @@ class _Tries:
     refreshed: set[str] = field(default_factory=set)
     pinned: str | None = None
     last: UpstreamStatus | None = None
+    egress: UpstreamError | None = None
 
 
 class Dispatcher:
@@ -95,8 +96,33 @@ class Dispatcher:
             except UpstreamStatus as err:
                 tries.last = err
                 self._after_failure(request, lease, err, attempt, tries)
-        assert tries.last is not None
+            except UpstreamError as err:
+                self._after_egress_failure(request, lease, err, tries)
+        if tries.last is None:
+            assert tries.egress is not None
+            raise tries.egress
         raise self._final(tries.last, request.model)
+
+    def _after_egress_failure(
+        self,
+        request: UpstreamRequest,
+        lease: Lease,
+        err: UpstreamError,
+        tries: _Tries,
+    ) -> None:
+        """No answer through the account's own proxy: another account may leave
+        another way. Without a proxy every account shares this network, so the
+        failure is the request's (raised as it is)."""
+        if not lease.proxy_url:
+            raise err
+        log.warning(
+            "account %s: no answer through its proxy (%s); trying another account",
+            lease.account.id,
+            err.message,
+        )
+        tries.egress = err
+        tries.excluded |= {lease.account.id}
+        self.pool.forget_session(request.session)
 
     def _lease(self, request: UpstreamRequest, tries: _Tries) -> Lease:
         """The account refreshed after a 401 again, else the pool's next choice."""
@@ -113,6 +139,8 @@ class Dispatcher:
             )
         except GatewayError as err:
             last = tries.last
+            if last is None and tries.egress is not None:
+                raise tries.egress from err
             raise (self._final(last, request.model) if last else err) from last
 
     def _after_failure(
@@ -159,6 +187,7 @@ class Dispatcher:
             request.method,
             body,
             lease.access_token,
+            proxy_url=lease.proxy_url,
             project=lease.project,
             stream=request.stream,
             extra_headers=request.extra_headers,

@@ -30,7 +30,7 @@ from antigravity_proxy.errors import (
     UpstreamUnavailable,
 )
 from antigravity_proxy.streaming import STREAM_HEADERS
-from antigravity_proxy.upstream.cloudcode import ENVIRONMENT_PROXIES
+from antigravity_proxy.upstream.egress import ENVIRONMENT_PROXIES
 from antigravity_proxy.zai_dispatch import model_for_zai
 
 log = logging.getLogger(__name__)
