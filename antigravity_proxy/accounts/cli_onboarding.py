@@ -90,7 +90,7 @@ def add_proxy_argument(parser: argparse.ArgumentParser) -> None:
         "--proxy-url",
         metavar="URL",
         type=proxy_url_argument,
-        default="",
+        default=None,
         help="send this account's calls through an HTTP or SOCKS5 proxy: "
         "http://[user:pass@]host:port, socks5://..., socks5h://... "
         "(default: direct)",
@@ -110,7 +110,7 @@ def onboarding_for(services: Services, args: argparse.Namespace) -> Onboarding:
         services.store,
         services.pool.oauth,
         services.upstream,
-        proxy_url=getattr(args, "proxy_url", ""),
+        proxy_url=getattr(args, "proxy_url", None) or "",
     )
 
 
