@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint bench clean
+.PHONY: install run demo test lint bench clean
 
 $(STAMP): setup.cfg setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -15,6 +15,11 @@ install: $(STAMP)
 
 run: install
 	$(VENV)/bin/antigravity-proxy serve
+
+# A first answer without a Google account: the loopback fake upstream, one
+# account added, the real gateway, one request (tests/fakes/demo.py).
+demo: install
+	$(PY) -m tests.fakes.demo
 
 # Every test, with branch coverage that must stay at 100% on the pure
 # translators and the SSE codec (STYLE.md).

@@ -26,7 +26,7 @@ from werkzeug.wrappers import Request, Response
 
 from antigravity_proxy import errors
 from antigravity_proxy.exchange import Exchange, exchange_of
-from antigravity_proxy.http import json_response, sized_body
+from antigravity_proxy.http import GatewayRequest, json_response, sized_body
 from antigravity_proxy.protocols.anthropic import errors as anthropic_errors
 from antigravity_proxy.protocols.gemini import errors as gemini_errors
 from antigravity_proxy.protocols.mcp import errors as mcp_errors
@@ -195,15 +195,21 @@ class Gateway:
         protocol: str,
         exchange: Exchange,
     ) -> Response:
-        assert match.route is not None
-        request = Request(environ)
+        request = GatewayRequest(environ)
         request.max_content_length = self.max_body
+        response = self._handled(match, request, protocol, exchange)
+        # Multipart uploads spill to temporary files; release them once the
+        # response (possibly a stream, possibly an error) is done.
+        response.call_on_close(request.close)
+        return response
+
+    def _handled(
+        self, match: Match, request: Request, protocol: str, exchange: Exchange
+    ) -> Response:
+        assert match.route is not None
         try:
             handler = self.handlers[match.route.handler]
             response: Response = handler(self.services, request, **match.args)
-            # Multipart uploads spill to temporary files; release them once the
-            # response (possibly a stream) is done.
-            response.call_on_close(request.close)
             return response
         except errors.GatewayError as err:
             return error_response(err, protocol, exchange)

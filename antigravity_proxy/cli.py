@@ -17,7 +17,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any, Final
 
-from antigravity_proxy import __version__, keys_cli
+from antigravity_proxy import __version__, keys_cli, logsafe
 from antigravity_proxy.accounts import cli as accounts_cli
 from antigravity_proxy.config import Config, ConfigError, load_config
 from antigravity_proxy.handlers import mcp
@@ -66,6 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    logsafe.install()
     try:
         serving = args.command == "serve"
         config = load_config(getattr(args, "config", None), create=serving)

@@ -98,6 +98,20 @@ class AnthropicConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class OpenAIConfig:
+    """Limits of the Responses API's stored conversations (``previous_response_id``).
+
+    ``responses_store_max_response_bytes``: one stored response (its whole
+    conversation, as JSON) larger than this is not stored; continuing from it is a
+    400 that says so. ``responses_store_max_total_bytes``: every stored response
+    together; the oldest are evicted to make room.
+    """
+
+    responses_store_max_response_bytes: int = 8 * 1024 * 1024
+    responses_store_max_total_bytes: int = 128 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
 class AudioConfig:
     max_bytes: int = field(default=15 * 1024 * 1024, metadata=bounds(1))
 
@@ -143,6 +157,7 @@ class Config:
     accounts: AccountsConfig = field(default_factory=AccountsConfig)
     model_mapping: Mapping[str, str] = field(default_factory=dict)
     anthropic: AnthropicConfig = field(default_factory=AnthropicConfig)
+    openai: OpenAIConfig = field(default_factory=OpenAIConfig)
     audio: AudioConfig = field(default_factory=AudioConfig)
     zai: ZaiConfig = field(default_factory=ZaiConfig)
     usage: UsageConfig = field(default_factory=UsageConfig)

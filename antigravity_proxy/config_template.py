@@ -41,6 +41,9 @@ accounts:
 model_mapping: {{}}
 anthropic:
   background_model: gemini-2.5-flash   # Claude Code's title/summary requests; "" = off
+openai:
+  responses_store_max_response_bytes: 8388608  # larger: not stored
+  responses_store_max_total_bytes: 134217728   # all together; oldest evicted
 audio:
   max_bytes: 15728640
 zai:

@@ -14,12 +14,15 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Mapping
 from typing import IO, TYPE_CHECKING, Any, Final
+from urllib.parse import quote
 
 from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.formparser import FormDataParser
 from werkzeug.wrappers import Request, Response
 
 from antigravity_proxy import json_codec
 from antigravity_proxy.errors import InvalidRequest, RequestTooLarge
+from antigravity_proxy.protocols.shape import Shape, check_shape
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
@@ -28,6 +31,50 @@ if TYPE_CHECKING:
 # near ``max_body_bytes`` does not also hold the spool copy in memory.
 SPOOL_IN_MEMORY: Final = 1 << 20
 READ_STEP: Final = 1 << 16
+HEADER_TEXT_MAX: Final = 256
+HEADER_SAFE: Final = "".join(chr(c) for c in range(0x20, 0x7F) if chr(c) != "%")
+
+
+class GatewayRequest(Request):
+    """A request that closes every upload file it opened, parsed or not.
+
+    Why: Werkzeug hands an upload's temporary file to the form only once the
+    whole form parsed; a truncated or malformed multipart body leaves the files
+    of its parts open (``Request.close`` cannot see them) until the collector.
+    """
+
+    def __init__(self, environ: WSGIEnvironment) -> None:
+        super().__init__(environ)
+        self.opened: list[IO[bytes]] = []
+
+    def _get_file_stream(
+        self,
+        total_content_length: int | None,
+        content_type: str | None,
+        filename: str | None = None,
+        content_length: int | None = None,
+    ) -> IO[bytes]:
+        stream = super()._get_file_stream(
+            total_content_length, content_type, filename, content_length
+        )
+        self.opened.append(stream)
+        return stream
+
+    def make_form_data_parser(self) -> FormDataParser:
+        """A parser that raises on a malformed form (``read_form`` says why).
+
+        Werkzeug's default swallows the error and reports an empty form, which
+        a client would read as "missing prompt".
+        """
+        parser = super().make_form_data_parser()
+        parser.silent = False
+        return parser
+
+    def close(self) -> None:
+        super().close()
+        for stream in self.opened:
+            stream.close()
+        self.opened.clear()
 
 
 def sized_body(environ: WSGIEnvironment, limit: int) -> IO[bytes] | None:
@@ -118,15 +165,68 @@ def loads_strict(raw: bytes) -> Any:
         raise InvalidRequest(f"request body is not valid JSON: {exc}") from exc
 
 
-def read_json_object(request: Request) -> dict[str, Any]:
+def read_form(request: Request) -> dict[str, str]:
+    """The text fields of a multipart form (first value of each), parts checked.
+
+    Why the checks: Werkzeug parses a JSON body as an empty form, so a client
+    that sent the wrong encoding would otherwise read "missing prompt"; and a
+    part without ``name=`` is filed under ``None``, which every later lookup
+    trips over.
+    """
+    if request.mimetype != "multipart/form-data":
+        raise InvalidRequest(
+            "this endpoint expects multipart/form-data (file uploads), "
+            f"got {header_text(request.mimetype or 'no content type')}"
+        )
+    try:
+        request.form  # noqa: B018 (parses the form and the files)
+    except ValueError as exc:
+        raise InvalidRequest(
+            f"the multipart body is malformed: {header_text(str(exc))}"
+        ) from None
+    for parts in (request.form, request.files):
+        if any(not isinstance(name, str) for name in parts):
+            raise InvalidRequest(
+                "every multipart part needs a name= in its Content-Disposition"
+            )
+    return request.form.to_dict()
+
+
+def read_json_object(request: Request, shape: Shape | None = None) -> dict[str, Any]:
+    """The body as a JSON object, checked against the protocol's ``shape``.
+
+    Why the shape here: it is the one boundary every JSON route passes, so no
+    translator sees a list where it branches on a string tag.
+    """
     body = read_json(request)
     if not isinstance(body, dict):
         raise InvalidRequest("request body must be a JSON object")
+    if shape is not None:
+        check_shape(body, shape)
     return body
 
 
 def dumps(value: Any) -> str:
     return json_codec.dumps(value).decode("utf-8")
+
+
+def header_text(value: str, limit: int = HEADER_TEXT_MAX) -> str:
+    """Client-supplied text made safe for a response header or a message.
+
+    Anything outside printable ASCII (CR, LF, other controls, non-ASCII) and
+    ``%`` itself are percent-encoded, so nothing can end the header or forge
+    another; the result is cut to ``limit`` characters (``...`` marks a cut),
+    because clients and gunicorn fail on huge headers.
+    """
+    escaped = quote(value, safe=HEADER_SAFE)
+    if len(escaped) <= limit:
+        return escaped
+    return escaped[: limit - 3] + "..."
+
+
+def safe_headers(headers: Mapping[str, str] | None) -> dict[str, str]:
+    """Every value through ``header_text``: the one gate for headers we build."""
+    return {name: header_text(value) for name, value in (headers or {}).items()}
 
 
 def json_response(
@@ -135,6 +235,6 @@ def json_response(
     return Response(
         json_codec.dumps(value),
         status=status,
-        headers=dict(headers or {}),
+        headers=safe_headers(headers),
         mimetype="application/json",
     )

@@ -15,6 +15,8 @@ import re
 from collections.abc import Mapping
 from typing import Final
 
+from antigravity_proxy.errors import InvalidRequest
+
 _SONNET: Final = "claude-sonnet-4-6"
 _SONNET_THINKING: Final = "claude-sonnet-4-6-thinking"
 _OPUS: Final = "claude-opus-4-6-thinking"
@@ -146,6 +148,11 @@ MAX_OUTPUT_TOKENS: Final[Mapping[str, int]] = {
 }
 DEFAULT_MAX_OUTPUT_TOKENS: Final = 65535
 
+MODEL_ID_MAX: Final = 128
+# Letters, digits and the punctuation real ids use: ``gemini-3.1-pro``,
+# ``models/gemini-2.5-flash``, ``ft:gpt-4o:org:x``, ``claude-opus-4-8[1m]``.
+MODEL_ID: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/@+\[\]-]*")
+
 _THINKING_GEMINI: Final = re.compile(r"^gemini-(2\.5|[3-9])[.\d]*-|^gemini-pro-agent$")
 
 
@@ -172,6 +179,7 @@ def resolve_model(name: str, mapping: Mapping[str, str]) -> str:
       embedding ids are left alone;
     * anything else (``claude-instant-1``, ``gemini-embedding``) passes through.
     """
+    check_model_id(name)
     if name in mapping:
         return mapping[name]
     pattern = _best_wildcard(name, mapping)
@@ -180,6 +188,25 @@ def resolve_model(name: str, mapping: Mapping[str, str]) -> str:
     if name in BUILTIN_MODEL_MAP:
         return BUILTIN_MODEL_MAP[name]
     return _family_fallback(name)
+
+
+def check_model_id(name: str) -> str:
+    """``name`` when it is a sane model id; else a 400 naming ``model``.
+
+    Why: the id reaches log lines, cooldown keys in ``state.db`` and the
+    ``X-Mapped-Model`` header; a 10 MB id or one holding CR/LF must stop here.
+    At most ``MODEL_ID_MAX`` characters of ``MODEL_ID``'s alphabet; the empty
+    id passes (each protocol answers a missing model in its own words).
+    """
+    if not name or (len(name) <= MODEL_ID_MAX and MODEL_ID.fullmatch(name)):
+        return name
+    shown = ascii(name[:40]) + ("..." if len(name) > 40 else "")
+    raise InvalidRequest(
+        f"Invalid model id {shown}: a model id is 1 to {MODEL_ID_MAX} letters, "
+        "digits and . _ - : / @ + [ ] characters, starting with a letter or digit.",
+        param="model",
+        code="invalid_model",
+    )
 
 
 def builtin_model_ids() -> list[str]:

@@ -48,6 +48,7 @@ STICKY_TTL: Final = 3600.0
 FAILURE_RESET_AFTER: Final = 3600.0
 PURGE_INTERVAL: Final = 600.0
 BUSY_TIMEOUT: Final = 2.0
+WAL_SIZE_LIMIT: Final = 4 * 1024 * 1024
 # SQLite's default limit on bound parameters is 999 on older builds.
 GET_MANY_BATCH: Final = 500
 CORRUPT_ERRORS: Final = frozenset({"SQLITE_CORRUPT", "SQLITE_NOTADB"})
@@ -66,6 +67,9 @@ class SharedState(Protocol):
     def record_failure(self, account: str) -> int: ...
     def reset_failures(self, account: str) -> None: ...
     def put(self, namespace: str, key: str, value: str, ttl: float) -> None: ...
+    def put_bounded(
+        self, namespace: str, key: str, value: str, ttl: float, max_total: int
+    ) -> bool: ...
     def get(self, namespace: str, key: str) -> str | None: ...
     def get_many(self, namespace: str, keys: Sequence[str]) -> dict[str, str]: ...
     def claim(self, name: str, ttl: float) -> bool: ...
@@ -168,6 +172,40 @@ class SQLiteState:
             (namespace, key, value, self.clock() + ttl),
         )
 
+    def put_bounded(
+        self, namespace: str, key: str, value: str, ttl: float, max_total: int
+    ) -> bool:
+        """``put``, evicting the namespace's oldest values to hold ``max_total`` bytes.
+
+        Why: stored values that clients fill (Responses conversations) must not
+        grow the database without bound. A value larger than ``max_total`` on its
+        own is not stored (``False``); so is any value when SQLite fails.
+        """
+        size = len(value.encode("utf-8"))
+        if size > max_total:
+            return False
+        expires = self.clock() + ttl
+
+        def query(conn: sqlite3.Connection) -> bool:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.execute(
+                    "DELETE FROM kv WHERE namespace = ? AND key = ?", (namespace, key)
+                )
+                _evict_oldest(conn, namespace, size, max_total)
+                conn.execute(
+                    "INSERT INTO kv (namespace, key, value, expires) "
+                    "VALUES (?, ?, ?, ?)",
+                    (namespace, key, value, expires),
+                )
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+            return True
+
+        return self._run(query, False)
+
     def get(self, namespace: str, key: str) -> str | None:
         return self._scalar(
             "SELECT value FROM kv WHERE namespace = ? AND key = ? AND expires > ?",
@@ -264,6 +302,32 @@ class SQLiteState:
             conn.close()
 
 
+def _evict_oldest(
+    conn: sqlite3.Connection, namespace: str, incoming: int, max_total: int
+) -> None:
+    """Delete the soonest-expiring values until ``incoming`` more bytes fit."""
+    used = conn.execute(
+        "SELECT COALESCE(SUM(LENGTH(CAST(value AS BLOB))), 0) FROM kv "
+        "WHERE namespace = ?",
+        (namespace,),
+    ).fetchone()[0]
+    excess = int(used) + incoming - max_total
+    if excess <= 0:
+        return
+    rows = conn.execute(
+        "SELECT key, LENGTH(CAST(value AS BLOB)) FROM kv WHERE namespace = ? "
+        "ORDER BY expires",
+        (namespace,),
+    ).fetchall()
+    doomed: list[tuple[str, str]] = []
+    for key, size in rows:
+        if excess <= 0:
+            break
+        doomed.append((namespace, key))
+        excess -= int(size)
+    conn.executemany("DELETE FROM kv WHERE namespace = ? AND key = ?", doomed)
+
+
 def _select_many(
     namespace: str, keys: Sequence[str], now: float
 ) -> Query[dict[str, str]]:
@@ -285,6 +349,9 @@ def _open(path: Path, busy_timeout: float) -> sqlite3.Connection:
     try:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
+        # The WAL is truncated back to this size after a checkpoint, so one
+        # large write does not leave a large file behind.
+        conn.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
         conn.executescript(SCHEMA)
     except sqlite3.Error:
         conn.close()

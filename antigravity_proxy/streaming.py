@@ -18,6 +18,7 @@ import requests
 from werkzeug.wrappers import Response
 
 from antigravity_proxy.errors import GatewayError
+from antigravity_proxy.http import safe_headers
 from antigravity_proxy.protocols.gemini.chunk import TokenUsage
 from antigravity_proxy.upstream.cloudcode import iter_events
 
@@ -90,6 +91,6 @@ def stream_response(
     return Response(
         frames,
         mimetype=mimetype,
-        headers={**STREAM_HEADERS, **(headers or {})},
+        headers={**STREAM_HEADERS, **safe_headers(headers)},
         direct_passthrough=True,
     )

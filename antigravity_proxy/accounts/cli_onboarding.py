@@ -34,12 +34,26 @@ TOKEN_ON_ARGV: Final = (
 
 
 def add_arguments(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    add = sub.add_parser(
-        "add",
-        help="add accounts from refresh tokens (one per line)",
-        description="Reads the refresh token(s) from --refresh-token-file, else "
-        "from a hidden prompt on a terminal, else from stdin.",
+    """The ``add``, ``login`` and ``import`` subcommands."""
+    _add_add(
+        sub.add_parser(
+            "add",
+            help="add accounts from refresh tokens (one per line)",
+            description="Reads the refresh token(s) from --refresh-token-file, else "
+            "from a hidden prompt on a terminal, else from stdin.",
+        )
     )
+    _add_login(sub.add_parser("login", help="sign in with Google (OAuth)"))
+    imp = sub.add_parser("import", help="import accounts or refresh tokens")
+    imp.add_argument(
+        "path",
+        type=Path,
+        help="an Antigravity-Manager data dir or accounts folder, "
+        "or a JSON list of refresh tokens",
+    )
+
+
+def _add_add(add: argparse.ArgumentParser) -> None:
     source = add.add_mutually_exclusive_group()
     source.add_argument(
         "--refresh-token-file",
@@ -53,7 +67,9 @@ def add_arguments(sub: argparse._SubParsersAction) -> None:  # type: ignore[type
         "(default: read as --refresh-token-file says)",
     )
     add_proxy_argument(add)
-    log_in = sub.add_parser("login", help="sign in with Google (OAuth)")
+
+
+def _add_login(log_in: argparse.ArgumentParser) -> None:
     mode = log_in.add_mutually_exclusive_group()
     mode.add_argument(
         "--no-browser",
@@ -76,13 +92,6 @@ def add_arguments(sub: argparse._SubParsersAction) -> None:  # type: ignore[type
         help="seconds to wait for the sign-in",
     )
     add_proxy_argument(log_in)
-    imp = sub.add_parser("import", help="import accounts or refresh tokens")
-    imp.add_argument(
-        "path",
-        type=Path,
-        help="an Antigravity-Manager data dir or accounts folder, "
-        "or a JSON list of refresh tokens",
-    )
 
 
 def add_proxy_argument(parser: argparse.ArgumentParser) -> None:

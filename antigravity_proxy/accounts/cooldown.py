@@ -6,14 +6,13 @@ requested model's quota group should rest; and the reading of the rests recorded
 so far (`live_records`, `resting_until`). It is pure: the caller keeps the
 consecutive-failure counter and the cooldown records (``state.py``), and passes
 ``failures``, the cap and the current time in. Structured fields are read first
-(``Retry-After``, ``google.rpc.RetryInfo``, ``google.rpc.ErrorInfo``); matching
-message text is confined to the one documented table `MESSAGE_TEXT_RULES`.
+(``Retry-After``, ``google.rpc.RetryInfo``, ``google.rpc.ErrorInfo``); message
+text is read only through the one documented table, ``upstream/message_text.py``.
 """
 
 from __future__ import annotations
 
 import email.utils
-import enum
 import json
 import math
 import re
@@ -22,73 +21,20 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final, Literal
 
+from antigravity_proxy.upstream.message_text import (
+    Reason as Reason,  # re-exported: a Cooldown's reason is read from here
+)
+from antigravity_proxy.upstream.message_text import (
+    TextMeaning,
+    first_match,
+    reason_in_text,
+    says,
+)
+
 Scope = Literal["account", "model"]
 Records = Mapping[str, tuple[float, str]]
 """Cooldown records as ``state.active_cooldowns`` gives them: key → (until, reason)."""
 
-
-class Reason(enum.Enum):
-    """Why the upstream refused, as far as its answer tells."""
-
-    QUOTA_EXHAUSTED = "QUOTA_EXHAUSTED"
-    RATE_LIMIT_EXCEEDED = "RATE_LIMIT_EXCEEDED"
-    MODEL_CAPACITY_EXHAUSTED = "MODEL_CAPACITY_EXHAUSTED"
-    SERVER_ERROR = "SERVER_ERROR"
-    UNKNOWN = "UNKNOWN"
-
-
-class TextMeaning(enum.Enum):
-    """What a match of a `MESSAGE_TEXT_RULES` row means, when not a `Reason`."""
-
-    DELAY = "delay"
-    """The groups are the wait: ``(seconds)`` or ``(minutes, seconds)``."""
-    RESOURCE_EXHAUSTED = "resource_exhausted"
-    """A rate limit worded as exhaustion: rests 30 s instead of 5 s."""
-
-
-@dataclass(frozen=True, slots=True)
-class TextRule:
-    """One row of `MESSAGE_TEXT_RULES`: a pattern and what a match means."""
-
-    meaning: Reason | TextMeaning
-    pattern: re.Pattern[str]
-
-
-def _rule(meaning: Reason | TextMeaning, pattern: str) -> TextRule:
-    return TextRule(meaning, re.compile(pattern, re.IGNORECASE | re.DOTALL))
-
-
-_EXPLICIT_QUOTA = r"quota_exhausted|quotaresetdelay|quota reset|quota limit|per day"
-
-MESSAGE_TEXT_RULES: Final[tuple[TextRule, ...]] = (
-    _rule(Reason.MODEL_CAPACITY_EXHAUSTED, r"model_capacity"),
-    _rule(Reason.RATE_LIMIT_EXCEEDED, r"per minute|rate limit|too many requests"),
-    _rule(
-        Reason.RATE_LIMIT_EXCEEDED,
-        rf"^(?!.*(?:{_EXPLICIT_QUOTA}|daily quota))"
-        r".*(?:resource has been exhausted|resource_exhausted)",
-    ),
-    _rule(Reason.QUOTA_EXHAUSTED, rf"{_EXPLICIT_QUOTA}|daily quota|exhausted|quota"),
-    _rule(
-        TextMeaning.RESOURCE_EXHAUSTED,
-        r"resource has been exhausted|resource_exhausted",
-    ),
-    _rule(TextMeaning.DELAY, r"try again in (\d+)m\s*(\d+)s"),
-    _rule(TextMeaning.DELAY, r"(?:try again in|backoff for|wait)\s*(\d+)s"),
-    _rule(TextMeaning.DELAY, r"quota will reset in (\d+) second"),
-    _rule(TextMeaning.DELAY, r"retry after (\d+) second"),
-    _rule(TextMeaning.DELAY, r"\(wait (\d+)s\)"),
-)
-"""The only place where the wording of an upstream error decides anything.
-
-Why text at all: a 429 from Cloud Code does not always carry a structured
-``ErrorInfo.reason`` (bare ``RESOURCE_EXHAUSTED`` answers, answers relayed from
-the model backends, HTML from a front end), and some state their wait only in
-prose. Rows are tried in order, and for a `Reason` the first match wins, so the
-per-minute wording beats the word "quota" in ``Quota limit 'Tokens per minute'
-exceeded``, and a bare "resource exhausted" is a short rate limit unless an
-explicit quota marker says otherwise. Bodies are matched case-insensitively.
-"""
 
 COOLDOWN_STATUSES: Final[frozenset[int]] = frozenset({404, 429, 500, 503, 529})
 """Statuses that rest an account; others are the request's fault or transient."""
@@ -172,10 +118,7 @@ def _reason(status: int, error: Mapping[str, Any] | None, body: str) -> Reason:
         reason = _REASON_FROM_DETAIL.get(str(detail.get("reason")))
         if reason is not None:
             return reason
-    for rule in MESSAGE_TEXT_RULES:
-        if isinstance(rule.meaning, Reason) and rule.pattern.search(body):
-            return rule.meaning
-    return Reason.UNKNOWN
+    return reason_in_text(body) or Reason.UNKNOWN
 
 
 def _default_seconds(status: int, reason: Reason, body: str, failures: int) -> float:
@@ -184,7 +127,7 @@ def _default_seconds(status: int, reason: Reason, body: str, failures: int) -> f
     if reason is Reason.MODEL_CAPACITY_EXHAUSTED:
         return CAPACITY_BACKOFF_LADDER[min(failures, len(CAPACITY_BACKOFF_LADDER) - 1)]
     if reason is Reason.RATE_LIMIT_EXCEEDED:
-        return 30 if _matches(TextMeaning.RESOURCE_EXHAUSTED, body) else 5
+        return 30 if says(TextMeaning.RESOURCE_EXHAUSTED, body) else 5
     if reason is Reason.SERVER_ERROR:
         return 5 if status == 404 else 8
     return 60
@@ -199,7 +142,7 @@ def _explicit_delay(
     # Sources in order: the Retry-After header (delta-seconds, or an HTTP-date
     # when the caller passed its clock), RetryInfo.retryDelay,
     # ErrorInfo.metadata.quotaResetDelay, error.retry_after, then the DELAY rows
-    # of MESSAGE_TEXT_RULES. Whole seconds, rounded up.
+    # of message_text.MESSAGE_TEXT_RULES. Whole seconds, rounded up.
     for value in (
         _retry_after_header(headers, now),
         _detail_delay(error),
@@ -259,21 +202,11 @@ def _error_retry_after(error: Mapping[str, Any] | None) -> int | None:
 
 
 def _text_delay(body: str) -> int | None:
-    for rule in MESSAGE_TEXT_RULES:
-        if rule.meaning is not TextMeaning.DELAY:
-            continue
-        match = rule.pattern.search(body)
-        if match is not None:
-            *minutes, seconds = (_ceil(Decimal(group)) for group in match.groups())
-            return _ceil(Decimal(sum(minutes) * 60 + seconds))
-    return None
-
-
-def _matches(meaning: TextMeaning, body: str) -> bool:
-    return any(
-        rule.meaning is meaning and rule.pattern.search(body)
-        for rule in MESSAGE_TEXT_RULES
-    )
+    match = first_match(TextMeaning.DELAY, body)
+    if match is None:
+        return None
+    *minutes, seconds = (_ceil(Decimal(group)) for group in match.groups())
+    return _ceil(Decimal(sum(minutes) * 60 + seconds))
 
 
 def parse_duration(text: str) -> float | None:

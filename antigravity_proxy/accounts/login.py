@@ -133,31 +133,53 @@ def login(
     timeout); ``open_url`` tries to show the page in a local browser.
     """
     state = secrets.token_urlsafe(16)
-    minutes = f"{options.timeout / 60:g} min"
     if options.no_browser:
-        redirect_uri = f"http://localhost:{options.port or 8085}{CALLBACK_PATH}"
-        say(
-            "Open this URL in a browser on any machine and sign in:\n\n  "
-            + oauth.authorization_url(redirect_uri, state)
-        )
-        say(
-            "\nThe browser ends on a localhost page that does not load; copy the "
-            f"whole URL from its address bar (waiting up to {minutes})."
-        )
-        callback = parse_redirect(ask("Paste the URL here: "))
+        redirect_uri, callback = _paste_back(oauth, options, state, say, ask)
     else:
-        receiver = LoopbackReceiver(options.port)
-        redirect_uri = receiver.redirect_uri
-        url = oauth.authorization_url(redirect_uri, state)
-        say("Open this URL in a browser on this machine and sign in:\n\n  " + url)
-        say(
-            f"\nWaiting up to {minutes} for the browser to come back. If it runs "
-            "on another machine, stop this and use 'accounts login --no-browser'."
-        )
-        open_url(url)
-        callback = receiver.wait(options.timeout)
+        redirect_uri, callback = _loopback(oauth, options, state, say, open_url)
     if not secrets.compare_digest(callback.state, state):
         raise OAuthError(
             "the sign-in answer does not match this login (state mismatch)"
         )
     return exchange(callback.code, redirect_uri)
+
+
+def _paste_back(
+    oauth: OAuthClient,
+    options: LoginOptions,
+    state: str,
+    say: Callable[[str], None],
+    ask: Callable[[str], str],
+) -> tuple[str, Callback]:
+    redirect_uri = f"http://localhost:{options.port or 8085}{CALLBACK_PATH}"
+    say(
+        "Open this URL in a browser on any machine and sign in:\n\n  "
+        + oauth.authorization_url(redirect_uri, state)
+    )
+    say(
+        "\nThe browser ends on a localhost page that does not load; copy the "
+        f"whole URL from its address bar (waiting up to {_minutes(options)})."
+    )
+    return redirect_uri, parse_redirect(ask("Paste the URL here: "))
+
+
+def _loopback(
+    oauth: OAuthClient,
+    options: LoginOptions,
+    state: str,
+    say: Callable[[str], None],
+    open_url: Callable[[str], object],
+) -> tuple[str, Callback]:
+    receiver = LoopbackReceiver(options.port)
+    url = oauth.authorization_url(receiver.redirect_uri, state)
+    say("Open this URL in a browser on this machine and sign in:\n\n  " + url)
+    say(
+        f"\nWaiting up to {_minutes(options)} for the browser to come back. If it "
+        "runs on another machine, stop this and use 'accounts login --no-browser'."
+    )
+    open_url(url)
+    return receiver.redirect_uri, receiver.wait(options.timeout)
+
+
+def _minutes(options: LoginOptions) -> str:
+    return f"{options.timeout / 60:g} min"

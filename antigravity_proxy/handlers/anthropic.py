@@ -28,6 +28,7 @@ from antigravity_proxy.handlers.models import available_models
 from antigravity_proxy.http import json_response, read_body, read_json_object
 from antigravity_proxy.keepalive import KeepAlive, SocketWaker
 from antigravity_proxy.protocols.anthropic.request import request_to_upstream
+from antigravity_proxy.protocols.anthropic.shapes import MESSAGES_SHAPE
 from antigravity_proxy.protocols.anthropic.stream import MessagesStreamTranslator
 from antigravity_proxy.protocols.anthropic.types import check_depth
 from antigravity_proxy.services import Services
@@ -44,7 +45,7 @@ PING_INTERVAL = 15.0
 
 def messages(services: Services, request: Request) -> Response:
     """``POST /v1/messages``; Claude Code's ``?beta=true`` changes nothing."""
-    body = read_json_object(request)
+    body = read_json_object(request, MESSAGES_SHAPE)
     counter = SharedRoundRobin(services.state)
     if use_zai(services.config, services.pool, _model_name(body), counter):
         return _to_zai(services, request, "/v1/messages", body.get("stream") is True)
@@ -68,7 +69,7 @@ def count_tokens(services: Services, request: Request) -> Response:
 
     Counted by z.ai whenever z.ai could serve the request (no rotation step).
     """
-    body = read_json_object(request)
+    body = read_json_object(request, MESSAGES_SHAPE)
     if use_zai(services.config, services.pool, _model_name(body), None):
         return _to_zai(services, request, "/v1/messages/count_tokens", False)
     check_depth(body)

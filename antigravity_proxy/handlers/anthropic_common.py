@@ -10,13 +10,12 @@ wording Anthropic clients act on.
 from __future__ import annotations
 
 import base64
-import json
 import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from antigravity_proxy import signatures
+from antigravity_proxy import json_codec, signatures
 from antigravity_proxy.config import Config
 from antigravity_proxy.dispatch import Sent, UpstreamRequest
 from antigravity_proxy.errors import (
@@ -34,6 +33,7 @@ from antigravity_proxy.protocols.anthropic.types import MessagesContext
 from antigravity_proxy.services import Services
 from antigravity_proxy.sessions import session_key
 from antigravity_proxy.state import SharedState
+from antigravity_proxy.upstream.message_text import TextMeaning, says
 
 SIGNATURE_NAMESPACE: Final = "anthropic-signature"
 CLAUDE_CODE_BETA: Final = "claude-code-20250219"
@@ -126,7 +126,7 @@ def prompt_too_long(err: GatewayError) -> GatewayError:
     counts = err.prompt_too_long if isinstance(err, UpstreamStatus) else None
     if counts is None:
         return err
-    if err.message.lower().startswith(PROMPT_TOO_LONG):
+    if says(TextMeaning.ANTHROPIC_WORDING, err.message):
         return InvalidRequest(err.message)
     used, limit = counts
     if used is not None and limit is not None:
@@ -150,8 +150,8 @@ def conversation_key(body: Mapping[str, Any]) -> str | None:
 
 def _session_id(user_id: str) -> str:
     try:
-        parsed = json.loads(user_id)
-    except (ValueError, RecursionError):
+        parsed = json_codec.loads(user_id)
+    except json_codec.JsonError:
         return user_id
     session = parsed.get("session_id") if isinstance(parsed, dict) else None
     return session if isinstance(session, str) and session else user_id

@@ -11,8 +11,8 @@ from werkzeug.wrappers import Request, Response
 
 from antigravity_proxy.dispatch import UpstreamRequest
 from antigravity_proxy.errors import InvalidRequest, RequestTooLarge
-from antigravity_proxy.handlers.images import form_fields, unary_answer
-from antigravity_proxy.http import json_response
+from antigravity_proxy.handlers.images import unary_answer
+from antigravity_proxy.http import json_response, read_form, safe_headers
 from antigravity_proxy.protocols.openai.audio import (
     GRANULARITY_PARAM,
     job_to_upstream,
@@ -27,7 +27,7 @@ from antigravity_proxy.services import Services
 
 def transcriptions(services: Services, request: Request) -> Response:
     with request:  # closes the upload's spooled temporary file
-        fields = form_fields(request)
+        fields = read_form(request)
         granularities = request.form.getlist(GRANULARITY_PARAM)
         filename, data = _upload(request, services.config.audio.max_bytes)
     mapping = services.config.model_mapping
@@ -50,7 +50,7 @@ def transcriptions(services: Services, request: Request) -> Response:
     }
     if isinstance(body, dict):
         return json_response(body, headers=headers)
-    return Response(body, headers=headers, mimetype=mimetype)
+    return Response(body, headers=safe_headers(headers), mimetype=mimetype)
 
 
 def _upload(request: Request, limit: int) -> tuple[str, bytes]:

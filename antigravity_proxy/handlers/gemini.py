@@ -28,7 +28,9 @@ from antigravity_proxy.protocols.gemini.response import (
     response_to_client,
     signatures_from_chunk,
 )
+from antigravity_proxy.protocols.gemini.shapes import GENERATE_SHAPE
 from antigravity_proxy.protocols.gemini.stream import GeminiStreamTranslator
+from antigravity_proxy.protocols.shape import check_shape
 from antigravity_proxy.services import Services
 from antigravity_proxy.sessions import gemini_user_texts, session_key
 from antigravity_proxy.state import SharedState
@@ -41,7 +43,7 @@ SIGNATURE_NAMESPACE: Final = "gemini-signature"
 
 def generate(services: Services, request: Request, model: str) -> Response:
     name, method = parse_model_method(model)
-    body = camel_keys(read_json_object(request))
+    body = read_gemini_body(request)
     if method == "countTokens":
         return _count_tokens(services, name, body)
     upstream_model = resolve_model(name, services.config.model_mapping)
@@ -69,7 +71,14 @@ def generate(services: Services, request: Request, model: str) -> Response:
 
 def count_tokens(services: Services, request: Request, model: str) -> Response:
     name, _ = parse_model_method(model)
-    return _count_tokens(services, name, camel_keys(read_json_object(request)))
+    return _count_tokens(services, name, read_gemini_body(request))
+
+
+def read_gemini_body(request: Request) -> dict[str, Any]:
+    """The body with camelCase keys (clients send either), shape checked."""
+    body: dict[str, Any] = camel_keys(read_json_object(request))
+    check_shape(body, GENERATE_SHAPE)
+    return body
 
 
 def _stream(

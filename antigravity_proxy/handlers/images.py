@@ -23,7 +23,7 @@ from werkzeug.wrappers import Request, Response
 
 from antigravity_proxy.dispatch import Sent, UpstreamRequest
 from antigravity_proxy.errors import GatewayError, InvalidRequest
-from antigravity_proxy.http import json_response, read_json_object
+from antigravity_proxy.http import json_response, read_form, read_json_object
 from antigravity_proxy.protocols.gemini.chunk import (
     Chunk,
     TokenUsage,
@@ -76,24 +76,10 @@ def edits(services: Services, request: Request) -> Response:
     than as an opaque upstream error.
     """
     with request:  # closes the uploads' spooled temporary files
-        fields = form_fields(request)
+        fields = read_form(request)
         job = image_job(fields, services.config.model_mapping, default_ratio=None)
         images, mask = _uploaded_images(request)
     return _respond(services, job, job_to_upstream(job, images, mask))
-
-
-def form_fields(request: Request) -> dict[str, str]:
-    """The text fields of a multipart form (first value of each).
-
-    Why the check: Werkzeug parses a JSON body as an empty form, so a client that
-    sent the wrong encoding would otherwise read "missing prompt".
-    """
-    if request.mimetype != "multipart/form-data":
-        raise InvalidRequest(
-            "this endpoint expects multipart/form-data (file uploads), "
-            f"got {request.mimetype or 'no content type'}"
-        )
-    return request.form.to_dict()
 
 
 def unary_answer(sent: Sent) -> Chunk:

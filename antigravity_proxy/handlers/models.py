@@ -17,7 +17,7 @@ from antigravity_proxy.app import is_gemini_caller
 from antigravity_proxy.errors import InvalidRequest, NotFoundError
 from antigravity_proxy.handlers import anthropic_models
 from antigravity_proxy.http import json_response
-from antigravity_proxy.models import builtin_model_ids
+from antigravity_proxy.models import builtin_model_ids, check_model_id
 from antigravity_proxy.protocols.gemini.catalogue import list_models as gemini_page
 from antigravity_proxy.protocols.gemini.catalogue import model_object
 from antigravity_proxy.services import Services
@@ -36,7 +36,7 @@ def list_models(services: Services, request: Request) -> Response:
 
 
 def get_model(services: Services, request: Request, model: str) -> Response:
-    name = model.removeprefix("models/")
+    name = check_model_id(model.removeprefix("models/"))
     gemini = _wants_gemini(request)
     if name not in available_models(services):
         message = (

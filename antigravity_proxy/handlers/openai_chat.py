@@ -37,13 +37,14 @@ from antigravity_proxy.protocols.openai.chat_request import (
 )
 from antigravity_proxy.protocols.openai.chat_response import collect_from_upstream
 from antigravity_proxy.protocols.openai.chat_stream import ChatStreamTranslator
+from antigravity_proxy.protocols.openai.shapes import CHAT_SHAPE, COMPLETIONS_SHAPE
 from antigravity_proxy.protocols.openai.types import ChatContext
 from antigravity_proxy.services import Services
 from antigravity_proxy.streaming import collect, relay, stream_response
 
 
 def chat_completions(services: Services, request: Request) -> Response:
-    body = read_json_object(request)
+    body = read_json_object(request, CHAT_SHAPE)
     view = parse_chat_request(body)
     messages = body["messages"]
     upstream_model = upstream_model_for(services, view.model)
@@ -77,7 +78,7 @@ def chat_completions(services: Services, request: Request) -> Response:
 
 def completions(services: Services, request: Request) -> Response:
     """Legacy completions: one prompt as one user turn, ``text_completion`` out."""
-    body = read_json_object(request)
+    body = read_json_object(request, COMPLETIONS_SHAPE)
     view = legacy.parse_completion_request(body)
     upstream_model = upstream_model_for(services, view.model)
     ctx = ChatContext(

@@ -13,6 +13,7 @@ official event sequence; the non-streaming answer is the same translator's final
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -43,6 +44,7 @@ from antigravity_proxy.protocols.openai.responses_stream import (
     ResponsesStreamTranslator,
 )
 from antigravity_proxy.protocols.openai.responses_types import Item, ResponsesContext
+from antigravity_proxy.protocols.openai.shapes import RESPONSES_SHAPE
 from antigravity_proxy.protocols.openai.types import optional_bool
 from antigravity_proxy.services import Services
 from antigravity_proxy.state import SharedState
@@ -51,17 +53,20 @@ from antigravity_proxy.streaming import collect, relay, stream_response
 RESPONSE_NAMESPACE: Final = "openai-response"
 RESPONSE_TTL: Final = 24 * 3600.0
 KEPT_STATUSES: Final = frozenset({"completed", "incomplete"})
+NOT_STORED: Final = "not_stored"
+
+log = logging.getLogger(__name__)
 
 
 def responses(services: Services, request: Request) -> Response:
-    body = read_json_object(request)
+    body = read_json_object(request, RESPONSES_SHAPE)
     stream = bool(optional_bool(body, "stream"))
     ctx, conversation = _context(services, body)
     inner = request_to_upstream(body, ctx)
     sent = send(services, ctx.model, ctx.upstream_model, inner, conversation)
     headers = response_headers(ctx.upstream_model, sent)
     translator = ResponsesStreamTranslator(ctx, body)
-    keep = _Keeper(services.state, conversation, ctx.response_id, body, translator)
+    keep = _Keeper(services, conversation, ctx.response_id, body, translator)
     if stream:
         frames = relay(
             sent.response, translator, preamble=translator.start(), on_end=keep
@@ -112,13 +117,21 @@ def previous_items(state: SharedState, body: Mapping[str, Any]) -> list[Item]:
             param="previous_response_id",
         )
     stored = state.get(RESPONSE_NAMESPACE, previous_id)
+    shown = previous_id[:80]
     if stored is None:
         raise InvalidRequest(
-            f"Previous response with id '{previous_id}' not found.",
+            f"Previous response with id '{shown}' not found.",
             param="previous_response_id",
             code="previous_response_not_found",
         )
-    items: list[Item] = json.loads(stored)
+    items: list[Item] | dict[str, str] = json.loads(stored)
+    if isinstance(items, dict):
+        raise InvalidRequest(
+            f"Previous response with id '{shown}' was not stored: "
+            f"{items.get(NOT_STORED)}.",
+            param="previous_response_id",
+            code="previous_response_not_found",
+        )
     return items
 
 
@@ -152,18 +165,22 @@ class _Keeper:
     """Runs once the answer ended: remember signatures, store the conversation.
 
     A failed response is not stored (OpenAI cannot continue from one either);
-    ``store: false`` (Codex) stores nothing but the signatures.
+    ``store: false`` (Codex) stores nothing but the signatures. A conversation
+    over ``openai.responses_store_max_response_bytes`` leaves a small note
+    instead, so continuing from it is a 400 that says why; the total is bounded
+    by ``openai.responses_store_max_total_bytes`` (oldest evicted first).
     """
 
     def __init__(
         self,
-        state: SharedState,
+        services: Services,
         conversation: str | None,
         response_id: str,
         body: Mapping[str, Any],
         translator: ResponsesStreamTranslator,
     ) -> None:
-        self.state = state
+        self.state = services.state
+        self.limits = services.config.openai
         self.conversation = conversation
         self.response_id = response_id
         self.store = body.get("store") is not False
@@ -174,8 +191,24 @@ class _Keeper:
         remember_signatures(self.state, self.conversation, translator.signatures)
         status = translator.response_object()["status"]
         if self.store and status in KEPT_STATUSES:
-            value = dumps(translator.items_for_storage())
-            self.state.put(RESPONSE_NAMESPACE, self.response_id, value, RESPONSE_TTL)
+            self._keep(dumps(translator.items_for_storage()))
+
+    def _keep(self, value: str) -> None:
+        size = len(value.encode("utf-8"))
+        limit = self.limits.responses_store_max_response_bytes
+        if size > limit:
+            log.info("response %s not stored: %d bytes", self.response_id, size)
+            reason = (
+                f"its conversation is {size} bytes, more than "
+                f"openai.responses_store_max_response_bytes ({limit})"
+            )
+            note = dumps({NOT_STORED: reason})
+            self.state.put(RESPONSE_NAMESPACE, self.response_id, note, RESPONSE_TTL)
+            return
+        total = self.limits.responses_store_max_total_bytes
+        self.state.put_bounded(
+            RESPONSE_NAMESPACE, self.response_id, value, RESPONSE_TTL, total
+        )
 
 
 def _model(body: Mapping[str, Any]) -> str:

@@ -15,6 +15,8 @@ import json
 from collections.abc import Mapping
 from typing import Any, Final
 
+from antigravity_proxy import json_codec
+
 PREFIX: Final = "agp1."
 
 
@@ -31,7 +33,7 @@ def unseal(value: object) -> dict[str, Any] | None:
     body = value[len(PREFIX) :]
     try:
         raw = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
-        payload: Any = json.loads(raw.decode("utf-8"))
-    except (binascii.Error, ValueError):
+        payload: Any = json_codec.loads(raw)
+    except (binascii.Error, json_codec.JsonError):
         return None
     return payload if isinstance(payload, dict) else None

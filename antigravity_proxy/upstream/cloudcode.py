@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import threading
 import uuid
 from collections.abc import Iterator, Mapping
@@ -35,22 +34,13 @@ from antigravity_proxy.errors import (
 )
 from antigravity_proxy.sse import SSEDecoder
 from antigravity_proxy.upstream.egress import ENVIRONMENT_PROXIES, proxies_for
+from antigravity_proxy.upstream.message_text import TextMeaning, first_match, says
 
 log = logging.getLogger(__name__)
 
 NEXT_BASE_STATUSES: Final = frozenset({404, 408})
 MAX_ERROR_BODY: Final = 64 * 1024
 PROCESS_SESSION_ID: Final = str(uuid.uuid4())
-PROMPT_TOO_LONG_PHRASES: Final = (
-    "prompt is too long",
-    "input token count",
-    "exceeds the maximum number of tokens",
-    "too many tokens",
-)
-TOKEN_COUNT_PATTERNS: Final = (
-    re.compile(r"\((\d+)\)[^()]*\((\d+)\)"),
-    re.compile(r"(\d+) tokens? > (\d+)"),
-)
 PLACEHOLDER_PROJECTS: Final = frozenset({"", "test-project", "project-id"})
 
 
@@ -255,19 +245,15 @@ def _status_error(response: requests.Response) -> UpstreamStatus:
 def prompt_too_long_counts(message: str) -> tuple[int | None, int | None] | None:
     """(sent, allowed) tokens when ``message`` says the prompt is too long.
 
-    This is the one place that reads upstream message text for meaning: the
-    upstream gives the context-window 400 no error code. Gemini says "The input
-    token count (N) exceeds the maximum number of tokens allowed (M)"; Claude
-    models behind it say "prompt is too long: N tokens > M maximum".
+    Why message text: the upstream gives the context-window 400 no error code;
+    the wording it uses is in ``message_text.MESSAGE_TEXT_RULES``.
     """
-    lowered = message.lower()
-    if not any(phrase in lowered for phrase in PROMPT_TOO_LONG_PHRASES):
+    if not says(TextMeaning.PROMPT_TOO_LONG, message):
         return None
-    for pattern in TOKEN_COUNT_PATTERNS:
-        found = pattern.search(message)
-        if found is not None:
-            return int(found.group(1)), int(found.group(2))
-    return None, None
+    found = first_match(TextMeaning.TOKEN_COUNTS, message)
+    if found is None:
+        return None, None
+    return int(found.group(1)), int(found.group(2))
 
 
 def upstream_message(body: str, status: int) -> str:

@@ -29,6 +29,7 @@ from antigravity_proxy.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
+from antigravity_proxy.http import header_text
 from antigravity_proxy.streaming import STREAM_HEADERS
 from antigravity_proxy.upstream.egress import ENVIRONMENT_PROXIES
 from antigravity_proxy.zai_dispatch import model_for_zai
@@ -117,7 +118,7 @@ def forward_anthropic(
     upstream = _send(config, "POST", url, headers=headers, data=data)
     relayed = _picked(upstream.headers, ANTHROPIC_RESPONSE_HEADERS)
     if mapped:
-        relayed["X-Mapped-Model"] = mapped
+        relayed["X-Mapped-Model"] = header_text(mapped)
     if not stream or not upstream.ok:
         return _whole(upstream, relayed)
     return Response(

@@ -89,3 +89,58 @@ def test_banner_names_the_env_var_holding_the_key(stack):
         in banner
     )
     assert API_KEY not in gw.log_text()
+
+
+def test_make_demo_gets_a_first_answer_through_the_loopback_fake():
+    """README's first screen promises `make demo` answers without a Google account."""
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-m", "tests.fakes.demo", "--once"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "added " in result.stdout and "(demo@example.test)" in result.stdout
+    assert "answer: 'echo: Say hello'" in result.stdout
+    assert "accounts   1 ready, 0 cooling down, 0 disabled" in result.stderr
+
+
+def test_serve_creates_a_missing_config_and_says_so(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from tests.e2e.conftest import free_port
+
+    path = tmp_path / "new" / "config.yaml"
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith("ANTIGRAVITY_PROXY_")
+    }
+    env.update(HOME=str(tmp_path), ANTIGRAVITY_PROXY_HOME=str(tmp_path / "data"))
+    command = [sys.executable, "-m", "antigravity_proxy.cli", "serve"]
+    process = subprocess.Popen(
+        [*command, "--config", str(path), "--port", str(free_port())],
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    seen = ""
+    try:
+        for line in process.stderr:
+            seen += line
+            if "google-genai" in line:
+                break
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(15)
+        process.stderr.close()
+    assert (
+        f"antigravity-proxy: created {path} with the defaults and a new API key" in seen
+    )
+    assert f"config     {path} (created now with the defaults)" in seen
+    assert f"data dir   {tmp_path / 'data'}" in seen
+    assert path.exists()

@@ -64,6 +64,10 @@ from tests.fakes.cloudcode_wire import (
     unary_response,
 )
 
+# A 1x1 transparent PNG, what an image model's default answer carries.
+PNG_B64: Final = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+IMAGE_REPLY: Final = Reply([{"inlineData": {"mimeType": "image/png", "data": PNG_B64}}])
+
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
@@ -125,6 +129,8 @@ class FakeCloudCode:
     :param clients: accepted OAuth ``client_id -> client_secret``; None accepts any
         non-empty pair.
     :param strict_models: answer 404 for a model the account does not list.
+    :param draws_images: image models (``-image`` in the id) answer with a PNG
+        by default, as the real ones do; off, they echo text like any model.
     """
 
     def __init__(
@@ -134,10 +140,12 @@ class FakeCloudCode:
         expires_in: int = 3599,
         clients: Mapping[str, str] | None = None,
         strict_models: bool = False,
+        draws_images: bool = False,
     ) -> None:
         self.book = TokenBook(expires_in)
         self.clients = clients
         self.strict_models = strict_models
+        self.draws_images = draws_images
         self._prefixes: dict[str, Fault | None] = dict.fromkeys(prefixes)
         self._lock = threading.Lock()
         self._records: list[Recorded] = []
@@ -331,6 +339,8 @@ class FakeCloudCode:
         number = next(self._serial)
         meta = ReplyMeta(model, f"resp-{number}", f"trace-{number}")
         request = call.body["request"]
+        if step is None and self.draws_images and "-image" in model:
+            step = IMAGE_REPLY
         chosen = default_reply(request) if step is None else step
         if call.method == "streamGenerateContent":
             return self._sse_response(chosen, request, meta, call.environ)

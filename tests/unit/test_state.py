@@ -182,6 +182,58 @@ def test_state_purges_expired_rows_on_its_own(tmp_path):
     assert sticky == []
 
 
+def stored_bytes(path, namespace):
+    with sqlite3.connect(path) as conn:
+        row = conn.execute(
+            "SELECT COALESCE(SUM(LENGTH(CAST(value AS BLOB))), 0) FROM kv "
+            "WHERE namespace = ?",
+            (namespace,),
+        ).fetchone()
+    return row[0]
+
+
+def test_state_put_bounded_evicts_the_soonest_expiring(tmp_path):
+    clock = Clock()
+    state = make(tmp_path, clock)
+    state.put("other", "x", "o" * 500, 60)
+    for index in range(5):
+        clock.now += 1
+        assert state.put_bounded("ns", f"k{index}", "v" * 300, 60, 1000)
+    assert [state.get("ns", f"k{i}") is not None for i in range(5)] == [
+        False,
+        False,
+        True,
+        True,
+        True,
+    ]
+    assert stored_bytes(tmp_path / "state.db", "ns") == 900
+    assert state.get("other", "x") == "o" * 500
+
+
+def test_state_put_bounded_replaces_a_key_and_counts_bytes(tmp_path):
+    state = make(tmp_path)
+    assert state.put_bounded("ns", "k", "\u00e9" * 400, 60, 1000)
+    assert state.put_bounded("ns", "k", "\u00e9" * 450, 60, 1000)
+    assert stored_bytes(tmp_path / "state.db", "ns") == 900
+    assert state.put_bounded("ns", "j", "a" * 200, 60, 1000)
+    assert state.get("ns", "k") is None and state.get("ns", "j") == "a" * 200
+
+
+def test_state_put_bounded_refuses_a_value_over_the_total(tmp_path):
+    state = make(tmp_path)
+    assert state.put_bounded("ns", "small", "s", 60, 10)
+    assert not state.put_bounded("ns", "big", "b" * 11, 60, 10)
+    assert state.get("ns", "big") is None and state.get("ns", "small") == "s"
+
+
+def test_state_put_bounded_without_a_database_stores_nothing(tmp_path):
+    state = make(tmp_path)
+    (tmp_path / "state.db").unlink()
+    (tmp_path / "state.db").mkdir()
+    state._disconnect()
+    assert not state.put_bounded("ns", "k", "v", 60, 100)
+
+
 def test_state_get_many_finds_live_keys_across_batches(tmp_path):
     """One query per 500 keys; expired, missing and repeated keys are handled."""
     clock = Clock()

@@ -60,11 +60,9 @@ def decode_signature(value: object) -> ThinkingSignature | None:
 def _decoded(value: str) -> ThinkingSignature | None:
     """Memoised: a long session replays the same signed blocks on every turn,
     and the planner and the translator both read each one."""
-    try:
-        payload = unseal(value)
-    except RecursionError:  # a forged token nesting past the parser's limit
-        return None
-    return _signature(payload)
+    # A forged token nesting past the parser's limit is refused by ``unseal``
+    # (json_codec stops at 1024 levels), never a RecursionError.
+    return _signature(unseal(value))
 
 
 def _signature(payload: Any) -> ThinkingSignature | None:

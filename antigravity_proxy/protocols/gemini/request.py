@@ -61,7 +61,7 @@ def parse_model_method(segment: str) -> tuple[str, str]:
     if not model:
         raise InvalidRequest("A model name is required.", param="model")
     if method not in METHODS:
-        raise InvalidRequest(f"Unsupported method: {method}", param="method")
+        raise InvalidRequest(f"Unsupported method: {method[:64]}", param="method")
     return model, method
 
 

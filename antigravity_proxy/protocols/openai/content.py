@@ -13,12 +13,12 @@ and ``image_url.detail``.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
+from antigravity_proxy import json_codec
 from antigravity_proxy.errors import InvalidRequest
 from antigravity_proxy.protocols.openai.types import (
     ChatContext,
@@ -203,8 +203,8 @@ def args_from_arguments(arguments: str) -> dict[str, Any]:
     if not arguments.strip():
         return {}
     try:
-        value = json.loads(arguments)
-    except ValueError:
+        value = json_codec.loads(arguments)
+    except json_codec.JsonError:
         return {"arguments": arguments}
     return value if isinstance(value, dict) else {"arguments": arguments}
 

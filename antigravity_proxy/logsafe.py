@@ -1,0 +1,74 @@
+"""Log lines that client text cannot forge or flood: one filter for every handler.
+
+A model id holding ``\\r\\nX-Injected: 1`` wrote a second, forged log line; a
+10 MB one wrote 10 MB. ``EscapingFilter`` renders each record's message once,
+with every interpolated argument cut to ``ARG_MAX`` characters, then escapes
+control characters (CR, LF, ESC, DEL...) as ``\\r``, ``\\n``, ``\\x1b``, and
+stores the result as the record's message, so any formatter downstream prints
+one line per record. Tracebacks (``exc_info``) are left to the formatter:
+their newlines are the traceback's own.
+
+``install`` attaches it to the root logger's handlers; call it where logging is
+configured (the CLI, after ``basicConfig``), and again after adding handlers.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping
+from typing import Any, Final
+
+ARG_MAX: Final = 2000
+MESSAGE_MAX: Final = 8000
+CONTROL: Final = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]")
+NAMED: Final[Mapping[str, str]] = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def escape(text: str, limit: int = MESSAGE_MAX) -> str:
+    """``text`` on one line: control characters escaped, cut to ``limit``."""
+    if len(text) > limit:
+        text = f"{text[:limit]}...[{len(text) - limit} more characters]"
+    return CONTROL.sub(_escaped, text)
+
+
+def _escaped(match: re.Match[str]) -> str:
+    char = match.group()
+    return NAMED.get(char) or f"\\x{ord(char):02x}"
+
+
+def _bounded(arg: Any) -> Any:
+    """Arguments that render long are cut before they are interpolated."""
+    if isinstance(arg, int | float | bool) or arg is None:
+        return arg
+    text = arg if isinstance(arg, str) else str(arg)
+    if len(text) <= ARG_MAX:
+        return arg
+    return f"{text[:ARG_MAX]}...[{len(text) - ARG_MAX} more characters]"
+
+
+class EscapingFilter(logging.Filter):
+    """Rewrites each record's message as one bounded, escaped line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "escaped", False):
+            return True
+        if isinstance(record.args, tuple):
+            record.args = tuple(_bounded(arg) for arg in record.args)
+        elif isinstance(record.args, Mapping):
+            record.args = {key: _bounded(v) for key, v in record.args.items()}
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):
+            message = f"{record.msg!r} % {record.args!r}"
+        record.msg = escape(message)
+        record.args = None
+        record.escaped = True
+        return True
+
+
+def install(logger: logging.Logger | None = None) -> None:
+    """Attach one ``EscapingFilter`` to each handler of ``logger`` (root)."""
+    for handler in (logger or logging.getLogger()).handlers:
+        if not any(isinstance(f, EscapingFilter) for f in handler.filters):
+            handler.addFilter(EscapingFilter())

@@ -1,0 +1,104 @@
+"""``logsafe``: client text in a log record cannot forge a line or flood the log."""
+
+from __future__ import annotations
+
+import io
+import logging
+import subprocess
+import sys
+
+import pytest
+
+from antigravity_proxy import logsafe
+
+
+@pytest.fixture
+def captured():
+    """A private logger with one stream handler carrying the filter."""
+    stream = io.StringIO()
+    logger = logging.getLogger("tests.logsafe")
+    logger.propagate = False
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+    logger.handlers = [handler]
+    logsafe.install(logger)
+    yield logger, stream
+    logger.handlers = []
+
+
+@pytest.mark.parametrize(
+    ("arg", "shown"),
+    [
+        ("gemini\r\nX-Injected: 1", "gemini\\r\\nX-Injected: 1"),
+        ("\x1b[31mred\x7f", "\\x1b[31mred\\x7f"),
+        ("tab\there", "tab\\there"),
+        ("line\u2028sep\x85", "line\\x2028sep\\x85"),
+        ("caf\u00e9 \U0001f600", "caf\u00e9 \U0001f600"),
+    ],
+)
+def test_log_line_escapes_control_characters(captured, arg, shown):
+    logger, stream = captured
+    logger.warning("model %s refused", arg)
+    assert stream.getvalue() == f"WARNING model {shown} refused\n"
+
+
+def test_log_line_bounds_each_argument(captured):
+    logger, stream = captured
+    logger.warning("model %s / %r / %d", "x" * 10_000_000, ["y" * 5000], 7)
+    line = stream.getvalue()
+    assert line.count("\n") == 1
+    assert len(line) < 2 * logsafe.ARG_MAX + 200
+    assert "[9998000 more characters]" in line and line.endswith("/ 7\n")
+
+
+def test_log_line_bounds_a_long_message_and_mapping_args(captured):
+    logger, stream = captured
+    logger.warning("a=%(a)s", {"a": "z\n" * 3000})
+    logger.warning("m" * 20_000)
+    first, second = stream.getvalue().splitlines()
+    assert first.startswith("WARNING a=z\\nz\\n") and len(first) < 3 * logsafe.ARG_MAX
+    assert second.endswith(f"[{20_000 - logsafe.MESSAGE_MAX} more characters]")
+
+
+def test_log_line_survives_a_bad_format(captured):
+    logger, stream = captured
+    logger.warning("two %s %s", "only-one")
+    assert stream.getvalue().count("\n") == 1
+    assert "only-one" in stream.getvalue()
+
+
+def test_log_traceback_is_kept(captured):
+    logger, stream = captured
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        logger.exception("failed for %s", "a\nb")
+    lines = stream.getvalue().splitlines()
+    assert lines[0] == "ERROR failed for a\\nb"
+    assert lines[1] == "Traceback (most recent call last):"
+
+
+def test_install_is_idempotent(captured):
+    logger, _ = captured
+    logsafe.install(logger)
+    assert len(logger.handlers[0].filters) == 1
+
+
+def test_cli_installs_the_filter_where_it_configures_logging(tmp_path):
+    """The real wiring: ``cli.main`` configures logging, then escapes it."""
+    config = tmp_path / "config.yaml"
+    config.write_text(f"home: {tmp_path}\nproxy: {{api_key: sk-x}}\n")
+    code = (
+        "import logging\n"
+        "from antigravity_proxy import cli\n"
+        f"cli.main(['--config', {str(config)!r}, 'routes'])\n"
+        "logging.getLogger('antigravity_proxy.x').warning("
+        "'model %s', 'm\\r\\nX-Injected: 1')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    lines = [line for line in done.stderr.splitlines() if "model m" in line]
+    assert len(lines) == 1 and lines[0].endswith("model m\\r\\nX-Injected: 1")
+    assert "X-Injected" not in done.stderr.replace(lines[0], "")
