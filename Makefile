@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install run demo test lint bench clean
+.PHONY: install run demo test lint bench fuzz clean
 
 $(STAMP): setup.cfg setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,12 @@ lint: install
 
 bench: install
 	$(PY) -m benchmarks
+
+# The property-based fuzz of every POST route (tests/fuzz) with the long-run
+# Hypothesis profile: thousands of random examples per route, not derandomized.
+# `make test` runs the same tests with the bounded, reproducible `ci` profile.
+fuzz: install
+	HYPOTHESIS_PROFILE=long $(PY) -m pytest tests/fuzz -p no:cacheprovider
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache .mypy_cache .ruff_cache
