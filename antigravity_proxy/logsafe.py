@@ -10,6 +10,9 @@ their newlines are the traceback's own.
 
 ``install`` attaches it to the root logger's handlers; call it where logging is
 configured (the CLI, after ``basicConfig``), and again after adding handlers.
+gunicorn configures its own error and access logs (the access log prints the
+decoded request path, CR/LF included): ``GunicornLogger``, its ``logger_class``,
+installs the filter there.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ import logging
 import re
 from collections.abc import Mapping
 from typing import Any, Final
+
+from gunicorn.glogging import Logger
 
 ARG_MAX: Final = 2000
 MESSAGE_MAX: Final = 8000
@@ -72,3 +77,12 @@ def install(logger: logging.Logger | None = None) -> None:
     for handler in (logger or logging.getLogger()).handlers:
         if not any(isinstance(f, EscapingFilter) for f in handler.filters):
             handler.addFilter(EscapingFilter())
+
+
+class GunicornLogger(Logger):  # type: ignore[misc]
+    """gunicorn's logger with ``EscapingFilter`` on its error and access logs."""
+
+    def setup(self, cfg: Any) -> None:
+        super().setup(cfg)
+        install(self.error_log)
+        install(self.access_log)
