@@ -10,17 +10,22 @@ In every mode, ``GET /`` and ``GET /status`` (the status page's static HTML shel
 which shows nothing until the key is entered) are open.
 
 The key may come in ``Authorization: Bearer``, ``x-api-key``, ``x-goog-api-key``, or
-the ``key`` query parameter on Gemini routes; any one carrying the right key passes.
-Comparison is constant-time. The key is never logged and never forwarded.
+the ``key`` query parameter on Gemini routes; any one carrying an accepted key
+passes. Accepted are ``proxy.api_key`` (named ``main``) and every named key of
+``proxy.api_keys`` (the `KeyRing`). Comparison is constant-time. A key is never
+logged and never forwarded; its *name* is put in the WSGI environ under
+`KEY_NAME_ENVIRON` (``antigravity_proxy.key_name``) for the access log and the
+usage records, in every auth mode, whenever a presented key is one of ours,
+and on the request's ``Exchange`` (``key_name``).
 """
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Final
 from urllib.parse import parse_qsl
 
+from antigravity_proxy.apikeys import KeyRing
 from antigravity_proxy.app import Gateway, Match, error_response
 from antigravity_proxy.errors import AuthError
 from antigravity_proxy.exchange import exchange_of
@@ -30,6 +35,8 @@ if TYPE_CHECKING:
 
 HEALTH_HANDLER: Final = "antigravity_proxy.handlers.internal.healthz"
 HEALTH_PATH: Final = "/healthz"
+KEY_NAME_ENVIRON: Final = "antigravity_proxy.key_name"
+"""The environ key holding the name of the key the request authenticated with."""
 # The status page's HTML shell holds nothing about the box; its data route
 # (``/status/data``) needs the key like every other route.
 SHELL_HANDLER: Final = "antigravity_proxy.handlers.status.status_page"
@@ -47,16 +54,20 @@ AUTH_MESSAGES: Final = {
 class AuthMiddleware:
     """Reject requests without the gateway key, in the route's own error format."""
 
-    def __init__(self, gateway: Gateway, api_key: str, mode: str) -> None:
+    def __init__(self, gateway: Gateway, keys: KeyRing, mode: str) -> None:
         self.gateway = gateway
-        self.api_key = api_key.encode("utf-8")
+        self.keys = keys
         self.mode = mode
 
     def __call__(
         self, environ: WSGIEnvironment, start_response: StartResponse
     ) -> Iterable[bytes]:
         match = self.gateway.match(environ)
-        if self._requires_key(match, environ) and not self._authorized(match, environ):
+        name = self._key_name(match, environ)
+        if name is not None:
+            environ[KEY_NAME_ENVIRON] = name
+            exchange_of(environ).key_name = name
+        elif self._requires_key(match, environ):
             protocol = self.gateway.protocol_of(match, environ)
             message = AUTH_MESSAGES.get(protocol, "missing or invalid API key")
             exchange = exchange_of(environ)
@@ -80,16 +91,13 @@ class AuthMiddleware:
         )
         return not is_health
 
-    def _authorized(self, match: Match, environ: WSGIEnvironment) -> bool:
+    def _key_name(self, match: Match, environ: WSGIEnvironment) -> str | None:
+        """The name of the accepted key the request carries, if any."""
         allow_query = match.route is not None and match.route.protocol == "gemini"
         allow_query = (
             allow_query or self.gateway.protocol_of(match, environ) == "gemini"
         )
-        found = False
-        for candidate in _presented_keys(environ, allow_query):
-            # No early exit: every presented key is compared, in constant time.
-            found |= hmac.compare_digest(candidate.encode("utf-8"), self.api_key)
-        return found
+        return self.keys.identify(_presented_keys(environ, allow_query))
 
 
 def _is_shell(match: Match, environ: WSGIEnvironment) -> bool:

@@ -17,7 +17,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any, Final
 
-from antigravity_proxy import __version__, logsafe
+from antigravity_proxy import __version__, keys_cli, logsafe
 from antigravity_proxy.accounts import cli as accounts_cli
 from antigravity_proxy.config import Config, ConfigError, load_config
 from antigravity_proxy.handlers import mcp
@@ -118,6 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     models.set_defaults(run=run_models)
     accounts_cli.add_parser(commands)
     usage_cli.add_parser(commands)
+    keys_cli.add_parser(commands)
     return parser
 
 

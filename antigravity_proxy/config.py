@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, Union, get_args, get_origin, get_type_hints
 
+from antigravity_proxy.apikeys import ApiKey, check_api_keys
 from antigravity_proxy.config_checks import (
     BOUNDS_KEY,
     NON_NEGATIVE,
@@ -56,6 +57,7 @@ class ServerConfig:
 @dataclass(frozen=True, slots=True)
 class ProxyConfig:
     api_key: str = ""
+    api_keys: tuple[ApiKey, ...] = ()
     auth_mode: str = "auto"
     allow_lan_access: bool = False
     max_body_bytes: int = field(default=104857600, metadata=bounds(1))
@@ -305,6 +307,9 @@ def _check_enums(config: Config) -> None:
         )
     if not config.upstream.base_urls:
         raise ConfigError("upstream.base_urls: expected at least one URL")
+    problem = check_api_keys(config.proxy.api_keys, config.proxy.api_key)
+    if problem:
+        raise ConfigError(problem)
 
 
 def _from_mapping(cls: type[Any], raw: Any, prefix: str) -> Any:
@@ -318,6 +323,9 @@ def _from_mapping(cls: type[Any], raw: Any, prefix: str) -> Any:
     if unknown:
         problem = unknown_key_problem(str(unknown[0]), fields)
         raise ConfigError(f"{prefix}{unknown[0]}: {problem}")
+    missing = [n for n, f in fields.items() if n not in raw and _required(f)]
+    if missing:
+        raise ConfigError(f"{prefix}{missing[0]}: required key is missing")
     values = {
         name: _convert(hints[name], raw[name], prefix + name)
         for name in fields
@@ -338,6 +346,11 @@ def _check_range(spec: dataclasses.Field[Any], value: Any, key: str) -> None:
         raise ConfigError(f"{key}: {problem}")
 
 
+def _required(spec: dataclasses.Field[Any]) -> bool:
+    no_factory = spec.default_factory is dataclasses.MISSING
+    return spec.default is dataclasses.MISSING and no_factory
+
+
 def _convert(hint: Any, value: Any, key: str) -> Any:
     if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         return _from_mapping(hint, value if value is not None else {}, key + ".")
@@ -345,6 +358,9 @@ def _convert(hint: Any, value: Any, key: str) -> Any:
     if origin in (Union, types.UnionType):
         return _convert(get_args(hint)[0], value, key)
     if origin is tuple:
+        item = get_args(hint)[0]
+        if isinstance(item, type) and dataclasses.is_dataclass(item):
+            return _convert_records(item, value, key)
         return tuple(_convert_list(value, key))
     if origin in (Mapping, dict) or hint is Mapping:
         return _convert_str_map(value, key)
@@ -355,6 +371,21 @@ def _convert_list(value: Any, key: str) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise ConfigError(f"{key}: expected a list of strings")
     return value
+
+
+def _convert_records(cls: type[Any], value: Any, key: str) -> tuple[Any, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise ConfigError(f"{key}: expected a list of mappings")
+    records = (_from_mapping(cls, v, f"{key}[{i}].") for i, v in enumerate(value))
+    return tuple(records)
+
+
+def parse_api_keys(value: Any) -> tuple[ApiKey, ...]:
+    """``proxy.api_keys`` as read from YAML, converted as at start-up."""
+    converted: tuple[ApiKey, ...] = _convert_records(ApiKey, value, "proxy.api_keys")
+    return converted
 
 
 def _convert_str_map(value: Any, key: str) -> dict[str, str]:

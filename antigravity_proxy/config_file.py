@@ -79,6 +79,11 @@ def ensure_api_key(
     return fresh
 
 
+def config_lock(path: Path) -> _locked:
+    """The lock every writer of the config file holds (see ``config_edit``)."""
+    return _locked(path)
+
+
 class _locked:
     """An exclusive ``flock`` on ``<config>.lock`` across processes."""
 

@@ -20,6 +20,9 @@ server:
   threads: 32
 proxy:
   api_key: {api_key}
+  # One named key per teammate ({{name: alice, key: sk-...}}); the name is logged.
+  # Manage them with "antigravity-proxy keys add NAME | list | revoke NAME".
+  api_keys: []
   auth_mode: auto            # off | strict | all_except_health | auto
   allow_lan_access: false
   max_body_bytes: 104857600

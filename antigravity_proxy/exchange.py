@@ -19,6 +19,9 @@ Fields, with the unit of each (times are ``time.monotonic()`` seconds unless sai
 - ``request_id`` (``X-Request-Id``), ``method``, ``path``, ``route`` (the handler's
   dotted name, "" when no route matched), ``protocol`` (openai, anthropic, gemini,
   mcp, internal, "" before routing)
+- ``key_name``: the name of the gateway key the request carried (``main`` for
+  ``proxy.api_key``, else its ``proxy.api_keys`` name; None without a known key),
+  set by the key check (``auth.py``)
 - ``client_model`` (as the client sent it), ``upstream_model``, ``stream``
 - ``attempts``: every upstream call, in order (``Attempt``); ``account``: the one
   whose answer the client got (None when no upstream answered)
@@ -139,6 +142,7 @@ class Exchange:
     path: str = ""
     route: str = ""
     protocol: str = ""
+    key_name: str | None = None
     client_model: str = ""
     upstream_model: str = ""
     stream: bool = False

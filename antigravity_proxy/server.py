@@ -16,7 +16,12 @@ from antigravity_proxy.config import Config
 from antigravity_proxy.wsgi import create_app
 
 # The query string is left out: Gemini clients may carry the key in ``?key=``.
-ACCESS_LOG_FORMAT: Final = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms "%(a)s"'
+# The second field is the name of the gateway key used (``-`` for none); the
+# auth wrapper puts it in the environ (``auth.KEY_NAME_ENVIRON``).
+ACCESS_LOG_FORMAT: Final = (
+    '%(h)s %({antigravity_proxy.key_name}e)s "%(m)s %(U)s %(H)s" '
+    '%(s)s %(B)s %(M)sms "%(a)s"'
+)
 
 
 def gunicorn_options(config: Config) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from antigravity_proxy.accounts.refresher import QuotaRefresher
+from antigravity_proxy.apikeys import ApiKey, KeyRing
 from antigravity_proxy.app import Gateway
 from antigravity_proxy.auth import AuthMiddleware
 from antigravity_proxy.config import Config, load_config
@@ -48,5 +49,18 @@ def create_app(
         QuotaRefresher(services.pool, config.accounts.quota_refresh_minutes).start()
         services.ledger.start()
     gateway = Gateway(routes, handlers, services)
-    auth = AuthMiddleware(gateway, config.proxy.api_key, config.effective_auth_mode)
+    auth = AuthMiddleware(gateway, key_ring(config), config.effective_auth_mode)
     return ExchangeMiddleware(CorsMiddleware(auth))
+
+
+def key_ring(config: Config) -> KeyRing:
+    """The accepted keys, re-read from the config file whenever it changes."""
+    path = config.config_path
+
+    def reload() -> tuple[str, tuple[ApiKey, ...]]:
+        proxy = load_config(path, create=False).proxy
+        return proxy.api_key, proxy.api_keys
+
+    return KeyRing(
+        config.proxy.api_key, config.proxy.api_keys, path=path, loader=reload
+    )

@@ -103,8 +103,8 @@ def wait_healthy(gateway: Gateway, timeout: float = 20.0) -> None:
             ) as response:
                 if response.status_code == 200:
                     return
-        except requests.ConnectionError:
-            pass
+        except (requests.ConnectionError, requests.Timeout):
+            pass  # not listening yet, or too busy starting to answer in 1 s
         time.sleep(0.1)
     raise RuntimeError(f"gateway never became healthy:\n{gateway.log_text()}")
 
