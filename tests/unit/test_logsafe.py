@@ -117,3 +117,19 @@ def test_gunicorn_logger_escapes_its_access_and_error_logs():
         assert log.handlers
         for handler in log.handlers:
             assert any(isinstance(f, logsafe.EscapingFilter) for f in handler.filters)
+
+
+class DefaultingAtoms(dict):
+    """Like gunicorn's ``SafeAtoms``: a missing key reads as ``-``."""
+
+    def __getitem__(self, key):
+        return super().__getitem__(key) if key in self else "-"
+
+
+def test_log_mapping_args_keep_their_lookup_rules(captured):
+    logger, stream = captured
+    logger.warning('%(h)s %(u)s "%(U)s"', DefaultingAtoms(h="1.2.3.4", U="/x\r\ny"))
+    logger.warning("%(U)s %(u)s", DefaultingAtoms(U="p" * 5000))
+    first, second = stream.getvalue().splitlines()
+    assert first == 'WARNING 1.2.3.4 - "/x\\r\\ny"'
+    assert second.endswith(" -") and "more characters" in second
