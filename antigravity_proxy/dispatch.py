@@ -7,10 +7,17 @@ account once (a second 401 there moves on); 503/529 back off briefly. At most
 ``accounts.max_attempts`` calls in all, and all of them happen before the client
 has seen a byte: ``send`` returns an open, 2xx upstream response, or raises the
 error the client should see.
+
+Every call is noted in the request's ``Exchange`` (account, base URL, status,
+what the pool decided, how long it took), and none is made once the client has
+gone. A 2xx is not yet a success for the account: ``settle`` reports the
+outcome once the answer has been read, so a stream the upstream cuts off counts
+against the account as an error status would.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 import uuid
@@ -24,6 +31,7 @@ from antigravity_proxy.accounts.oauth import OAuthError
 from antigravity_proxy.accounts.service import AccountPool, Lease, Verdict
 from antigravity_proxy.accounts.store import AccountLoadError, AccountNotFound
 from antigravity_proxy.errors import (
+    ClientGone,
     GatewayError,
     NotFoundError,
     Overloaded,
@@ -31,7 +39,8 @@ from antigravity_proxy.errors import (
     UpstreamError,
     UpstreamStatus,
 )
-from antigravity_proxy.upstream.cloudcode import CloudCodeClient
+from antigravity_proxy.exchange import Attempt, Exchange
+from antigravity_proxy.upstream.cloudcode import CloudCodeClient, base_of
 from antigravity_proxy.upstream.envelope import (
     account_session_id,
     wrap_count_tokens,
@@ -61,6 +70,7 @@ class UpstreamRequest:
 class Sent:
     response: requests.Response
     lease: Lease
+    model: str = ""
 
 
 @dataclass(slots=True)
@@ -86,17 +96,60 @@ class Dispatcher:
         self.max_attempts = max_attempts
         self.sleep = sleep
 
-    def send(self, request: UpstreamRequest) -> Sent:
+    def send(self, request: UpstreamRequest, exchange: Exchange | None = None) -> Sent:
+        """An open 2xx answer to ``request``, after as many attempts as it takes."""
+        exchange = exchange if exchange is not None else Exchange("-")
         tries = _Tries()
         for attempt in range(self.max_attempts):
+            if exchange.cancelled:
+                raise ClientGone()
             lease = self._lease(request, tries)
+            started = time.monotonic()
             try:
-                return Sent(self._call(request, lease), lease)
-            except UpstreamStatus as err:
+                response = self._call(request, lease)
+            except UpstreamError as err:
+                self._note(exchange, lease, err, started)
+                if not isinstance(err, UpstreamStatus):
+                    raise
                 tries.last = err
-                self._after_failure(request, lease, err, attempt, tries)
+                self._after_failure(request, lease, err, attempt, tries, exchange)
+                continue
+            self._note(exchange, lease, response, started)
+            exchange.served_by(lease.account.id)
+            return Sent(response, lease, request.model)
         assert tries.last is not None
         raise self._final(tries.last, request.model)
+
+    def settle(self, sent: Sent, failure: GatewayError | None) -> None:
+        """Tell the pool how the account did once its answer was read.
+
+        Why a cut counts as a 500: the account's answer broke off, which is what a
+        server error says too; the account rests briefly and others are tried.
+        """
+        if failure is None:
+            self.pool.report_success(sent.lease)
+            return
+        cut = UpstreamStatus(500, "", message=f"answer cut off: {failure.message}")
+        self.pool.report_failure(sent.lease, sent.model, cut)
+        log.info("account %s: answer cut off mid-way", sent.lease.account.id)
+
+    @staticmethod
+    def _note(
+        exchange: Exchange,
+        lease: Lease,
+        outcome: requests.Response | UpstreamError,
+        started: float,
+    ) -> None:
+        if isinstance(outcome, requests.Response):
+            base, status, reason = base_of(outcome.url), outcome.status_code, "ok"
+        elif isinstance(outcome, UpstreamStatus):
+            base, status, reason = outcome.base_url, outcome.upstream_status, ""
+        else:
+            base, status, reason = "", 0, outcome.kind.value
+        duration = time.monotonic() - started
+        exchange.attempts.append(
+            Attempt(lease.account.id, base, status, reason, duration)
+        )
 
     def _lease(self, request: UpstreamRequest, tries: _Tries) -> Lease:
         """The account refreshed after a 401 again, else the pool's next choice."""
@@ -122,6 +175,7 @@ class Dispatcher:
         err: UpstreamStatus,
         attempt: int,
         tries: _Tries,
+        exchange: Exchange,
     ) -> None:
         """Act on the pool's verdict; a second 401 on one account rotates."""
         account = lease.account.id
@@ -129,6 +183,8 @@ class Dispatcher:
             verdict = Verdict.ROTATE
         else:
             verdict = self.pool.report_failure(lease, request.model, err)
+        last = exchange.attempts[-1]
+        exchange.attempts[-1] = dataclasses.replace(last, reason=verdict.value)
         log.info(
             "attempt %d on account %s: upstream %s -> %s",
             attempt + 1,
@@ -163,7 +219,6 @@ class Dispatcher:
             stream=request.stream,
             extra_headers=request.extra_headers,
         )
-        self.pool.report_success(lease)
         return response
 
     def _envelope(self, request: UpstreamRequest, lease: Lease) -> dict[str, Any]:

@@ -15,6 +15,7 @@ handler never builds an error body by hand::
      +-- Overloaded           503  no account can serve (Anthropic renders 529)
      +-- NotImplementedYet    501  a route whose handler is not built yet
      +-- InternalError        500  a bug: logged with its traceback
+     +-- ClientGone           499  the client disconnected (nobody reads it)
      +-- UpstreamError        502  Cloud Code failed
           +-- UpstreamTimeout      504
           +-- UpstreamUnavailable  502  network failure on every base URL
@@ -157,6 +158,19 @@ class UpstreamError(GatewayError):
     kind = ErrorKind.UPSTREAM
 
 
+class ClientGone(GatewayError):
+    """The client disconnected: stop, make no further upstream call.
+
+    Nobody reads the answer; 499 (nginx's "client closed request") is what the
+    access log shows.
+    """
+
+    kind = ErrorKind.INTERNAL
+
+    def __init__(self, message: str = "the client went away") -> None:
+        super().__init__(message, status=499)
+
+
 class UpstreamTimeout(UpstreamError):
     kind = ErrorKind.TIMEOUT
 
@@ -193,3 +207,5 @@ class UpstreamStatus(UpstreamError):
         # Set at the upstream seam when the message says the prompt exceeds the
         # context window: (tokens sent, tokens allowed), either may be unknown.
         self.prompt_too_long: tuple[int | None, int | None] | None = None
+        # The base URL that answered (set at the upstream seam).
+        self.base_url = ""

@@ -16,7 +16,8 @@ hook still runs. By then every field is final: read, never write.
 
 Fields, with the unit of each (times are ``time.monotonic()`` seconds unless said):
 
-- ``request_id`` (``X-Request-Id``), ``method``, ``path``, ``route`` (the handler's
+- ``request_id`` (``X-Request-Id``), ``method``, ``path``, ``user_agent`` (as
+  sent, unbounded: escape before logging), ``route`` (the handler's
   dotted name, "" when no route matched), ``protocol`` (openai, anthropic, gemini,
   mcp, internal, "" before routing)
 - ``key_name``: the name of the gateway key the request carried (``main`` for
@@ -46,6 +47,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from antigravity_proxy.errors import GatewayError
+from antigravity_proxy.protocols.gemini.chunk import TokenUsage
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +60,7 @@ FinishHook = Callable[["Exchange"], None]
 FINISH_HOOKS: list[FinishHook] = []
 
 
-class Ending(enum.Enum):
+class Ending(enum.StrEnum):
     """How a request ended, as the access log and the metrics report it."""
 
     COMPLETE = "complete"  # the whole answer was sent (an error answer included)
@@ -93,28 +95,23 @@ class Usage:
     thinking_tokens: int = 0
     images: int = 0
 
-    def record(self, metadata: Mapping[str, Any]) -> None:
-        """Take the counts of an upstream ``usageMetadata`` (later reports win)."""
-        for name, key in UPSTREAM_NAMES.items():
-            setattr(self, name, _count(metadata, key, getattr(self, name)))
+    def record(self, usage: TokenUsage | None) -> None:
+        """Take the upstream's counts (from ``chunk_from_upstream``); None keeps."""
+        if usage is None:
+            return
+        self.input_tokens = usage.prompt_tokens
+        self.output_tokens = usage.candidates_tokens
+        self.cached_tokens = usage.cached_tokens
+        self.thinking_tokens = usage.thoughts_tokens
 
-    def add(self, metadata: Mapping[str, Any]) -> None:
-        """Add an upstream ``usageMetadata`` (one of several parallel calls)."""
-        for name, key in UPSTREAM_NAMES.items():
-            setattr(self, name, getattr(self, name) + _count(metadata, key, 0))
-
-
-UPSTREAM_NAMES: Final[Mapping[str, str]] = {
-    "input_tokens": "promptTokenCount",
-    "output_tokens": "candidatesTokenCount",
-    "cached_tokens": "cachedContentTokenCount",
-    "thinking_tokens": "thoughtsTokenCount",
-}
-
-
-def _count(metadata: Mapping[str, Any], key: str, default: int) -> int:
-    value = metadata.get(key)
-    return value if isinstance(value, int) and not isinstance(value, bool) else default
+    def add(self, usage: TokenUsage | None) -> None:
+        """Add the counts of one of several parallel calls (image fan-out)."""
+        if usage is None:
+            return
+        self.input_tokens += usage.prompt_tokens
+        self.output_tokens += usage.candidates_tokens
+        self.cached_tokens += usage.cached_tokens
+        self.thinking_tokens += usage.thoughts_tokens
 
 
 def new_request_id() -> str:
@@ -140,6 +137,7 @@ class Exchange:
     request_id: str
     method: str = ""
     path: str = ""
+    user_agent: str = ""
     route: str = ""
     protocol: str = ""
     key_name: str | None = None

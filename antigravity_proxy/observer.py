@@ -99,6 +99,7 @@ class ExchangeMiddleware:
             request_id_from(environ),
             method=environ.get("REQUEST_METHOD", ""),
             path=environ.get("PATH_INFO", ""),
+            user_agent=environ.get("HTTP_USER_AGENT", ""),
             bytes_in=_declared_length(environ),
             client_gone=client_watch(environ),
         )

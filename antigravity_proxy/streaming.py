@@ -2,29 +2,60 @@
 
 It feeds each upstream SSE event to a protocol's stream translator the moment the
 event's bytes arrive and yields the translated frames at once; nothing is
-collected. A failure after the first byte cannot change the HTTP status any more,
-so it becomes the translator's in-band error frame and the stream ends. The
-upstream response is closed whatever happens, including a client that goes away
-(gunicorn closes the iterator, which raises ``GeneratorExit`` at the ``yield``).
+collected. It owns the stream's whole life, for every protocol, in the one thread
+that serves the request:
+
+- keep-alive: after ``interval`` seconds without a frame it sends the protocol's
+  heartbeat (Anthropic's ``ping`` event, an SSE comment elsewhere), so idle
+  timeouts of clients and proxies do not cut a model that thinks in silence;
+- a client that went away: while the upstream is silent the client's socket is
+  checked every tick (``upstream.watch``), and the upstream is closed at once;
+  a write to a gone client ends the generator (``GeneratorExit``) and the
+  ``finally`` closes the upstream too;
+- failures after the first byte (an upstream cut, a stall past the read timeout,
+  a bug) cannot change the HTTP status any more, so they become the translator's
+  in-band error frame and the stream ends; it never just stops;
+- the outcome: ``settle`` tells the account pool whether the account delivered
+  (a cut counts against it), and the ``Exchange`` learns usage and the ending.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import Any, Final, Protocol
 
 import requests
 from werkzeug.wrappers import Response
 
-from antigravity_proxy.errors import GatewayError
+from antigravity_proxy.errors import (
+    ClientGone,
+    GatewayError,
+    InternalError,
+    UpstreamError,
+    UpstreamTimeout,
+)
+from antigravity_proxy.exchange import Ending, Exchange
 from antigravity_proxy.http import safe_headers
 from antigravity_proxy.protocols.gemini.chunk import TokenUsage
+from antigravity_proxy.sse import encode_event
 from antigravity_proxy.upstream.cloudcode import iter_events
+from antigravity_proxy.upstream.watch import SILENCE, watched_chunks
 
 log = logging.getLogger(__name__)
 
 STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+KEEPALIVE_SECONDS: Final = 15.0
+ANTHROPIC_PING: Final = encode_event({"type": "ping"}, event="ping")
+SSE_COMMENT: Final = b": keepalive\n\n"
+HEARTBEATS: Final[Mapping[str, bytes]] = {"anthropic": ANTHROPIC_PING}
+
+
+def heartbeat_for(protocol: str) -> bytes:
+    """The protocol's own keep-alive frame: Anthropic pings, others comment."""
+    return HEARTBEATS.get(protocol, SSE_COMMENT)
 
 
 class StreamTranslator(Protocol):
@@ -48,9 +79,30 @@ class StreamTranslator(Protocol):
     def error(self, err: GatewayError) -> list[bytes]: ...
 
 
+Settle = Callable[[GatewayError | None], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Watch:
+    """What ``relay`` watches over one stream besides the translation.
+
+    :param exchange: the request's record (usage, ending, client-gone check).
+    :param heartbeat: the frame sent after ``interval`` s of silence; None for
+        formats that have no room for one (Gemini's JSON array).
+    :param settle: told once how the upstream did: None, or the failure that
+        counts against its account.
+    """
+
+    exchange: Exchange
+    heartbeat: bytes | None = None
+    interval: float = KEEPALIVE_SECONDS
+    settle: Settle | None = None
+
+
 def relay(
     upstream: requests.Response,
     translator: StreamTranslator,
+    watch: Watch,
     *,
     preamble: Iterable[bytes] = (),
     on_end: Callable[[], None] | None = None,
@@ -61,28 +113,102 @@ def relay(
     before the final frames are sent: a fast client's next turn, perhaps on
     another worker, must find what this turn learnt (thought signatures).
     """
+    exchange = watch.exchange
+    failure: GatewayError | None = None
+    ending = Ending.CLIENT_GONE  # unless the loop says otherwise
+    tail: list[bytes] = []
     try:
         yield from preamble
-        for event in iter_events(upstream):
-            if isinstance(event, dict):
-                yield from translator.feed(event)
-            if translator.done:
-                break  # e.g. a stop sequence matched locally: stop reading early
-        tail = translator.finish()
+        yield from _frames(upstream, translator, watch)
+        tail, ending = translator.finish(), Ending.COMPLETE
+    except ClientGone:
+        log.info("client went away during upstream silence; upstream closed")
     except GatewayError as err:
-        log.warning("upstream stream failed mid-way: %s", err.message)
-        tail = translator.error(err)
+        failure, ending = err, _ending_of(err)
+        tail = _in_band_error(translator, err, exchange)
+    except Exception:
+        log.exception("stream failed inside the gateway")
+        ending = Ending.UPSTREAM_CUT
+        tail = _in_band_error(translator, InternalError("stream failed"), exchange)
     finally:
         upstream.close()
+        _settle(watch, translator, failure, ending)
         if on_end is not None:
             on_end()
     yield from tail
 
 
-def collect(upstream: requests.Response) -> list[dict[str, Any]]:
-    """Every event of an upstream stream, for a non-streaming client."""
-    with upstream:
-        return [event for event in iter_events(upstream) if isinstance(event, dict)]
+def _frames(
+    upstream: requests.Response, translator: StreamTranslator, watch: Watch
+) -> Iterator[bytes]:
+    """The translator's frames, with heartbeats and client checks in silence."""
+    quiet_since = time.monotonic()
+    for event in iter_events(upstream, watched_chunks(upstream)):
+        if event is SILENCE:
+            if watch.exchange.cancelled:
+                raise ClientGone("the client went away")
+            now = time.monotonic()
+            if watch.heartbeat is not None and now - quiet_since >= watch.interval:
+                quiet_since = now
+                yield watch.heartbeat
+            continue
+        if isinstance(event, dict):
+            frames = translator.feed(event)
+            if frames:
+                quiet_since = time.monotonic()
+                yield from frames
+        if translator.done:
+            break  # e.g. a stop sequence matched locally: stop reading early
+
+
+def _ending_of(err: GatewayError) -> Ending:
+    return Ending.TIMEOUT if isinstance(err, UpstreamTimeout) else Ending.UPSTREAM_CUT
+
+
+def _in_band_error(
+    translator: StreamTranslator, err: GatewayError, exchange: Exchange
+) -> list[bytes]:
+    log.warning("stream ended by an error after the first byte: %s", err.message)
+    exchange.failed(err)
+    err.request_id = exchange.request_id
+    return translator.error(err)
+
+
+def _settle(
+    watch: Watch,
+    translator: StreamTranslator,
+    failure: GatewayError | None,
+    ending: Ending,
+) -> None:
+    watch.exchange.usage.record(translator.usage)
+    watch.exchange.end(ending)
+    if watch.settle is not None:
+        watch.settle(failure)
+
+
+def collect(upstream: requests.Response, watch: Watch) -> list[dict[str, Any]]:
+    """Every event of an upstream stream, for a non-streaming client.
+
+    The client is checked while the upstream is silent, as in ``relay``; a cut
+    is settled as the account's failure and raised (the status is still free).
+    """
+    events: list[dict[str, Any]] = []
+    try:
+        with upstream:
+            for event in iter_events(upstream, watched_chunks(upstream)):
+                if event is SILENCE and watch.exchange.cancelled:
+                    watch.exchange.end(Ending.CLIENT_GONE)
+                    raise ClientGone("the client went away")
+                if isinstance(event, dict):
+                    events.append(event)
+    except UpstreamError as err:
+        if watch.settle is not None:
+            watch.settle(err)
+        watch.exchange.end(_ending_of(err))
+        raise
+    if watch.settle is not None:
+        watch.settle(None)
+    return events
 
 
 def stream_response(

@@ -11,13 +11,9 @@ so both carry the same message, signatures included.
 
 from __future__ import annotations
 
-from typing import Final
-
 from werkzeug.wrappers import Request, Response
 
-from antigravity_proxy.dispatch import Sent
 from antigravity_proxy.handlers.anthropic_common import (
-    Plan,
     plan_messages,
     remember_signatures,
     send,
@@ -26,21 +22,14 @@ from antigravity_proxy.handlers.anthropic_models import model_page
 from antigravity_proxy.handlers.anthropic_tokens import input_tokens
 from antigravity_proxy.handlers.models import available_models
 from antigravity_proxy.http import json_response, read_body, read_json_object
-from antigravity_proxy.keepalive import KeepAlive, SocketWaker
+from antigravity_proxy.pipeline import Pipeline
 from antigravity_proxy.protocols.anthropic.request import request_to_upstream
 from antigravity_proxy.protocols.anthropic.shapes import MESSAGES_SHAPE
 from antigravity_proxy.protocols.anthropic.stream import MessagesStreamTranslator
 from antigravity_proxy.protocols.anthropic.types import check_depth
 from antigravity_proxy.services import Services
-from antigravity_proxy.sse import encode_event
-from antigravity_proxy.streaming import collect, relay, stream_response
 from antigravity_proxy.upstream import zai
 from antigravity_proxy.zai_dispatch import SharedRoundRobin, use_zai
-
-PING: Final = encode_event({"type": "ping"}, event="ping")
-# Seconds of upstream silence before a keep-alive ping (Anthropic sends them
-# while a model thinks; idle-timeout proxies would otherwise cut the stream).
-PING_INTERVAL = 15.0
 
 
 def messages(services: Services, request: Request) -> Response:
@@ -52,16 +41,20 @@ def messages(services: Services, request: Request) -> Response:
     check_depth(body)
     plan = plan_messages(services, body)
     inner = request_to_upstream(body, plan.ctx)
-    sent = send(services, plan, inner)
-    headers = _headers(plan, sent)
-    if plan.stream:
-        return _stream(services, plan, sent, headers)
+    pipe = Pipeline(services, request)
+    sent = send(pipe, plan, inner)
     translator = MessagesStreamTranslator(plan.ctx)
-    for event in collect(sent.response):
-        translator.feed(event)
-    translator.finish()
-    remember_signatures(services.state, translator.signatures)
-    return json_response(translator.message(), headers=headers)
+
+    def remember() -> None:
+        remember_signatures(services.state, translator.signatures)
+
+    if plan.stream:
+        return pipe.stream(
+            sent, translator, preamble=translator.start(), on_end=remember
+        )
+    pipe.fold(sent, translator)
+    remember()
+    return pipe.json(translator.message())
 
 
 def count_tokens(services: Services, request: Request) -> Response:
@@ -81,26 +74,6 @@ def list_models(services: Services, request: Request) -> Response:
     return json_response(model_page(available_models(services), request.args))
 
 
-def _stream(
-    services: Services, plan: Plan, sent: Sent, headers: dict[str, str]
-) -> Response:
-    translator = MessagesStreamTranslator(plan.ctx)
-    waker = SocketWaker(sent.response)
-
-    def remember() -> None:
-        remember_signatures(services.state, translator.signatures)
-
-    # relay stores the signatures before the final frames go out, so the
-    # client's next turn (maybe on another worker) finds them.
-    frames = relay(
-        sent.response, translator, preamble=translator.start(), on_end=remember
-    )
-    body = KeepAlive(
-        frames, PING, interval=PING_INTERVAL, interrupt=waker.wake, on_end=waker.close
-    )
-    return stream_response(body, "text/event-stream", headers)
-
-
 def _model_name(body: dict[str, object]) -> str:
     model = body.get("model")
     return model if isinstance(model, str) else ""
@@ -113,10 +86,3 @@ def _to_zai(services: Services, request: Request, path: str, stream: bool) -> Re
     return zai.forward_anthropic(
         services.config, target, read_body(request), request.headers, stream=stream
     )
-
-
-def _headers(plan: Plan, sent: Sent) -> dict[str, str]:
-    return {
-        "X-Mapped-Model": plan.ctx.upstream_model,
-        "X-Antigravity-Account": sent.lease.account.id,
-    }

@@ -26,6 +26,7 @@ from antigravity_proxy.errors import (
 )
 from antigravity_proxy.media import ImageRef, fetch_images
 from antigravity_proxy.models import resolve_model
+from antigravity_proxy.pipeline import Pipeline
 from antigravity_proxy.protocols.anthropic.background import is_background_request
 from antigravity_proxy.protocols.anthropic.request import as_model, parallel_tool_use
 from antigravity_proxy.protocols.anthropic.signature import decode_signature
@@ -82,7 +83,7 @@ def upstream_model_for(config: Config, model: str, body: Mapping[str, Any]) -> s
     return resolve_model(model, config.model_mapping)
 
 
-def send(services: Services, plan: Plan, inner: Mapping[str, Any]) -> Sent:
+def send(pipe: Pipeline, plan: Plan, inner: Mapping[str, Any]) -> Sent:
     """Dispatch the streaming generation call, in Anthropic's error wording."""
     upstream_model = plan.ctx.upstream_model
     request = UpstreamRequest(
@@ -93,7 +94,7 @@ def send(services: Services, plan: Plan, inner: Mapping[str, Any]) -> Sent:
         extra_headers=beta_headers(upstream_model),
     )
     try:
-        return services.dispatcher.send(request)
+        return pipe.send(request, plan.ctx.model, plan.stream)
     except NotFoundError as exc:
         raise NotFoundError(f"model: {plan.ctx.model}", param="model") from exc
     except GatewayError as exc:

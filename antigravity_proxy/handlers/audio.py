@@ -11,8 +11,8 @@ from werkzeug.wrappers import Request, Response
 
 from antigravity_proxy.dispatch import UpstreamRequest
 from antigravity_proxy.errors import InvalidRequest, RequestTooLarge
-from antigravity_proxy.handlers.images import unary_answer
-from antigravity_proxy.http import json_response, read_form, safe_headers
+from antigravity_proxy.http import read_form, safe_headers
+from antigravity_proxy.pipeline import Pipeline
 from antigravity_proxy.protocols.openai.audio import (
     GRANULARITY_PARAM,
     job_to_upstream,
@@ -32,25 +32,21 @@ def transcriptions(services: Services, request: Request) -> Response:
         filename, data = _upload(request, services.config.audio.max_bytes)
     mapping = services.config.model_mapping
     job = transcription_job(fields, filename, data, mapping, granularities)
-    sent = services.dispatcher.send(
-        UpstreamRequest(
-            method="generateContent",
-            model=job.model,
-            inner=job_to_upstream(job, data),
-            stream=False,
-        )
+    upstream = UpstreamRequest(
+        method="generateContent",
+        model=job.model,
+        inner=job_to_upstream(job, data),
+        stream=False,
     )
-    answer = unary_answer(sent)
+    pipe = Pipeline(services, request)
+    sent = pipe.send(upstream, fields.get("model") or job.model, False)
+    answer = pipe.unary(sent, "generateContent")
     body, mimetype = transcription_body(
         transcript_from_upstream(answer, job), job, answer.usage
     )
-    headers = {
-        "X-Mapped-Model": job.model,
-        "X-Antigravity-Account": sent.lease.account.id,
-    }
     if isinstance(body, dict):
-        return json_response(body, headers=headers)
-    return Response(body, headers=safe_headers(headers), mimetype=mimetype)
+        return pipe.json(body)
+    return Response(body, headers=safe_headers(pipe.headers()), mimetype=mimetype)
 
 
 def _upload(request: Request, limit: int) -> tuple[str, bytes]:

@@ -13,9 +13,10 @@ from typing import Any, Final
 from werkzeug.wrappers import Request, Response
 
 from antigravity_proxy import signatures
-from antigravity_proxy.dispatch import UpstreamRequest
-from antigravity_proxy.http import json_response, read_json_object
+from antigravity_proxy.dispatch import Sent, UpstreamRequest
+from antigravity_proxy.http import read_json_object
 from antigravity_proxy.models import is_image_model, resolve_model
+from antigravity_proxy.pipeline import Pipeline
 from antigravity_proxy.protocols.gemini.keys import camel_keys
 from antigravity_proxy.protocols.gemini.request import (
     GeminiContext,
@@ -34,8 +35,6 @@ from antigravity_proxy.protocols.shape import check_shape
 from antigravity_proxy.services import Services
 from antigravity_proxy.sessions import gemini_user_texts, session_key
 from antigravity_proxy.state import SharedState
-from antigravity_proxy.streaming import collect, relay, stream_response
-from antigravity_proxy.upstream.cloudcode import json_body
 from antigravity_proxy.upstream.envelope import unwrap_response
 
 SIGNATURE_NAMESPACE: Final = "gemini-signature"
@@ -44,34 +43,32 @@ SIGNATURE_NAMESPACE: Final = "gemini-signature"
 def generate(services: Services, request: Request, model: str) -> Response:
     name, method = parse_model_method(model)
     body = read_gemini_body(request)
+    pipe = Pipeline(services, request)
     if method == "countTokens":
-        return _count_tokens(services, name, body)
+        return _count_tokens(pipe, services, name, body)
     upstream_model = resolve_model(name, services.config.model_mapping)
     ctx = GeminiContext(upstream_model, remembered_signatures(services.state, body))
-    sent = services.dispatcher.send(
-        UpstreamRequest(
-            method="streamGenerateContent",
-            model=upstream_model,
-            inner=request_to_upstream(body, ctx),
-            session=session_key(gemini_user_texts(body)),
-            request_type="image_gen" if is_image_model(upstream_model) else "agent",
-        )
+    upstream = UpstreamRequest(
+        method="streamGenerateContent",
+        model=upstream_model,
+        inner=request_to_upstream(body, ctx),
+        session=session_key(gemini_user_texts(body)),
+        request_type="image_gen" if is_image_model(upstream_model) else "agent",
     )
-    headers = {
-        "X-Mapped-Model": upstream_model,
-        "X-Antigravity-Account": sent.lease.account.id,
-    }
-    if method == "streamGenerateContent":
-        return _stream(services, request, sent.response, headers)
-    chunks = [unwrap_response(c) for c in collect(sent.response)]
+    stream = method == "streamGenerateContent"
+    sent = pipe.send(upstream, name, stream)
+    if stream:
+        return _stream(services, request, pipe, sent)
+    chunks = [unwrap_response(c) for c in pipe.events(sent)]
     for chunk in chunks:
         remember_signatures(services.state, signatures_from_chunk(chunk))
-    return json_response(response_to_client(merge_chunks(chunks)), headers=headers)
+    return pipe.json(response_to_client(merge_chunks(chunks)))
 
 
 def count_tokens(services: Services, request: Request, model: str) -> Response:
     name, _ = parse_model_method(model)
-    return _count_tokens(services, name, read_gemini_body(request))
+    body = read_gemini_body(request)
+    return _count_tokens(Pipeline(services, request), services, name, body)
 
 
 def read_gemini_body(request: Request) -> dict[str, Any]:
@@ -82,7 +79,7 @@ def read_gemini_body(request: Request) -> dict[str, Any]:
 
 
 def _stream(
-    services: Services, request: Request, upstream: Any, headers: dict[str, str]
+    services: Services, request: Request, pipe: Pipeline, sent: Sent
 ) -> Response:
     sse = request.args.get("alt") == "sse"
     translator = GeminiStreamTranslator(sse=sse)
@@ -90,27 +87,27 @@ def _stream(
     def on_end() -> None:
         remember_signatures(services.state, translator.signatures)
 
-    frames = relay(upstream, translator, on_end=on_end)
     mimetype = "text/event-stream" if sse else "application/json"
-    return stream_response(frames, mimetype, headers)
+    return pipe.stream(sent, translator, on_end=on_end, mimetype=mimetype)
 
 
-def _count_tokens(services: Services, name: str, body: dict[str, Any]) -> Response:
+def _count_tokens(
+    pipe: Pipeline, services: Services, name: str, body: dict[str, Any]
+) -> Response:
     """A real count from the upstream's countTokens, never a local estimate."""
     upstream_model = resolve_model(name, services.config.model_mapping)
     inner = count_tokens_to_upstream(body, GeminiContext(upstream_model))
-    sent = services.dispatcher.send(
-        UpstreamRequest(
-            method="countTokens", model=upstream_model, inner=inner, stream=False
-        )
+    upstream = UpstreamRequest(
+        method="countTokens", model=upstream_model, inner=inner, stream=False
     )
-    answer = unwrap_response(json_body(sent.response, "countTokens"))
+    sent = pipe.send(upstream, name, False)
+    answer = unwrap_response(pipe.json_answer(sent, "countTokens"))
     total = answer.get("totalTokens")
     result: dict[str, Any] = {"totalTokens": total if isinstance(total, int) else 0}
     for key in ("cachedContentTokenCount", "promptTokensDetails"):
         if key in answer:
             result[key] = answer[key]
-    return json_response(result, headers={"X-Mapped-Model": upstream_model})
+    return pipe.json(result)
 
 
 def remembered_signatures(

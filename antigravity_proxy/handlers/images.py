@@ -14,6 +14,7 @@ import logging
 import re
 import threading
 import time
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Final
@@ -21,11 +22,12 @@ from typing import Any, Final
 from werkzeug.datastructures import FileStorage
 from werkzeug.wrappers import Request, Response
 
-from antigravity_proxy.dispatch import Sent, UpstreamRequest
+from antigravity_proxy.dispatch import UpstreamRequest
 from antigravity_proxy.errors import GatewayError, InvalidRequest
-from antigravity_proxy.http import json_response, read_form, read_json_object
+from antigravity_proxy.http import read_form, read_json_object
+from antigravity_proxy.observer import bind_request_id
+from antigravity_proxy.pipeline import Pipeline
 from antigravity_proxy.protocols.gemini.chunk import (
-    Chunk,
     TokenUsage,
     chunk_from_upstream,
 )
@@ -42,7 +44,6 @@ from antigravity_proxy.protocols.openai.images import (
     sniff_image_type,
 )
 from antigravity_proxy.services import Services
-from antigravity_proxy.upstream.cloudcode import json_body
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +66,8 @@ class Generated:
 def generations(services: Services, request: Request) -> Response:
     body = read_json_object(request)
     job = image_job(body, services.config.model_mapping, default_ratio="1:1")
-    return _respond(services, job, job_to_upstream(job))
+    pipe = Pipeline(services, request)
+    return _respond(pipe, _asked(body, job), job, job_to_upstream(job))
 
 
 def edits(services: Services, request: Request) -> Response:
@@ -79,16 +81,20 @@ def edits(services: Services, request: Request) -> Response:
         fields = read_form(request)
         job = image_job(fields, services.config.model_mapping, default_ratio=None)
         images, mask = _uploaded_images(request)
-    return _respond(services, job, job_to_upstream(job, images, mask))
+    pipe = Pipeline(services, request)
+    return _respond(pipe, _asked(fields, job), job, job_to_upstream(job, images, mask))
 
 
-def unary_answer(sent: Sent) -> Chunk:
-    """The ``GenerateContentResponse`` of a non-streaming upstream answer, read."""
-    return chunk_from_upstream(json_body(sent.response, "generateContent"))
+def _asked(body: Mapping[str, Any], job: ImageJob) -> str:
+    """The model the client named (the default one when it named none)."""
+    model = body.get("model")
+    return model if isinstance(model, str) and model else job.model
 
 
-def _respond(services: Services, job: ImageJob, inner: dict[str, Any]) -> Response:
-    outcomes = _generate_all(services, job, inner)
+def _respond(
+    pipe: Pipeline, asked: str, job: ImageJob, inner: dict[str, Any]
+) -> Response:
+    outcomes = _generate_all(pipe, asked, job, inner)
     done = [o for o in outcomes if isinstance(o, Generated)]
     failed = [o for o in outcomes if isinstance(o, GatewayError)]
     if not done:
@@ -100,36 +106,42 @@ def _respond(services: Services, job: ImageJob, inner: dict[str, Any]) -> Respon
     images = [image for outcome in done for image in outcome.images]
     usage = [o.usage for o in done if o.usage is not None]
     body = images_response(int(time.time()), images, job, usage)
-    accounts = ",".join(dict.fromkeys(o.account for o in done))
-    headers = {"X-Mapped-Model": job.model, "X-Antigravity-Account": accounts}
-    return json_response(body, headers=headers)
+    exchange = pipe.exchange
+    exchange.account = ",".join(dict.fromkeys(o.account for o in done))
+    for one in usage:
+        exchange.usage.add(one)
+    exchange.usage.images = len(images)
+    return pipe.json(body)
 
 
 def _generate_all(
-    services: Services, job: ImageJob, inner: dict[str, Any]
+    pipe: Pipeline, asked: str, job: ImageJob, inner: dict[str, Any]
 ) -> list[Generated | GatewayError]:
+    """``job.n`` calls, in parallel past the first; none once the client left."""
     if job.n == 1:
-        return [_attempt(services, job.model, inner)]
+        return [_attempt(pipe, asked, job.model, inner)]
     pool = _pool()
-    futures = [pool.submit(_attempt, services, job.model, inner) for _ in range(job.n)]
+    futures = [
+        pool.submit(_attempt, pipe, asked, job.model, inner) for _ in range(job.n)
+    ]
     return [future.result() for future in futures]
 
 
 def _attempt(
-    services: Services, model: str, inner: dict[str, Any]
+    pipe: Pipeline, asked: str, model: str, inner: dict[str, Any]
 ) -> Generated | GatewayError:
     """One image call; a ``GatewayError`` is a result (others still count)."""
+    bind_request_id(pipe.exchange.request_id)
     try:
-        sent = services.dispatcher.send(
-            UpstreamRequest(
-                method="generateContent",
-                model=model,
-                inner=inner,
-                stream=False,
-                request_type="image_gen",
-            )
+        upstream = UpstreamRequest(
+            method="generateContent",
+            model=model,
+            inner=inner,
+            stream=False,
+            request_type="image_gen",
         )
-        answer = unary_answer(sent)
+        sent = pipe.send(upstream, asked, False)
+        answer = chunk_from_upstream(pipe.json_answer(sent, "generateContent"))
         return Generated(
             images_from_upstream(answer), answer.usage, sent.lease.account.id
         )

@@ -24,12 +24,12 @@ from antigravity_proxy.handlers.openai_common import (
     now,
     remember_signatures,
     remembered_signatures,
-    response_headers,
     send,
     upstream_model_for,
 )
-from antigravity_proxy.http import json_response, read_json_object
+from antigravity_proxy.http import read_json_object
 from antigravity_proxy.media import fetch_images
+from antigravity_proxy.pipeline import Pipeline
 from antigravity_proxy.protocols.openai import completions as legacy
 from antigravity_proxy.protocols.openai.chat_request import (
     parse_chat_request,
@@ -40,7 +40,6 @@ from antigravity_proxy.protocols.openai.chat_stream import ChatStreamTranslator
 from antigravity_proxy.protocols.openai.shapes import CHAT_SHAPE, COMPLETIONS_SHAPE
 from antigravity_proxy.protocols.openai.types import ChatContext
 from antigravity_proxy.services import Services
-from antigravity_proxy.streaming import collect, relay, stream_response
 
 
 def chat_completions(services: Services, request: Request) -> Response:
@@ -61,19 +60,18 @@ def chat_completions(services: Services, request: Request) -> Response:
         include_usage=view.include_usage,
     )
     inner = request_to_upstream(body, ctx)
-    sent = send(services, view.model, upstream_model, inner, conversation)
-    headers = response_headers(upstream_model, sent)
+    pipe = Pipeline(services, request)
+    sent = send(pipe, view, upstream_model, inner, conversation)
     if view.stream:
         translator = ChatStreamTranslator(ctx)
 
         def on_end() -> None:
             remember_signatures(services.state, conversation, translator.signatures)
 
-        frames = relay(sent.response, translator, on_end=on_end)
-        return stream_response(frames, "text/event-stream", headers)
-    completion, signatures = collect_from_upstream(collect(sent.response), ctx)
+        return pipe.stream(sent, translator, on_end=on_end)
+    completion, signatures = collect_from_upstream(pipe.events(sent), ctx)
     remember_signatures(services.state, conversation, signatures)
-    return json_response(completion, headers=headers)
+    return pipe.json(completion)
 
 
 def completions(services: Services, request: Request) -> Response:
@@ -90,14 +88,11 @@ def completions(services: Services, request: Request) -> Response:
     )
     inner = legacy.request_to_upstream(body, ctx)
     conversation = conversation_key(body, [legacy.prompt_of(body)])
-    sent = send(services, view.model, upstream_model, inner, conversation)
-    headers = response_headers(upstream_model, sent)
+    pipe = Pipeline(services, request)
+    sent = send(pipe, view, upstream_model, inner, conversation)
     if view.stream:
-        translator = legacy.CompletionStreamTranslator(ctx)
-        frames = relay(sent.response, translator)
-        return stream_response(frames, "text/event-stream", headers)
-    answer = legacy.response_from_upstream(collect(sent.response), ctx)
-    return json_response(answer, headers=headers)
+        return pipe.stream(sent, legacy.CompletionStreamTranslator(ctx))
+    return pipe.json(legacy.response_from_upstream(pipe.events(sent), ctx))
 
 
 def _chat_media(messages: Any) -> dict[str, tuple[str, str]]:

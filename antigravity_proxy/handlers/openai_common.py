@@ -11,13 +11,15 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any, Final, TypeGuard
+from dataclasses import dataclass
+from typing import Any, Final, Protocol, TypeGuard
 
 from antigravity_proxy import signatures
 from antigravity_proxy.dispatch import Sent, UpstreamRequest
 from antigravity_proxy.errors import NotFoundError
 from antigravity_proxy.media import ImageRef
 from antigravity_proxy.models import is_image_model, resolve_model
+from antigravity_proxy.pipeline import Pipeline
 from antigravity_proxy.services import Services
 from antigravity_proxy.sessions import session_key
 from antigravity_proxy.state import SharedState
@@ -39,9 +41,26 @@ def upstream_model_for(services: Services, model: str) -> str:
     return resolve_model(model, services.config.model_mapping)
 
 
+class Asked(Protocol):
+    """What the client asked for: its model name and whether to stream."""
+
+    @property
+    def model(self) -> str: ...
+    @property
+    def stream(self) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ClientAsk:
+    """``Asked`` for a handler whose parsed view has no such fields."""
+
+    model: str
+    stream: bool
+
+
 def send(
-    services: Services,
-    model: str,
+    pipe: Pipeline,
+    asked: Asked,
     upstream_model: str,
     inner: Mapping[str, Any],
     session: str | None,
@@ -60,20 +79,14 @@ def send(
         request_type="image_gen" if is_image_model(upstream_model) else "agent",
     )
     try:
-        return services.dispatcher.send(request)
+        return pipe.send(request, asked.model, asked.stream)
     except NotFoundError as exc:
         raise NotFoundError(
-            f"The model '{model}' does not exist or you do not have access to it.",
+            f"The model '{asked.model}' does not exist or you do not have access "
+            "to it.",
             param="model",
             code="model_not_found",
         ) from exc
-
-
-def response_headers(upstream_model: str, sent: Sent) -> dict[str, str]:
-    return {
-        "X-Mapped-Model": upstream_model,
-        "X-Antigravity-Account": sent.lease.account.id,
-    }
 
 
 def conversation_key(body: Mapping[str, Any], user_texts: Iterable[str]) -> str | None:

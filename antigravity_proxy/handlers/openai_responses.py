@@ -22,20 +22,21 @@ from werkzeug.wrappers import Request, Response
 from antigravity_proxy.app import error_response
 from antigravity_proxy.errors import InvalidRequest, MethodNotAllowed
 from antigravity_proxy.handlers.openai_common import (
+    ClientAsk,
     conversation_key,
     new_id,
     now,
     remember_signatures,
     remembered_signatures,
-    response_headers,
     responses_call_ids,
     responses_image_refs,
     responses_user_texts,
     send,
     upstream_model_for,
 )
-from antigravity_proxy.http import dumps, json_response, read_json_object
+from antigravity_proxy.http import dumps, read_json_object
 from antigravity_proxy.media import fetch_images
+from antigravity_proxy.pipeline import Pipeline
 from antigravity_proxy.protocols.openai.responses_request import (
     request_to_upstream,
     wants_encrypted_content,
@@ -48,7 +49,6 @@ from antigravity_proxy.protocols.openai.shapes import RESPONSES_SHAPE
 from antigravity_proxy.protocols.openai.types import optional_bool
 from antigravity_proxy.services import Services
 from antigravity_proxy.state import SharedState
-from antigravity_proxy.streaming import collect, relay, stream_response
 
 RESPONSE_NAMESPACE: Final = "openai-response"
 RESPONSE_TTL: Final = 24 * 3600.0
@@ -63,21 +63,17 @@ def responses(services: Services, request: Request) -> Response:
     stream = bool(optional_bool(body, "stream"))
     ctx, conversation = _context(services, body)
     inner = request_to_upstream(body, ctx)
-    sent = send(services, ctx.model, ctx.upstream_model, inner, conversation)
-    headers = response_headers(ctx.upstream_model, sent)
+    pipe = Pipeline(services, request)
+    asked = ClientAsk(ctx.model, stream)
+    sent = send(pipe, asked, ctx.upstream_model, inner, conversation)
     translator = ResponsesStreamTranslator(ctx, body)
     keep = _Keeper(services, conversation, ctx.response_id, body, translator)
     if stream:
-        frames = relay(
-            sent.response, translator, preamble=translator.start(), on_end=keep
-        )
-        return stream_response(frames, "text/event-stream", headers)
+        return pipe.stream(sent, translator, preamble=translator.start(), on_end=keep)
     translator.start()
-    for chunk in collect(sent.response):
-        translator.feed(chunk)
-    translator.finish()
+    pipe.fold(sent, translator)
     keep()
-    return json_response(translator.response_object(), headers=headers)
+    return pipe.json(translator.response_object())
 
 
 def responses_websocket(services: Services, request: Request) -> Response:

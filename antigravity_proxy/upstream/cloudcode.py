@@ -15,7 +15,7 @@ import logging
 import threading
 import urllib.request
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Final
 
 import requests
@@ -30,6 +30,7 @@ from antigravity_proxy.errors import (
 )
 from antigravity_proxy.sse import SSEDecoder
 from antigravity_proxy.upstream.message_text import TextMeaning, first_match, says
+from antigravity_proxy.upstream.watch import SILENCE
 
 log = logging.getLogger(__name__)
 
@@ -138,6 +139,7 @@ class CloudCodeClient:
             if response.ok:
                 return response
             last = _status_error(response)
+            last.base_url = base
             if not _try_next_base(response.status_code):
                 raise last
             log.warning(
@@ -164,16 +166,25 @@ def json_body(response: requests.Response, method: str) -> Any:
             ) from exc
 
 
-def iter_events(response: requests.Response) -> Iterator[Any]:
+def iter_events(
+    response: requests.Response, chunks: Iterable[bytes] | None = None
+) -> Iterator[Any]:
     """Parsed JSON of each SSE event, as soon as its bytes arrive.
 
     Why ``chunk_size=None``: it yields whatever the socket delivered; the default
     of 1 would read one byte per call. A cut or a read timeout mid-stream becomes
-    an ``UpstreamError``; ``[DONE]`` and unparsable events are skipped.
+    an ``UpstreamError``; ``[DONE]`` and unparsable events are skipped. ``chunks``
+    replaces the body's own chunks (``upstream.watch``); an empty chunk there is
+    a tick of silence, passed on as ``SILENCE``.
     """
     decoder = SSEDecoder()
     try:
-        for chunk in response.iter_content(chunk_size=None):
+        for chunk in (
+            response.iter_content(chunk_size=None) if chunks is None else chunks
+        ):
+            if not chunk:
+                yield SILENCE
+                continue
             yield from _parsed(decoder.feed(chunk))
     except requests.Timeout as exc:
         raise UpstreamTimeout("upstream stream stalled") from exc
@@ -190,6 +201,11 @@ def _parsed(events: list[Any]) -> Iterator[Any]:
             yield event.json()
         except ValueError:
             log.warning("skipping an upstream SSE event that is not JSON")
+
+
+def base_of(url: str | None) -> str:
+    """``https://host/v1internal:method?alt=sse`` -> ``https://host/v1internal``."""
+    return (url or "").partition("?")[0].rpartition(":")[0] if url else ""
 
 
 def client_version(user_agent: str) -> str:

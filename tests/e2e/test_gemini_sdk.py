@@ -203,6 +203,9 @@ def test_stream_cut_midway_ends_with_gemini_error_event(stack, fake):
 def test_invalid_grant_account_disabled_on_disk(stack, fake, tmp_path):
     _, gateway = stack
     seed_account(gateway.home, fake, "revoked", tier="Google AI Ultra")
+    # The cut stream of the test before counts against the account that served
+    # it (a short cooldown); a fresh account serves this request whatever it was.
+    seed_account(gateway.home, fake, "spare")
     fake.revoke("1//rt-revoked")
     fake.script(
         quota_exhausted("1s"), account="ultra@example.test"

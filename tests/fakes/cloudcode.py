@@ -251,6 +251,12 @@ class FakeCloudCode:
             return [log.outcome for log in self._streams]
 
     @property
+    def stream_closed_at(self) -> list[float | None]:
+        """Return, per SSE stream, when the gateway closed it during a pause."""
+        with self._lock:
+            return [log.closed_at for log in self._streams]
+
+    @property
     def pending_scripts(self) -> int:
         """Return how many scripted steps are still queued."""
         with self._lock:

@@ -12,6 +12,7 @@ transport error.  A generateContent answer merges the same chunks into one
 from __future__ import annotations
 
 import json
+import select
 import socket
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -39,6 +40,8 @@ class StreamLog:
 
     times: list[float] = field(default_factory=list)
     outcome: str = "open"
+    # When the gateway was seen closing the connection during a pause.
+    closed_at: float | None = None
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,7 @@ class SsePlan:
     delay: float = 0.0
     initial_delay: float = 0.0
     cut: socket.socket | None = None
+    peer: socket.socket | None = None
 
 
 def sse_plan(
@@ -62,7 +66,8 @@ def sse_plan(
         return SsePlan([sse_event(c, meta) for c in reply_chunks(step, request, meta)])
     if isinstance(step, Stream):
         events = [sse_event(c, meta) for c in step.chunks]
-        return SsePlan(events, step.delay, step.initial_delay)
+        peer = environ.get("werkzeug.socket")
+        return SsePlan(events, step.delay, step.initial_delay, peer=peer)
     events = [sse_event(c, meta) for c in step.chunks[: step.after]]
     return SsePlan(events, step.delay, cut=environ["werkzeug.socket"])
 
@@ -75,7 +80,9 @@ def sse_body(plan: SsePlan, log: StreamLog) -> Iterator[bytes]:
     """
     try:
         for index, event in enumerate(plan.events):
-            time.sleep(plan.delay if index else plan.initial_delay)
+            if not pause(plan.delay if index else plan.initial_delay, plan.peer):
+                log.closed_at = time.monotonic()
+                return
             yield event
             log.times.append(time.monotonic())
         if plan.cut is not None:
@@ -85,6 +92,28 @@ def sse_body(plan: SsePlan, log: StreamLog) -> Iterator[bytes]:
     finally:
         if log.outcome == "open":
             log.outcome = "aborted"
+
+
+def pause(seconds: float, peer: socket.socket | None) -> bool:
+    """Sleep ``seconds``; False as soon as ``peer`` closes its end meanwhile.
+
+    Why watch: a silent stream only notices a gone reader at its next write; the
+    tests measure how fast the gateway closes the upstream during silence.
+    """
+    deadline = time.monotonic() + seconds
+    while (left := deadline - time.monotonic()) > 0:
+        if peer is None:
+            time.sleep(left)
+            return True
+        readable, _, _ = select.select([peer], [], [], left)
+        try:
+            if readable and peer.recv(1, socket.MSG_PEEK) == b"":
+                return False
+        except OSError:
+            return False
+        if readable:
+            time.sleep(min(left, 0.01))
+    return True
 
 
 def cut_connection(sock: socket.socket) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from antigravity_proxy.handlers import anthropic as anthropic_handler
+from antigravity_proxy import streaming
 from antigravity_proxy.sessions import session_key
 from tests.fakes.cloudcode import CutStream, Stream
 from tests.integration.anthropic_support import (
@@ -349,7 +349,7 @@ def test_mid_stream_failure_is_error_event(client, fake_upstream):
 
 
 def test_keepalive_ping_while_upstream_is_silent(client, fake_upstream, monkeypatch):
-    monkeypatch.setattr(anthropic_handler, "PING_INTERVAL", 0.2)
+    monkeypatch.setattr(streaming, "KEEPALIVE_SECONDS", 0.2)
     # The comment sends the upstream's headers at once; then it is silent.
     script = [
         b": comment\n\n",

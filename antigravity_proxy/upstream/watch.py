@@ -1,0 +1,96 @@
+"""``watched_chunks``: a streamed upstream body that never blocks for long.
+
+The body's chunks come as they arrive, and while the upstream is silent an empty
+``b""`` comes every ``tick`` seconds instead, so the one thread that relays a
+stream can send keep-alives and notice a client that went away without a second
+thread. Silence longer than the socket's own read timeout (the one ``requests``
+was given) is ``UpstreamTimeout``.
+
+How it waits without breaking the response: a ``requests`` response reads from a
+buffered file over the socket, and a socket timeout would leave that file unusable.
+So the socket is never read with a short timeout; instead, before each read, the
+buffered file is asked, without blocking, whether bytes are already waiting (a
+non-blocking peek fills the buffer, TLS's decrypted bytes included), and
+otherwise ``select`` waits up to a tick for the socket to become readable. A
+read is started only when bytes (or the end) are there, so it returns at once.
+Bodies without a socket (a test double) are read as they are, with no ticks.
+"""
+
+from __future__ import annotations
+
+import io
+import select
+import socket
+import time
+from collections.abc import Iterator
+from typing import Any, Final
+
+import requests
+
+from antigravity_proxy.errors import UpstreamTimeout, UpstreamUnavailable
+
+SILENCE: Final = b""
+DEFAULT_TICK: Final = 0.25
+
+
+class _Transport:
+    """The socket and buffered file under a streamed ``requests`` response."""
+
+    def __init__(self, response: requests.Response) -> None:
+        fp: Any = getattr(getattr(response.raw, "_fp", None), "fp", None)
+        sock: Any = getattr(getattr(fp, "raw", None), "_sock", None)
+        ok = isinstance(fp, io.BufferedReader) and isinstance(sock, socket.socket)
+        self.fp: io.BufferedReader | None = fp if ok else None
+        self.sock: socket.socket | None = sock if ok else None
+        self.limit: float | None = self.sock.gettimeout() if self.sock else None
+
+    def ready(self, tick: float) -> bool:
+        """True when a read would not block: bytes buffered, arriving, or the end."""
+        fp, sock = self.fp, self.sock
+        if fp is None or sock is None or fp.closed or sock.fileno() < 0:
+            return True
+        if self._buffered(fp, sock):
+            return True
+        try:
+            readable, _, _ = select.select([sock], [], [], tick)
+        except (OSError, ValueError):
+            return True  # the read will say what went wrong
+        return bool(readable)
+
+    @staticmethod
+    def _buffered(fp: io.BufferedReader, sock: socket.socket) -> bool:
+        timeout = sock.gettimeout()
+        sock.settimeout(0.0)
+        try:
+            return bool(fp.peek(1))
+        except OSError:  # nothing yet (TLS says "want read")
+            return False
+        finally:
+            sock.settimeout(timeout)
+
+
+def watched_chunks(
+    response: requests.Response, tick: float = DEFAULT_TICK
+) -> Iterator[bytes]:
+    """Each chunk of ``response``'s body as it arrives; ``b""`` per silent tick."""
+    transport = _Transport(response)
+    chunks = response.iter_content(chunk_size=None)
+    silent_since: float | None = None
+    while True:
+        if not transport.ready(tick):
+            now = time.monotonic()
+            silent_since = silent_since or now
+            if transport.limit is not None and now - silent_since > transport.limit:
+                raise UpstreamTimeout("upstream stream stalled")
+            yield SILENCE
+            continue
+        silent_since = None
+        try:
+            chunk = next(chunks)
+        except StopIteration:
+            return
+        except requests.Timeout as exc:
+            raise UpstreamTimeout("upstream stream stalled") from exc
+        except requests.RequestException as exc:
+            raise UpstreamUnavailable("upstream stream was cut off") from exc
+        yield chunk
