@@ -8,7 +8,7 @@ PIP    := $(PY) -m pip install --quiet --disable-pip-version-check
 RUN_STAMP := $(VENV)/.run-stamp
 DEV_STAMP := $(VENV)/.dev-stamp
 
-.PHONY: install run demo test lint bench bench-peers clean
+.PHONY: install run demo test lint bench bench-peers fuzz clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -77,6 +77,12 @@ $(PEERS_STAMP):
 
 bench-peers: install $(PEERS_STAMP)
 	$(PY) -m benchmarks.peers --litellm $(PEERS_VENV)/bin/litellm
+
+# The property-based fuzz of every POST route (tests/fuzz) with the long-run
+# Hypothesis profile: thousands of random examples per route, not derandomized.
+# `make test` runs the same tests with the bounded, reproducible `ci` profile.
+fuzz: install
+	HYPOTHESIS_PROFILE=long $(PY) -m pytest tests/fuzz -p no:cacheprovider
 
 clean:
 	rm -rf $(VENV) .bench *.egg-info .pytest_cache .mypy_cache .ruff_cache
