@@ -21,6 +21,7 @@ from benchmarks import (
     gemini_path,
     memory,
     openai_path,
+    stream_translation,
     usage_ledger,
 )
 from benchmarks.harness import Measurement, machine_summary
@@ -37,6 +38,7 @@ MODULES: Final[Sequence[Benchmark]] = (
     openai_path,
     anthropic_path,
     agent_request,
+    stream_translation,
     usage_ledger,
     capacity,
     memory,
