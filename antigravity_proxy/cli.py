@@ -17,9 +17,9 @@ import sys
 from collections.abc import Sequence
 from typing import Any, Final
 
-from antigravity_proxy import __version__, keys_cli, logsafe
+from antigravity_proxy import __version__, keys_cli, logsafe, logsetup
 from antigravity_proxy.accounts import cli as accounts_cli
-from antigravity_proxy.config import Config, ConfigError, load_config
+from antigravity_proxy.config import LOG_LEVELS, Config, ConfigError, load_config
 from antigravity_proxy.handlers import mcp
 from antigravity_proxy.handlers.internal import describe_model
 from antigravity_proxy.handlers.models import available_models
@@ -70,6 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         serving = args.command == "serve"
         config = load_config(getattr(args, "config", None), create=serving)
+        logsetup.configure(config.logging.level, config.logging.format)
         if config.config_created:
             print(
                 f"antigravity-proxy: created {config.config_path} with the defaults "
@@ -100,6 +101,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--threads", type=int, help="threads per worker (default: server.threads)"
+    )
+    serve.add_argument(
+        "--log-level",
+        choices=LOG_LEVELS,
+        help="log level (default: logging.level, info)",
     )
     serve.add_argument(
         "--show-key",
@@ -137,6 +143,9 @@ def run_serve(config: Config, args: argparse.Namespace) -> int:
     config = dataclasses.replace(
         config, server=dataclasses.replace(config.server, **overrides)
     )
+    if args.log_level is not None:
+        logged = dataclasses.replace(config.logging, level=args.log_level)
+        config = dataclasses.replace(config, logging=logged)
     for route in routes_for(config):
         if route.enabled:
             resolve_handler(route.handler)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from antigravity_proxy.accesslog import log_access
 from antigravity_proxy.accounts.refresher import QuotaRefresher
 from antigravity_proxy.apikeys import ApiKey, KeyRing
 from antigravity_proxy.app import Gateway
@@ -50,7 +51,7 @@ def create_app(
         services.ledger.start()
     gateway = Gateway(routes, handlers, services)
     auth = AuthMiddleware(gateway, key_ring(config), config.effective_auth_mode)
-    return ExchangeMiddleware(CorsMiddleware(auth))
+    return ExchangeMiddleware(CorsMiddleware(auth), on_finish=[log_access])
 
 
 def key_ring(config: Config) -> KeyRing:
