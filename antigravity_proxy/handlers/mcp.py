@@ -15,9 +15,11 @@ from werkzeug.wrappers import Request, Response
 
 from antigravity_proxy.config import Config
 from antigravity_proxy.errors import InvalidRequest, NotFoundError
+from antigravity_proxy.exchange import exchange_of
 from antigravity_proxy.mcp.jsonrpc import RpcError
 from antigravity_proxy.mcp.server import VisionServer, check_origin, rpc_error_response
 from antigravity_proxy.mcp.sessions import SessionStore
+from antigravity_proxy.passthrough import watched
 from antigravity_proxy.services import Services
 from antigravity_proxy.upstream import zai
 
@@ -75,4 +77,5 @@ def _proxy(config: Config, server: str, request: Request) -> Response:
     length = request.content_length
     chunked = "chunked" in request.headers.get("Transfer-Encoding", "").lower()
     body = zai.Upload(request.stream, length) if length or chunked else None
-    return zai.forward_mcp(config, server, request.method, request.headers, body)
+    answer = zai.forward_mcp(config, server, request.method, request.headers, body)
+    return watched(answer, exchange_of(request.environ))
