@@ -105,7 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--log-level",
         choices=LOG_LEVELS,
-        help="log level (default: logging.level, info)",
+        metavar="LEVEL",
+        help=f"{' | '.join(LOG_LEVELS)} (default: logging.level, info)",
     )
     serve.add_argument(
         "--show-key",
