@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install run demo test lint bench clean
+.PHONY: install run demo test lint bench bench-peers clean
 
 $(STAMP): setup.cfg setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -52,5 +52,20 @@ lint: install
 bench: install
 	$(PY) -m benchmarks
 
+# The same loopback fake, the gateway and LiteLLM's proxy side by side. LiteLLM
+# lives in its own virtual environment under .bench/ (never in $(VENV)), so
+# neither `make test` nor `make lint` installs it.
+PEERS_VENV  := .bench/litellm
+PEERS_STAMP := $(PEERS_VENV)/.installed-stamp
+LITELLM_REQ ?= litellm[proxy]==1.108.7
+
+$(PEERS_STAMP):
+	$(PYTHON) -m venv $(PEERS_VENV)
+	$(PEERS_VENV)/bin/pip install --quiet --disable-pip-version-check '$(LITELLM_REQ)'
+	touch $@
+
+bench-peers: install $(PEERS_STAMP)
+	$(PY) -m benchmarks.peers --litellm $(PEERS_VENV)/bin/litellm
+
 clean:
-	rm -rf $(VENV) *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .bench *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -30,7 +30,7 @@ from antigravity_proxy.protocols.anthropic.shapes import MESSAGES_SHAPE
 from antigravity_proxy.protocols.anthropic.stream import MessagesStreamTranslator
 from antigravity_proxy.protocols.anthropic.types import check_depth
 from antigravity_proxy.services import Services
-from antigravity_proxy.upstream import zai
+from antigravity_proxy.streaming import relayed_response
 from antigravity_proxy.zai_dispatch import SharedRoundRobin, use_zai
 
 
@@ -91,9 +91,7 @@ def _to_zai(
     target = f"{path}?{query}" if query else path
     exchange = exchange_of(request.environ)
     exchange.describe((model, ""), stream)
-    answer = zai.forward_anthropic(
-        services.config, target, read_body(request), request.headers, stream=stream
-    )
+    answer = services.zai.anthropic(target, read_body(request), request.headers, stream)
     exchange.upstream_model = answer.headers.get("X-Mapped-Model", "")
     exchange.account = "z.ai"
-    return watched(answer, exchange)
+    return watched(relayed_response(answer), exchange)
