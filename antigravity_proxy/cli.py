@@ -135,7 +135,13 @@ def _json_flag(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def run_serve(config: Config, args: argparse.Namespace) -> int:
+def serve_config(config: Config, args: argparse.Namespace) -> Config:
+    """The config ``serve`` runs with: its flags override ``server.*``.
+
+    ``--log-level`` overrides ``logging.level``. Why a function: the auth mode
+    (``auth.effective_mode``) must be decided from this config, the one whose
+    host gunicorn binds, not the file's.
+    """
     overrides = {
         name: getattr(args, name)
         for name in ("host", "port", "workers", "threads")
@@ -144,9 +150,14 @@ def run_serve(config: Config, args: argparse.Namespace) -> int:
     config = dataclasses.replace(
         config, server=dataclasses.replace(config.server, **overrides)
     )
-    if args.log_level is not None:
+    if getattr(args, "log_level", None) is not None:
         logged = dataclasses.replace(config.logging, level=args.log_level)
         config = dataclasses.replace(config, logging=logged)
+    return config
+
+
+def run_serve(config: Config, args: argparse.Namespace) -> int:
+    config = serve_config(config, args)
     for route in routes_for(config):
         if route.enabled:
             resolve_handler(route.handler)
