@@ -8,7 +8,7 @@ PIP    := $(PY) -m pip install --quiet --disable-pip-version-check
 RUN_STAMP := $(VENV)/.run-stamp
 DEV_STAMP := $(VENV)/.dev-stamp
 
-.PHONY: install run demo test lint bench bench-peers clean
+.PHONY: install run demo test lint bench bench-peers fuzz clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -52,7 +52,23 @@ $(BROWSER_STAMP): $(DEV_STAMP)
 	fi
 	touch $@
 
-test: $(DEV_STAMP) $(BROWSER_STAMP)
+# The deploy test checks deploy/antigravity-proxy.service with systemd-analyze
+# (Debian's systemd package, present on most machines); as root it is installed
+# once if missing, otherwise make says what to install and stops.
+SYSTEMD_STAMP := $(VENV)/.systemd-stamp
+
+$(SYSTEMD_STAMP): $(DEV_STAMP)
+	@if command -v systemd-analyze >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y \
+			--no-install-recommends systemd; \
+	else \
+		echo "make test needs systemd-analyze for the unit file test:" \
+			"sudo apt-get install systemd" >&2; exit 1; \
+	fi
+	touch $@
+
+test: $(DEV_STAMP) $(BROWSER_STAMP) $(SYSTEMD_STAMP)
 	$(PY) -m pytest $(COVERAGE)
 
 lint: $(DEV_STAMP)
@@ -77,6 +93,12 @@ $(PEERS_STAMP):
 
 bench-peers: install $(PEERS_STAMP)
 	$(PY) -m benchmarks.peers --litellm $(PEERS_VENV)/bin/litellm
+
+# The property-based fuzz of every POST route (tests/fuzz) with the long-run
+# Hypothesis profile: thousands of random examples per route, not derandomized.
+# `make test` runs the same tests with the bounded, reproducible `ci` profile.
+fuzz: install
+	HYPOTHESIS_PROFILE=long $(PY) -m pytest tests/fuzz -p no:cacheprovider
 
 clean:
 	rm -rf $(VENV) .bench *.egg-info .pytest_cache .mypy_cache .ruff_cache

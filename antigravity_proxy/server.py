@@ -30,6 +30,7 @@ def gunicorn_options(config: Config) -> dict[str, Any]:
         "errorlog": "-",
         "loglevel": config.logging.level,
         "logconfig_dict": logging_dict(config.logging.level, config.logging.format),
+        "logger_class": "antigravity_proxy.logsafe.GunicornLogger",
         # Streams may stay open for minutes; gthread workers heartbeat from their
         # main loop, so this bounds a stuck worker, not a long response.
         "timeout": 120,
