@@ -89,7 +89,7 @@ def error_response(
         exchange.failed(err)
         err.request_id = exchange.request_id
     module = ERROR_MODULES[protocol]
-    headers: dict[str, str] = {}
+    headers = dict(err.response_headers)
     if err.retry_after is not None:
         headers["Retry-After"] = str(err.retry_after)
     return json_response(module.error_body(err), module.error_status(err), headers)

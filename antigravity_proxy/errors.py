@@ -97,6 +97,7 @@ class GatewayError(Exception):
         param: str | None = None,
         code: str | None = None,
         kind: ErrorKind | None = None,
+        response_headers: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         if kind is not None:
@@ -106,6 +107,9 @@ class GatewayError(Exception):
         self.retry_after = retry_after
         self.param = param
         self.code = code
+        # Headers the client's error response needs besides Retry-After (Allow
+        # on a 405); never the upstream's headers (UpstreamStatus.headers).
+        self.response_headers: dict[str, str] = dict(response_headers or {})
         # The request's X-Request-Id, set where the error is rendered; protocols
         # whose error body has a place for it put it there.
         self.request_id: str | None = None

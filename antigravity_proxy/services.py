@@ -16,6 +16,7 @@ from antigravity_proxy.config import Config
 from antigravity_proxy.dispatch import Dispatcher
 from antigravity_proxy.state import SharedState, SQLiteState
 from antigravity_proxy.upstream.cloudcode import CloudCodeClient
+from antigravity_proxy.upstream.zai import ZaiClient
 from antigravity_proxy.usage.ledger import Ledger, LedgerOptions
 
 
@@ -28,6 +29,7 @@ class Services:
     pool: AccountPool
     dispatcher: Dispatcher
     ledger: Ledger
+    zai: ZaiClient
 
     @classmethod
     def build(cls, config: Config) -> Services:
@@ -41,4 +43,5 @@ class Services:
             LedgerOptions(retention_days=config.usage.retention_days),
             claim=state.claim,
         )
-        return cls(config, store, state, upstream, pool, dispatcher, ledger)
+        zai = ZaiClient(config)
+        return cls(config, store, state, upstream, pool, dispatcher, ledger, zai)

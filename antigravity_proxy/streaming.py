@@ -43,6 +43,7 @@ from antigravity_proxy.protocols.gemini.chunk import TokenUsage
 from antigravity_proxy.sse import encode_event
 from antigravity_proxy.upstream.cloudcode import iter_events
 from antigravity_proxy.upstream.watch import SILENCE, watched_chunks
+from antigravity_proxy.upstream.zai import Relayed
 
 log = logging.getLogger(__name__)
 
@@ -209,6 +210,20 @@ def collect(upstream: requests.Response, watch: Watch) -> list[dict[str, Any]]:
     if watch.settle is not None:
         watch.settle(None)
     return events
+
+
+def relayed_response(answer: Relayed) -> Response:
+    """A z.ai answer as it came: status, its relayed headers, its body.
+
+    A body still arriving passes through chunk by chunk (an event stream also
+    gets the stream headers); a body read whole is sent as it is.
+    """
+    headers = {**STREAM_HEADERS, **answer.headers} if answer.stream else answer.headers
+    if isinstance(answer.body, bytes):
+        return Response(answer.body, status=answer.status, headers=headers)
+    return Response(
+        answer.body, status=answer.status, headers=headers, direct_passthrough=True
+    )
 
 
 def stream_response(

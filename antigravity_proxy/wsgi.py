@@ -22,6 +22,7 @@ from antigravity_proxy.routing import (
     resolve_handlers,
 )
 from antigravity_proxy.services import Services
+from antigravity_proxy.usage.observe import UsageMiddleware
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
@@ -35,8 +36,8 @@ def routes_for(config: Config) -> list[Route]:
 def create_app(
     config: Config | None = None, *, background: bool = True
 ) -> WSGIApplication:
-    """Build the WSGI application: the request's ``Exchange`` around CORS around
-    auth around the dispatcher.
+    """Build the WSGI application: the request's ``Exchange`` around the usage
+    ledger's hook around CORS around auth around the dispatcher.
 
     ``background`` starts the periodic quota refresh and the usage ledger's
     writer thread (off in unit tests, where ``ledger.flush()`` writes).
@@ -50,7 +51,8 @@ def create_app(
         services.ledger.start()
     gateway = Gateway(routes, handlers, services)
     auth = AuthMiddleware(gateway, key_ring(config), config.effective_auth_mode)
-    return ExchangeMiddleware(CorsMiddleware(auth))
+    observed = UsageMiddleware(CorsMiddleware(auth), services.ledger)
+    return ExchangeMiddleware(observed)
 
 
 def key_ring(config: Config) -> KeyRing:

@@ -9,7 +9,6 @@ counter and the account pool are passed in.
 
 How the Anthropic handler wires it (``handlers/anthropic.py``)::
 
-    from antigravity_proxy.upstream import zai
     from antigravity_proxy.zai_dispatch import SharedRoundRobin, use_zai
 
     def messages(services, request):
@@ -17,23 +16,25 @@ How the Anthropic handler wires it (``handlers/anthropic.py``)::
         rotation = SharedRoundRobin(services.state)
         model = str(body.get("model", ""))
         if use_zai(services.config, services.pool, model, rotation):
-            return zai.forward_anthropic(
-                services.config, "/v1/messages", read_body(request),
+            answer = services.zai.anthropic(
+                "/v1/messages", read_body(request),
                 request.headers, stream=body.get("stream") is True,
             )
+            return relayed_response(answer)
         ...                                       # the Google path
 
     def count_tokens(services, request):
         ...
         if use_zai(services.config, services.pool, str(body.get("model", "")), None):
-            return zai.forward_anthropic(
-                services.config, "/v1/messages/count_tokens", read_body(request),
+            answer = services.zai.anthropic(
+                "/v1/messages/count_tokens", read_body(request),
                 request.headers, stream=False,
             )
+            return relayed_response(answer)
 
 ``model`` is the client's model name as sent; the Google-side model whose
 cooldowns matter is resolved here with the gateway's own ``model_mapping``.
-``forward_anthropic`` sends the body bytes as received except for the model
+``ZaiClient.anthropic`` sends the body bytes as received except for the model
 name, so the handler passes the raw body. ``count_tokens`` passes no
 counter: counting must not advance the rotation, and in ``pooled`` mode z.ai
 counts (it gives a real count at no quota cost).

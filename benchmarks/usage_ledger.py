@@ -1,10 +1,10 @@
 """Usage ledger: what recording a request costs, and ``stats`` over a million rows.
 
-``record`` is measured where a request pays for it: in the request thread, mapping
-a finished exchange to a row and queuing it, while the ledger's writer thread
-writes the previous rows to SQLite (so GIL contention is included). ``stats
---since 30d`` runs the real CLI in-process over a ledger of 1,000,000 rows spread
-over 30 days across 4 accounts, 4 models and 4 clients.
+``record`` is measured where a request pays for it: in the request thread, the
+``on_finish`` hook mapping a finished ``Exchange`` to a row and queuing it, while
+the ledger's writer thread writes the previous rows to SQLite (so GIL contention
+is included). ``stats --since 30d`` runs the real CLI in-process over a ledger of
+1,000,000 rows spread over 30 days across 4 accounts, 4 models and 4 clients.
 """
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ import io
 import statistics
 import tempfile
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
 from antigravity_proxy.cli import main as cli_main
+from antigravity_proxy.exchange import Attempt, Ending, Exchange
 from antigravity_proxy.usage.ledger import Ledger, LedgerOptions
 from antigravity_proxy.usage.row import UsageRow, row_from_exchange
 from benchmarks.harness import Goal, Measurement, report
@@ -32,52 +32,7 @@ LEDGER_ROWS: Final = 1_000_000
 ACCOUNTS: Final = ("acct-a", "acct-b", "acct-c", "acct-d")
 MODELS: Final = ("gemini-3-flash", "gemini-3-pro-high", "claude-sonnet-4-6", "x")
 CLIENTS: Final = ("claude-code", "codex", "gemini-cli", "openai-python")
-
-
-@dataclass
-class _Attempt:
-    account: str = "acct-a"
-    status: int | None = 200
-    reason: str = "ok"
-
-
-@dataclass
-class _Usage:
-    input_tokens: int = 1200
-    output_tokens: int = 300
-    cached_tokens: int = 0
-    thinking_tokens: int = 40
-    images: int = 0
-
-
-@dataclass
-class _Timings:
-    received: float = field(default_factory=time.time)
-    upstream_headers: float | None = None
-    first_byte: float | None = None
-    end: float | None = None
-
-
-@dataclass
-class _Exchange:
-    """Shaped like a finished pipeline Exchange (``row.ExchangeView``)."""
-
-    request_id: str = "req_bench"
-    route: str = "/v1/messages"
-    protocol: str = "anthropic"
-    user_agent: str = "claude-cli/2.1.197 (external, sdk-cli)"
-    client_model: str | None = "claude-sonnet-4-6"
-    upstream_model: str | None = "claude-sonnet-4-6-thinking"
-    stream: bool = True
-    attempts: list[_Attempt] = field(default_factory=lambda: [_Attempt()])
-    account: str | None = "acct-a"
-    timings: _Timings = field(default_factory=_Timings)
-    usage: _Usage = field(default_factory=_Usage)
-    status: int = 200
-    error_kind: str | None = None
-    ending: str = "complete"
-    bytes_in: int = 5000
-    bytes_out: int = 9000
+USER_AGENT: Final = "claude-cli/2.1.197 (external, sdk-cli)"
 
 
 def run() -> list[Measurement]:
@@ -88,12 +43,11 @@ def run() -> list[Measurement]:
 
 def record_cost(path: Path) -> Measurement:
     ledger = Ledger(path, LedgerOptions(retention_days=0)).start()
-    exchange = _Exchange()
     costs = []
     for i in range(RECORDS):
-        exchange.timings = _Timings(first_byte=time.time() + 0.1, end=time.time() + 1)
+        exchange = finished_exchange(i)
         started = time.perf_counter()
-        ledger.record(row_from_exchange(exchange))
+        ledger.record(row_from_exchange(exchange, USER_AGENT))
         costs.append(time.perf_counter() - started)
         if i % 64 == 0:
             time.sleep(0.0005)  # requests arrive apart; let the writer run
@@ -104,6 +58,22 @@ def record_cost(path: Path) -> Measurement:
     return report(
         "record p50", p50, "ms", RECORD_GOAL, note=f"p99 {p99:.3f} ms, {RECORDS} rows"
     )
+
+
+def finished_exchange(i: int) -> Exchange:
+    """A pipeline Exchange as the pipeline leaves it (not timed: the request made
+    it anyway)."""
+    exchange = Exchange(f"req_{i}", method="POST", path="/v1/messages")
+    exchange.protocol = "anthropic"
+    exchange.describe(("claude-sonnet-4-6", "claude-sonnet-4-6-thinking"), True)
+    exchange.attempts.append(Attempt("acct-a", "http://up", 200, "ok", 0.3))
+    exchange.account = "acct-a"
+    exchange.usage.input_tokens, exchange.usage.output_tokens = 1200, 300
+    exchange.status = 200
+    exchange.first_byte = exchange.started + 0.3
+    exchange.ended = exchange.started + 1.0
+    exchange.ending = Ending.COMPLETE
+    return exchange
 
 
 def stats_speed(home: Path) -> list[Measurement]:

@@ -125,6 +125,8 @@ def cmd_list(services: Services, args: argparse.Namespace) -> int:
 
 def _usage_today(services: Services, now: float) -> dict[str, dict[str, Any]]:
     """Requests, tokens and the last error per account, from the usage ledger."""
+    if not services.ledger.path.exists():
+        return {}  # nothing served yet; a listing creates no files
     return usage_query.accounts_since(services.ledger.reader(), now - now % 86400)
 
 

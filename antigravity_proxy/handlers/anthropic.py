@@ -28,7 +28,7 @@ from antigravity_proxy.protocols.anthropic.shapes import MESSAGES_SHAPE
 from antigravity_proxy.protocols.anthropic.stream import MessagesStreamTranslator
 from antigravity_proxy.protocols.anthropic.types import check_depth
 from antigravity_proxy.services import Services
-from antigravity_proxy.upstream import zai
+from antigravity_proxy.streaming import relayed_response
 from antigravity_proxy.zai_dispatch import SharedRoundRobin, use_zai
 
 
@@ -83,6 +83,5 @@ def _to_zai(services: Services, request: Request, path: str, stream: bool) -> Re
     """The request as the client sent it, relayed to z.ai with the z.ai key."""
     query = request.query_string.decode("latin-1")
     target = f"{path}?{query}" if query else path
-    return zai.forward_anthropic(
-        services.config, target, read_body(request), request.headers, stream=stream
-    )
+    answer = services.zai.anthropic(target, read_body(request), request.headers, stream)
+    return relayed_response(answer)

@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from antigravity_proxy.dispatch import UpstreamRequest
-from antigravity_proxy.errors import ErrorKind, GatewayError, UpstreamError
+from antigravity_proxy.errors import ErrorKind, GatewayError
 from antigravity_proxy.handlers.anthropic_common import fetch_url_media
 from antigravity_proxy.models import resolve_model
 from antigravity_proxy.protocols.anthropic.background import estimate_tokens
@@ -31,6 +31,7 @@ from antigravity_proxy.protocols.anthropic.request import (
 from antigravity_proxy.protocols.anthropic.response import count_tokens_from_upstream
 from antigravity_proxy.protocols.anthropic.types import MessagesContext
 from antigravity_proxy.services import Services
+from antigravity_proxy.upstream.cloudcode import json_body
 from antigravity_proxy.upstream.envelope import unwrap_response
 
 log = logging.getLogger(__name__)
@@ -133,9 +134,5 @@ def _upstream_count(
         method="countTokens", model=upstream_model, inner=inner, stream=False
     )
     sent = services.dispatcher.send(request)
-    with sent.response as response:
-        try:
-            answer = response.json()
-        except ValueError as exc:
-            raise UpstreamError("upstream countTokens answered invalid JSON") from exc
+    answer = json_body(sent.response, "countTokens")
     return count_tokens_from_upstream(unwrap_response(answer))["input_tokens"]

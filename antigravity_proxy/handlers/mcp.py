@@ -15,11 +15,11 @@ from werkzeug.wrappers import Request, Response
 
 from antigravity_proxy.config import Config
 from antigravity_proxy.errors import InvalidRequest, NotFoundError
-from antigravity_proxy.mcp.jsonrpc import RpcError
-from antigravity_proxy.mcp.server import VisionServer, check_origin, rpc_error_response
+from antigravity_proxy.mcp.server import VisionServer, check_origin
 from antigravity_proxy.mcp.sessions import SessionStore
 from antigravity_proxy.services import Services
-from antigravity_proxy.upstream import zai
+from antigravity_proxy.streaming import relayed_response
+from antigravity_proxy.upstream.zai import Upload
 
 # handler name -> (endpoint name, its own switch under ``zai.mcp``)
 ENDPOINTS: Final = {
@@ -41,18 +41,18 @@ def disabled_reason(config: Config, handler: str) -> str | None:
 
 def web_search_prime(services: Services, request: Request) -> Response:
     _require(services.config, "web_search_prime")
-    return _proxy(services.config, "web_search_prime", request)
+    return _proxy(services, "web_search_prime", request)
 
 
 def web_reader(services: Services, request: Request) -> Response:
     _require(services.config, "web_reader")
-    return _proxy(services.config, "web_reader", request)
+    return _proxy(services, "web_reader", request)
 
 
 def zai_mcp_server(services: Services, request: Request) -> Response:
     config = services.config
     _require(config, "zai_mcp_server")
-    server = VisionServer(config, SessionStore(services.state))
+    server = VisionServer(config, SessionStore(services.state), services.zai)
     return server.respond(request)
 
 
@@ -67,12 +67,10 @@ def _require(config: Config, handler: str) -> None:
         raise InvalidRequest("z.ai is not configured: set zai.enabled and zai.api_key")
 
 
-def _proxy(config: Config, server: str, request: Request) -> Response:
-    try:
-        check_origin(config, request)
-    except RpcError as err:
-        return rpc_error_response(err)
+def _proxy(services: Services, server: str, request: Request) -> Response:
+    check_origin(services.config, request)
     length = request.content_length
     chunked = "chunked" in request.headers.get("Transfer-Encoding", "").lower()
-    body = zai.Upload(request.stream, length) if length or chunked else None
-    return zai.forward_mcp(config, server, request.method, request.headers, body)
+    body = Upload(request.stream, length) if length or chunked else None
+    answer = services.zai.mcp(server, request.method, request.headers, body)
+    return relayed_response(answer)

@@ -1,39 +1,21 @@
 """JSON-RPC 2.0 as MCP uses it: classify an incoming message, build answers.
 
-Pure: values in, values out. MCP narrows JSON-RPC (2025-11-25 "Base Protocol"):
-one message per POST (no batches), request ids are strings or integers and
-never null, and ``params`` is an object.
+Pure: values in, values out; a message that is not one raises
+``protocols.mcp.errors.RpcError``. MCP narrows JSON-RPC (2025-11-25 "Base
+Protocol"): one message per POST (no batches), request ids are strings or
+integers and never null, and ``params`` is an object.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final, Literal
+from typing import Any, Literal
 
-PARSE_ERROR: Final = -32700
-INVALID_REQUEST: Final = -32600
-METHOD_NOT_FOUND: Final = -32601
-INVALID_PARAMS: Final = -32602
-INTERNAL_ERROR: Final = -32603
+from antigravity_proxy.protocols.mcp.errors import INVALID_REQUEST, RpcError
 
 RequestId = str | int
 Kind = Literal["request", "notification", "response"]
-
-
-class RpcError(Exception):
-    """A JSON-RPC error answer.
-
-    :param code: the JSON-RPC error code.
-    :param message: shown to the client.
-    :param status: the HTTP status carrying it (200 for an answered request).
-    """
-
-    def __init__(self, code: int, message: str, *, status: int = 200) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.status = status
 
 
 @dataclass(frozen=True, slots=True)

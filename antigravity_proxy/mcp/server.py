@@ -26,14 +26,14 @@ from antigravity_proxy.config import Config
 from antigravity_proxy.errors import InvalidRequest
 from antigravity_proxy.http import dumps, json_response, loads_strict, read_body
 from antigravity_proxy.mcp import jsonrpc, vision
-from antigravity_proxy.mcp.jsonrpc import (
+from antigravity_proxy.mcp.jsonrpc import Incoming
+from antigravity_proxy.mcp.sessions import Session, SessionStore
+from antigravity_proxy.protocols.mcp.errors import (
     INVALID_REQUEST,
     METHOD_NOT_FOUND,
     PARSE_ERROR,
-    Incoming,
     RpcError,
 )
-from antigravity_proxy.mcp.sessions import Session, SessionStore
 from antigravity_proxy.streaming import stream_response
 
 SUPPORTED_VERSIONS: Final = ("2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25")
@@ -67,27 +67,30 @@ class VisionServer:
         self,
         config: Config,
         sessions: SessionStore,
+        zai: vision.VisionChat,
         timing: StreamTiming = StreamTiming(),
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.config = config
         self.sessions = sessions
+        self.zai = zai
         self.timing = timing
         self.sleep = sleep
 
     def respond(self, request: Request) -> Response:
+        """The answer to one exchange; a transport failure raises ``RpcError``,
+        which the app renders as a JSON-RPC error with its status."""
         methods = {"POST": self._post, "GET": self._get, "DELETE": self._delete}
         handler = methods.get(request.method)
         if handler is None:
-            return rpc_error_response(
-                RpcError(INVALID_REQUEST, "Method Not Allowed", status=405),
-                {"Allow": ALLOWED_METHODS},
+            raise RpcError(
+                INVALID_REQUEST,
+                "Method Not Allowed",
+                status=405,
+                headers={"Allow": ALLOWED_METHODS},
             )
-        try:
-            check_origin(self.config, request)
-            return handler(request)
-        except RpcError as err:
-            return rpc_error_response(err)
+        check_origin(self.config, request)
+        return handler(request)
 
     def _post(self, request: Request) -> Response:
         call = jsonrpc.incoming(_decoded(read_body(request)))
@@ -118,7 +121,7 @@ class VisionServer:
         try:
             return jsonrpc.result(call.id, self._run(call.method, call.params))
         except RpcError as err:
-            return jsonrpc.error(call.id, err.code, err.message)
+            return jsonrpc.error(call.id, err.rpc_code, err.message)
 
     def _run(self, method: str, params: Mapping[str, Any]) -> Mapping[str, Any]:
         if method == "ping":
@@ -126,7 +129,7 @@ class VisionServer:
         if method == "tools/list":
             return {"tools": vision.tool_specs()}
         if method == "tools/call":
-            return vision.call_tool(self.config, params)
+            return vision.call_tool(self.zai, self.config, params)
         raise RpcError(METHOD_NOT_FOUND, f"Method not found: {method}")
 
     def _get(self, request: Request) -> Response:
@@ -247,11 +250,3 @@ def _reply(request: Request, message: Mapping[str, Any], session_id: str) -> Res
 def _accepts_json(accept: str) -> bool:
     types = {part.split(";")[0].strip().lower() for part in accept.split(",")}
     return bool(types & {"application/json", "application/*", "*/*"})
-
-
-def rpc_error_response(
-    err: RpcError, headers: Mapping[str, str] | None = None
-) -> Response:
-    return json_response(
-        jsonrpc.error(None, err.code, err.message), err.status, headers
-    )

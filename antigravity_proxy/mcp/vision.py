@@ -13,13 +13,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from antigravity_proxy.config import Config
 from antigravity_proxy.errors import GatewayError
-from antigravity_proxy.mcp.jsonrpc import INVALID_PARAMS, RpcError
 from antigravity_proxy.mcp.sources import MediaKind, SourceError, media_part
-from antigravity_proxy.upstream import zai
+from antigravity_proxy.protocols.mcp.errors import INVALID_PARAMS, RpcError
 
 VISION_MODEL: Final = "glm-4.6v"
 SAMPLING: Final = {
@@ -142,7 +141,15 @@ def _spec(tool: VisionTool) -> dict[str, Any]:
     return {"name": tool.name, "description": tool.description, "inputSchema": schema}
 
 
-def call_tool(config: Config, params: Mapping[str, Any]) -> dict[str, Any]:
+class VisionChat(Protocol):
+    """What the tools need from z.ai (``ZaiClient``; a fake in tests)."""
+
+    def vision_chat(self, body: Mapping[str, Any]) -> dict[str, Any]: ...
+
+
+def call_tool(
+    zai: VisionChat, config: Config, params: Mapping[str, Any]
+) -> dict[str, Any]:
     """Run ``tools/call``; a ``CallToolResult`` (``isError`` for tool failures)."""
     name = params.get("name")
     arguments = params.get("arguments")
@@ -154,7 +161,7 @@ def call_tool(config: Config, params: Mapping[str, Any]) -> dict[str, Any]:
         raise RpcError(INVALID_PARAMS, f"Unknown tool: {name}")
     try:
         body = request_body(tool, arguments, config.zai.mcp.allowed_dirs)
-        text = answer_text(zai.vision_chat(config, body))
+        text = answer_text(zai.vision_chat(body))
     except (ToolFailure, SourceError) as exc:
         return tool_result(f"Error: {exc}", is_error=True)
     except GatewayError as exc:

@@ -24,6 +24,7 @@ from antigravity_proxy import json_codec
 from antigravity_proxy.config import UpstreamConfig
 from antigravity_proxy.errors import (
     GatewayError,
+    UpstreamError,
     UpstreamStatus,
     UpstreamTimeout,
     UpstreamUnavailable,
@@ -106,7 +107,7 @@ class CloudCodeClient:
 
     def call_json(
         self, method: str, body: Mapping[str, Any], access_token: str, project: str = ""
-    ) -> Any:
+    ) -> dict[str, Any]:
         """A non-streaming call whose JSON answer is returned parsed."""
         return json_body(self.call(method, body, access_token, project=project), method)
 
@@ -148,22 +149,31 @@ class CloudCodeClient:
         raise last
 
 
-def json_body(response: requests.Response, method: str) -> Any:
-    """The parsed JSON of a non-streamed 2xx answer, which it closes.
+def json_body(response: requests.Response, method: str) -> dict[str, Any]:
+    """The JSON object of a non-streamed 2xx upstream answer, which it closes.
 
-    Why here: a 200 whose body is not JSON (an HTML page from a front end, a
-    body cut short) is an upstream failure, and this module is where upstream
-    failures become ``GatewayError``.
+    Every upstream JSON answer (Cloud Code, z.ai) is read here. Why: a 2xx whose
+    body is not a JSON object (an HTML page from a front end, a body cut short,
+    a bare list) is an upstream failure, and this module is where upstream
+    failures become ``GatewayError``: an ``UpstreamError`` (502) naming
+    ``method``, never a ``ValueError`` or an empty answer read as zeros.
     """
     with response:
         try:
-            return response.json()
-        except ValueError as exc:
-            raise UpstreamStatus(
-                response.status_code,
-                response.text[:MAX_ERROR_BODY],
-                message=f"upstream {method} answered with invalid JSON",
-            ) from exc
+            # Bytes, not .text: json detects UTF-8/16/32 itself, while .text may
+            # run charset detection over a multi-megabyte image answer.
+            content = response.content
+        except requests.RequestException as exc:
+            raise UpstreamUnavailable(f"upstream {method} answer was cut off") from exc
+    try:
+        parsed = json.loads(content)
+    except (ValueError, RecursionError) as exc:
+        raise UpstreamError(f"upstream {method} answered with invalid JSON") from exc
+    if not isinstance(parsed, dict):
+        raise UpstreamError(
+            f"upstream {method} answered JSON {type(parsed).__name__}, not an object"
+        )
+    return parsed
 
 
 def iter_events(

@@ -1,13 +1,14 @@
 """The z.ai HTTP client: Anthropic pass-through, MCP reverse proxy, vision chat.
 
-This is z.ai's one error seam: its ``requests`` exceptions become
-``GatewayError`` here (``raise ... from exc``) and nowhere else. Requests carry
-the z.ai key, never the client's or the gateway's; only listed headers cross in
-either direction. Answers are relayed verbatim and streamed chunk by chunk as
-they arrive (``iter_content(chunk_size=None)``); z.ai's own error statuses pass
-through with their body. After the first byte a cut cannot change the status,
-so the relay logs it and ends the stream. Each thread has its own
-``requests.Session``.
+``ZaiClient`` is built once per worker (``Services.zai``) and returns data: a
+``Relayed`` answer (status, headers, body chunks) or parsed JSON; the handlers
+turn it into their response. This is z.ai's one error seam: its ``requests``
+exceptions become ``GatewayError`` here (``raise ... from exc``) and nowhere
+else. Requests carry the z.ai key, never the client's or the gateway's; only
+listed headers cross in either direction. Answers are relayed verbatim and
+streamed chunk by chunk as they arrive (``iter_content(chunk_size=None)``);
+z.ai's own error statuses pass through with their body. After the first byte a
+cut cannot change the status, so the relay logs it and ends the stream.
 """
 
 from __future__ import annotations
@@ -16,11 +17,11 @@ import json
 import logging
 import threading
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import IO, Any, Final, Protocol
 from urllib.parse import parse_qsl, urlencode
 
 import requests
-from werkzeug.wrappers import Response
 
 from antigravity_proxy.config import Config, ZaiConfig
 from antigravity_proxy.errors import (
@@ -30,8 +31,7 @@ from antigravity_proxy.errors import (
     UpstreamUnavailable,
 )
 from antigravity_proxy.http import header_text
-from antigravity_proxy.streaming import STREAM_HEADERS
-from antigravity_proxy.upstream.cloudcode import ENVIRONMENT_PROXIES
+from antigravity_proxy.upstream.cloudcode import ENVIRONMENT_PROXIES, json_body
 from antigravity_proxy.zai_dispatch import model_for_zai
 
 log = logging.getLogger(__name__)
@@ -64,8 +64,6 @@ READ_TIMEOUT: Final = 300.0
 MAX_ERROR_BODY: Final = 64 * 1024
 UPLOAD_BLOCK: Final = 64 * 1024
 
-_local = threading.local()
-
 
 class HeaderSource(Protocol):
     """Werkzeug ``Headers``, a ``requests`` header dict or a plain dict."""
@@ -96,102 +94,140 @@ class Upload:
         return self if self.length is not None else iter(self)
 
 
-def forward_anthropic(
-    config: Config,
-    path: str,
-    body: bytes,
-    client_headers: HeaderSource,
-    stream: bool,
-) -> Response:
-    """Send an Anthropic Messages call to ``<zai.base_url><path>``; relay the answer.
+@dataclass(frozen=True, slots=True)
+class Relayed:
+    """A z.ai answer to pass on: status, the headers that may cross, the body.
 
-    ``path`` is ``/v1/messages`` or ``/v1/messages/count_tokens`` (a query string
-    such as ``?beta=true`` may follow). Only the ``model`` field of ``body`` is
-    changed (``model_for_zai``). Auth follows the client's style (reference
-    §5.5): ``Authorization: Bearer <z.ai key>`` if it sent ``Authorization`` and
-    no ``x-api-key``, else ``x-api-key: <z.ai key>``.
+    ``body`` is the whole answer (bytes), or an iterator yielding it as it
+    arrives that closes the upstream connection however it ends; ``stream``
+    says it is an event stream, which the handler sends without buffering.
     """
-    zai = _configured(config.zai)
-    data, mapped = _with_zai_model(zai, body)
-    headers = _anthropic_headers(zai.api_key, client_headers)
-    url = zai.base_url.rstrip("/") + _without_gateway_key(path)
-    upstream = _send(config, "POST", url, headers=headers, data=data)
-    relayed = _picked(upstream.headers, ANTHROPIC_RESPONSE_HEADERS)
-    if mapped:
-        relayed["X-Mapped-Model"] = header_text(mapped)
-    if not stream or not upstream.ok:
-        return _whole(upstream, relayed)
-    return Response(
-        passthrough(upstream),
-        status=upstream.status_code,
-        headers={**STREAM_HEADERS, **relayed},
-        direct_passthrough=True,
-    )
+
+    status: int
+    headers: dict[str, str]
+    body: bytes | Iterator[bytes]
+    stream: bool = False
 
 
-def forward_mcp(
-    config: Config,
-    server: str,
-    method: str,
-    client_headers: HeaderSource,
-    body: Upload | None,
-) -> Response:
-    """Relay one MCP streamable-HTTP call to ``<zai.mcp_base_url>/<server>/mcp``.
+class ZaiClient:
+    """z.ai's HTTP client, built once per worker and injected as ``Services.zai``.
 
-    Any method; the body goes up as it is read and the answer (JSON or an SSE
-    stream) comes down as it arrives, with its status and the MCP headers
-    (``Mcp-Session-Id`` both ways, ``Last-Event-ID`` up for resumption).
+    It returns data (``Relayed``, parsed JSON), never a werkzeug response: the
+    handlers decide how an answer reaches the client. Each thread has its own
+    ``requests.Session``.
     """
-    zai = _configured(config.zai)
-    headers = _picked(client_headers, MCP_REQUEST_HEADERS)
-    headers["Authorization"] = f"Bearer {zai.api_key.strip()}"
-    url = f"{zai.mcp_base_url.rstrip('/')}/{server}/mcp"
-    data = None if body is None else body.payload()
-    upstream = _send(config, method, url, headers=headers, data=data)
-    relayed = _picked(upstream.headers, MCP_RESPONSE_HEADERS)
-    extra = STREAM_HEADERS if "event-stream" in relayed.get("content-type", "") else {}
-    return Response(
-        passthrough(upstream),
-        status=upstream.status_code,
-        headers={**extra, **relayed},
-        direct_passthrough=True,
-    )
 
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self._local = threading.local()
 
-def vision_chat(config: Config, body: Mapping[str, Any]) -> dict[str, Any]:
-    """POST ``<zai.vision_base_url>/chat/completions``; the parsed JSON answer.
+    def anthropic(
+        self, path: str, body: bytes, client_headers: HeaderSource, stream: bool
+    ) -> Relayed:
+        """Send an Anthropic Messages call to ``<zai.base_url><path>``.
 
-    Non-2xx answers and bodies that are not a JSON object raise
-    ``UpstreamStatus`` whose message names the status and the start of the body,
-    so the vision tool can report it to the model.
-    """
-    zai = _configured(config.zai)
-    headers = {
-        **VISION_HEADERS,
-        "Authorization": f"Bearer {zai.api_key.strip()}",
-        "Content-Type": "application/json",
-    }
-    data = json.dumps(body, ensure_ascii=False).encode("utf-8")
-    url = zai.vision_base_url.rstrip("/") + "/chat/completions"
-    with _send(config, "POST", url, headers=headers, data=data) as upstream:
-        text = _read_body(upstream).decode("utf-8", errors="replace")
-    if not upstream.ok:
+        ``path`` is ``/v1/messages`` or ``/v1/messages/count_tokens`` (a query
+        string such as ``?beta=true`` may follow). Only the ``model`` field of
+        ``body`` is changed (``model_for_zai``); the mapped name comes back as
+        ``X-Mapped-Model``. Auth follows the client's style (reference §5.5):
+        ``Authorization: Bearer <z.ai key>`` if it sent ``Authorization`` and no
+        ``x-api-key``, else ``x-api-key: <z.ai key>``. An error status or a
+        non-streamed answer is read whole.
+        """
+        zai = _configured(self.config.zai)
+        data, mapped = _with_zai_model(zai, body)
+        headers = _anthropic_headers(zai.api_key, client_headers)
+        url = zai.base_url.rstrip("/") + _without_gateway_key(path)
+        upstream = self._send("POST", url, headers=headers, data=data)
+        relayed = _picked(upstream.headers, ANTHROPIC_RESPONSE_HEADERS)
+        if mapped:
+            relayed["X-Mapped-Model"] = header_text(mapped)
+        if not stream or not upstream.ok:
+            return _whole(upstream, relayed)
+        return Relayed(upstream.status_code, relayed, passthrough(upstream), True)
+
+    def mcp(
+        self,
+        server: str,
+        method: str,
+        client_headers: HeaderSource,
+        body: Upload | None,
+    ) -> Relayed:
+        """Relay one MCP streamable-HTTP call to ``<zai.mcp_base_url>/<server>/mcp``.
+
+        Any method; the body goes up as it is read and the answer (JSON or an
+        SSE stream) comes down as it arrives, with its status and the MCP headers
+        (``Mcp-Session-Id`` both ways, ``Last-Event-ID`` up for resumption).
+        """
+        zai = _configured(self.config.zai)
+        headers = _picked(client_headers, MCP_REQUEST_HEADERS)
+        headers["Authorization"] = f"Bearer {zai.api_key.strip()}"
+        url = f"{zai.mcp_base_url.rstrip('/')}/{server}/mcp"
+        data = None if body is None else body.payload()
+        upstream = self._send(method, url, headers=headers, data=data)
+        relayed = _picked(upstream.headers, MCP_RESPONSE_HEADERS)
+        stream = "event-stream" in relayed.get("content-type", "")
+        return Relayed(upstream.status_code, relayed, passthrough(upstream), stream)
+
+    def vision_chat(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        """POST ``<zai.vision_base_url>/chat/completions``; the parsed JSON answer.
+
+        A non-2xx answer raises ``UpstreamStatus`` whose message names the status
+        and the start of the body, so the vision tool can report it to the model;
+        a 2xx that is not a JSON object is an ``UpstreamError`` (``json_body``).
+        """
+        zai = _configured(self.config.zai)
+        headers = {
+            **VISION_HEADERS,
+            "Authorization": f"Bearer {zai.api_key.strip()}",
+            "Content-Type": "application/json",
+        }
+        data = json.dumps(body, ensure_ascii=False).encode("utf-8")
+        url = zai.vision_base_url.rstrip("/") + "/chat/completions"
+        upstream = self._send("POST", url, headers=headers, data=data)
+        if upstream.ok:
+            return json_body(upstream, "z.ai vision chat")
+        with upstream:
+            text = _read_body(upstream).decode("utf-8", errors="replace")
         raise UpstreamStatus(
             upstream.status_code,
             text,
             message=f"z.ai vision answered HTTP {upstream.status_code}: {text[:500]}",
         )
-    try:
-        answer = json.loads(text)
-    except ValueError as exc:
-        raise UpstreamStatus(
-            upstream.status_code, text, message="z.ai vision answered non-JSON"
-        ) from exc
-    if not isinstance(answer, dict):
-        raise UpstreamStatus(
-            upstream.status_code, text, message="z.ai vision answered a non-object"
-        )
-    return answer
+
+    def _session(self) -> requests.Session:
+        session: requests.Session | None = getattr(self._local, "session", None)
+        if session is None:
+            session = requests.Session()
+            session.trust_env = False
+            session.proxies.update(ENVIRONMENT_PROXIES)
+            self._local.session = session
+        return session
+
+    def _send(self, method: str, url: str, **kwargs: Any) -> requests.Response:
+        """One request to z.ai; a redirect is answered as it is, never followed.
+
+        Why: ``requests`` would resend ``x-api-key`` (and, to the same host, the
+        bearer key) to wherever the ``Location`` points, and a streamed body
+        cannot be sent twice anyway.
+        """
+        timeout = (self.config.upstream.connect_timeout, READ_TIMEOUT)
+        try:
+            return self._session().request(
+                method,
+                url,
+                stream=True,
+                timeout=timeout,
+                allow_redirects=False,
+                **kwargs,
+            )
+        except requests.ReadTimeout as exc:
+            raise UpstreamTimeout("z.ai did not answer in time") from exc
+        except requests.RequestException as exc:
+            log.warning("z.ai unreachable: %s", type(exc).__name__)
+            raise UpstreamUnavailable(
+                f"z.ai request failed: {type(exc).__name__}"
+            ) from exc
 
 
 def passthrough(upstream: requests.Response) -> Iterator[bytes]:
@@ -216,41 +252,11 @@ def _configured(zai: ZaiConfig) -> ZaiConfig:
     return zai
 
 
-def _session() -> requests.Session:
-    session: requests.Session | None = getattr(_local, "session", None)
-    if session is None:
-        session = requests.Session()
-        session.trust_env = False
-        session.proxies.update(ENVIRONMENT_PROXIES)
-        _local.session = session
-    return session
-
-
-def _send(config: Config, method: str, url: str, **kwargs: Any) -> requests.Response:
-    """One request to z.ai; a redirect is answered as it is, never followed.
-
-    Why: ``requests`` would resend ``x-api-key`` (and, to the same host, the
-    bearer key) to wherever the ``Location`` points, and a streamed body
-    cannot be sent twice anyway.
-    """
-    timeout = (config.upstream.connect_timeout, READ_TIMEOUT)
-    session = _session()
-    try:
-        return session.request(
-            method, url, stream=True, timeout=timeout, allow_redirects=False, **kwargs
-        )
-    except requests.ReadTimeout as exc:
-        raise UpstreamTimeout("z.ai did not answer in time") from exc
-    except requests.RequestException as exc:
-        log.warning("z.ai unreachable: %s", type(exc).__name__)
-        raise UpstreamUnavailable(f"z.ai request failed: {type(exc).__name__}") from exc
-
-
-def _whole(upstream: requests.Response, headers: dict[str, str]) -> Response:
+def _whole(upstream: requests.Response, headers: dict[str, str]) -> Relayed:
     """A complete (non-streamed or error) answer, read whole, status kept."""
     with upstream:
         content = _read_body(upstream)
-    return Response(content, status=upstream.status_code, headers=headers)
+    return Relayed(upstream.status_code, headers, content)
 
 
 def _read_body(upstream: requests.Response) -> bytes:

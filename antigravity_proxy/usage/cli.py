@@ -18,7 +18,7 @@ from typing import Any, Final
 
 from antigravity_proxy.config import Config
 from antigravity_proxy.usage import query
-from antigravity_proxy.usage.schema import connect
+from antigravity_proxy.usage.schema import connect_existing
 
 UNITS: Final = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 DURATION: Final = re.compile(r"^(\d+)([mhdw])$")
@@ -41,7 +41,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "--by",
         action="append",
         default=[],
-        help=f"group by {'|'.join(query.DIMENSIONS)} (combinable: --by account,model)",
+        help=f"group by {'|'.join(query.DIMENSIONS)} (combinable: --by account,model; "
+        "default: no grouping)",
     )
     stats.add_argument("--json", action="store_true", help="machine-readable output")
     stats.set_defaults(run=run)
@@ -82,11 +83,14 @@ def run(config: Config, args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"antigravity-proxy: {exc}", file=sys.stderr)
         return 2
-    conn = connect(config.home_dir / "usage.db")
-    try:
-        groups, total = query.summarize(conn, since, by)
-    finally:
-        conn.close()
+    conn = connect_existing(config.home_dir / "usage.db")
+    groups: list[query.Group] = []
+    total = query.no_totals()
+    if conn is not None:
+        try:
+            groups, total = query.summarize(conn, since, by)
+        finally:
+            conn.close()
     if args.json:
         print(json.dumps(report(since, by, groups, total), indent=2))
     else:

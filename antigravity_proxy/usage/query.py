@@ -78,8 +78,18 @@ def summarize(
     groups = [
         Group(dict(zip(by, key, strict=True)), _totals(v)) for key, v in vectors.items()
     ]
-    groups.sort(key=lambda g: tuple(str(g.key[n]).zfill(12) for n in by))
+    groups.sort(key=lambda g: tuple(_order(g.key[n]) for n in by))
     return groups, _totals(total)
+
+
+def _order(value: object) -> tuple[int, str | int]:
+    """Numbers (hours, days, statuses) by value, names alphabetically."""
+    return (0, value) if isinstance(value, int) else (1, str(value))
+
+
+def no_totals() -> Totals:
+    """The totals of an empty ledger."""
+    return _totals(_zero())
 
 
 def grand_total(conn: sqlite3.Connection, since: float) -> Totals:

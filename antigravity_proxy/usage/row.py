@@ -7,8 +7,9 @@ tool behind a User-Agent. No I/O, no clock: the caller passes everything in.
 
 from __future__ import annotations
 
+import enum
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final, Protocol
 
@@ -95,77 +96,127 @@ class UsageRow:
         return self.status >= 400 or self.ending in ERROR_ENDINGS
 
 
+# What an upstream attempt's status says, for ``attempt_reasons`` (a bounded set:
+# it labels metrics). A network failure (status 0) keeps the Exchange's reason.
+ATTEMPT_REASONS: Final[Mapping[int, str]] = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    429: "rate_limited",
+    500: "server_error",
+    503: "overloaded",
+    529: "overloaded",
+}
+
+
 class AttemptView(Protocol):
-    account: str
-    status: int | None
-    reason: str
+    @property
+    def status(self) -> int: ...
+    @property
+    def reason(self) -> str: ...
 
 
 class UsageView(Protocol):
-    input_tokens: int
-    output_tokens: int
-    cached_tokens: int
-    thinking_tokens: int
-    images: int
-
-
-class TimingsView(Protocol):
-    received: float
-    upstream_headers: float | None
-    first_byte: float | None
-    end: float | None
+    @property
+    def input_tokens(self) -> int: ...
+    @property
+    def output_tokens(self) -> int: ...
+    @property
+    def cached_tokens(self) -> int: ...
+    @property
+    def thinking_tokens(self) -> int: ...
+    @property
+    def images(self) -> int: ...
 
 
 class ExchangeView(Protocol):
-    """What the ledger reads from a finished request (the pipeline's Exchange)."""
+    """What the ledger reads from a finished request (``exchange.Exchange``)."""
 
-    request_id: str
-    route: str
-    protocol: str
-    user_agent: str
-    client_model: str | None
-    upstream_model: str | None
-    stream: bool
-    attempts: Sequence[AttemptView]
-    account: str | None
-    timings: TimingsView
-    usage: UsageView
-    status: int
-    error_kind: str | None
-    ending: str
-    bytes_in: int
-    bytes_out: int
+    @property
+    def request_id(self) -> str: ...
+    @property
+    def path(self) -> str: ...
+    @property
+    def protocol(self) -> str: ...
+    @property
+    def client_model(self) -> str: ...
+    @property
+    def upstream_model(self) -> str: ...
+    @property
+    def stream(self) -> bool: ...
+    @property
+    def attempts(self) -> Sequence[AttemptView]: ...
+    @property
+    def account(self) -> str | None: ...
+    @property
+    def received_at(self) -> float: ...
+    @property
+    def started(self) -> float: ...
+    @property
+    def first_byte(self) -> float | None: ...
+    @property
+    def ended(self) -> float | None: ...
+    @property
+    def usage(self) -> UsageView: ...
+    @property
+    def status(self) -> int | None: ...
+    @property
+    def error_kind(self) -> str | None: ...
+    @property
+    def bytes_in(self) -> int: ...
+    @property
+    def bytes_out(self) -> int: ...
+    @property
+    def ending(self) -> enum.Enum | None: ...
 
 
-def row_from_exchange(exchange: ExchangeView) -> UsageRow:
-    """The ledger row of a finished request; times become milliseconds."""
-    timings = exchange.timings
-    end = timings.end if timings.end is not None else timings.received
+def row_from_exchange(
+    exchange: ExchangeView, user_agent: str = "", api_client: str = ""
+) -> UsageRow:
+    """The ledger row of a finished request; durations become milliseconds.
+
+    ``route`` is the path the client called; the client family comes from the
+    request's ``User-Agent`` and ``x-goog-api-client`` headers.
+    """
+    started = exchange.started
     usage = exchange.usage
+    ending = exchange.ending
     return UsageRow(
-        ts=timings.received,
+        ts=exchange.received_at,
         request_id=exchange.request_id,
-        route=exchange.route,
-        protocol=exchange.protocol,
-        client=client_family(exchange.user_agent),
+        route=exchange.path,
+        protocol=exchange.protocol or UNKNOWN,
+        client=client_family(user_agent, api_client),
         client_model=exchange.client_model or UNKNOWN,
         upstream_model=exchange.upstream_model or UNKNOWN,
         account=exchange.account or UNKNOWN,
-        attempt_reasons=tuple(a.reason or "ok" for a in exchange.attempts),
-        status=exchange.status,
+        attempt_reasons=tuple(attempt_reason(a) for a in exchange.attempts),
+        status=exchange.status or 0,
         error_kind=exchange.error_kind or "",
-        ending=exchange.ending,
+        ending=str(ending.value) if ending is not None else "complete",
         stream=exchange.stream,
         input_tokens=usage.input_tokens,
         output_tokens=usage.output_tokens,
         cached_tokens=usage.cached_tokens,
         thinking_tokens=usage.thinking_tokens,
         images=usage.images,
-        ttfb_ms=_ms_between(timings.received, timings.first_byte),
-        duration_ms=max(0.0, (end - timings.received) * 1000.0),
+        ttfb_ms=_ms_between(started, exchange.first_byte),
+        duration_ms=_ms_between(started, exchange.ended) or 0.0,
         bytes_in=exchange.bytes_in,
         bytes_out=exchange.bytes_out,
     )
+
+
+def attempt_reason(attempt: AttemptView) -> str:
+    """``ok``, or why the attempt failed, named by its upstream status."""
+    if attempt.reason == "ok" or 200 <= attempt.status < 300:
+        return "ok"
+    if attempt.status == 0:
+        return attempt.reason or "network"
+    if attempt.status in ATTEMPT_REASONS:
+        return ATTEMPT_REASONS[attempt.status]
+    return "client_error" if attempt.status < 500 else "server_error"
 
 
 def _ms_between(start: float, end: float | None) -> float | None:

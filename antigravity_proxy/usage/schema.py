@@ -107,6 +107,11 @@ def connect(path: Path, busy_timeout: float = BUSY_TIMEOUT) -> sqlite3.Connectio
     return conn
 
 
+def connect_existing(path: Path) -> sqlite3.Connection | None:
+    """``connect`` for readers (``stats``): None, and no file made, when absent."""
+    return connect(path) if path.exists() else None
+
+
 def migrate(conn: sqlite3.Connection) -> int:
     """Apply the missing migrations, each in its own transaction; the new version."""
     version = _version(conn)

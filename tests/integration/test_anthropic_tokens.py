@@ -9,7 +9,7 @@ import pytest
 
 from antigravity_proxy.handlers.anthropic_tokens import SingleFlight
 from antigravity_proxy.protocols.anthropic.background import estimate_tokens
-from tests.fakes.cloudcode import server_error, unavailable
+from tests.fakes.cloudcode import Fault, server_error, unavailable
 from tests.integration.anthropic_support import COUNT, WEATHER_TOOL, body
 from tests.upstream_env import seed_account
 
@@ -143,3 +143,14 @@ def test_v1_models_answers_anthropic_callers_in_their_shape(client):
     one = client.get("/v1/models/gemini-3-flash", headers=headers).json
     assert one["type"] == "model" and one["display_name"] == "Gemini 3 Flash"
     assert client.get("/v1/models").json["object"] == "list"
+
+
+@pytest.mark.parametrize("answer", [b"<html>busy</html>", b"[]", b'{"totalTokens": 4'])
+def test_count_tokens_estimates_when_the_answer_is_garbage(
+    client, fake_upstream, answer
+):
+    fake_upstream.script(Fault(200, answer), method="countTokens")
+    request = body("a broken answer today")
+    response = client.post(COUNT, json=request)
+    assert response.status_code == 200
+    assert response.json == {"input_tokens": estimate_tokens(request)}

@@ -13,6 +13,7 @@ from werkzeug.test import encode_multipart
 from antigravity_proxy.cli import main
 from tests.conftest import write_config
 from tests.fakes.cloudcode import (
+    Fault,
     Reply,
     bad_request,
     quota_exhausted,
@@ -581,3 +582,28 @@ def test_cli_models_prints_resolved_mapping(home, two_accounts, fake_upstream, c
     assert rows["gemini-3-pro-image-4k-16x9"] == ["gemini-3-pro-image", "image_gen"]
     assert rows["gpt-4*"] == ["gemini-3-flash", "wildcard"]
     assert rows["claude-opus-4"] == ["claude-opus-4-6-thinking", "agent"]
+
+
+GARBAGE_ANSWERS = [b"<html>busy</html>", b'{"candidates": [', b"[]", b'"text"']
+
+
+@pytest.mark.parametrize("body", GARBAGE_ANSWERS)
+def test_images_broken_upstream_answer_is_502(
+    gateway, two_accounts, fake_upstream, body
+):
+    fake_upstream.script(Fault(200, body))
+    response = gateway().post("/v1/images/generations", json={"prompt": "a fox"})
+    assert response.status_code == 502, response.get_data(as_text=True)
+    message = response.json["error"]["message"]
+    assert message.startswith("upstream generateContent answered ")
+
+
+@pytest.mark.parametrize("body", GARBAGE_ANSWERS)
+def test_transcription_broken_upstream_answer_is_502(
+    gateway, two_accounts, fake_upstream, body
+):
+    fake_upstream.script(Fault(200, body))
+    response = transcribe(gateway())
+    assert response.status_code == 502, response.get_data(as_text=True)
+    message = response.json["error"]["message"]
+    assert message.startswith("upstream generateContent answered ")

@@ -12,7 +12,8 @@ from antigravity_proxy.errors import InvalidRequest, UpstreamUnavailable
 from antigravity_proxy.mcp.server import StreamTiming, keepalive_stream
 from antigravity_proxy.mcp.sessions import SessionStore
 from antigravity_proxy.state import SQLiteState
-from antigravity_proxy.upstream import zai
+from antigravity_proxy.streaming import relayed_response
+from antigravity_proxy.upstream.zai import ZaiClient
 from antigravity_proxy.wsgi import create_app
 from tests.conftest import API_KEY, write_config
 from tests.e2e.conftest import free_port
@@ -70,7 +71,12 @@ def rpc(method, request_id=2, **params):
     return {"jsonrpc": "2.0", "id": request_id, "method": method, "params": params}
 
 
-# --- forward_anthropic ------------------------------------------------------
+# --- ZaiClient.anthropic ----------------------------------------------------
+
+
+def forward_anthropic(config, path, body, headers, stream):
+    """The client's answer through the handler's conversion of a ``Relayed``."""
+    return relayed_response(ZaiClient(config).anthropic(path, body, headers, stream))
 
 
 def test_forward_anthropic_substitutes_the_key_and_filters_headers(tmp_path, fake_zai):
@@ -86,7 +92,7 @@ def test_forward_anthropic_substitutes_the_key_and_filters_headers(tmp_path, fak
     body = json.dumps(
         {"model": "claude-opus-4-5", "max_tokens": 5, "messages": []}
     ).encode()
-    response = zai.forward_anthropic(
+    response = forward_anthropic(
         config, "/v1/messages?beta=true", body, client_headers, stream=False
     )
     assert response.status_code == 200
@@ -108,7 +114,7 @@ def test_forward_anthropic_substitutes_the_key_and_filters_headers(tmp_path, fak
 def test_forward_anthropic_bearer_clients_get_a_bearer_zai_key(tmp_path, fake_zai):
     config = make_config(tmp_path, fake_zai)
     body = b'{"model": "glm-4.6", "messages": []}'
-    response = zai.forward_anthropic(
+    response = forward_anthropic(
         config,
         "/v1/messages/count_tokens",
         body,
@@ -128,7 +134,7 @@ def test_forward_anthropic_streams_sse_verbatim(tmp_path, fake_zai):
     body = json.dumps(
         {"model": "claude-sonnet-4-5", "stream": True, "messages": []}
     ).encode()
-    response = zai.forward_anthropic(config, "/v1/messages", body, {}, stream=True)
+    response = forward_anthropic(config, "/v1/messages", body, {}, stream=True)
     assert response.mimetype == "text/event-stream"
     assert response.headers["Cache-Control"] == "no-cache"
     text = b"".join(response.response).decode()
@@ -141,7 +147,7 @@ def test_forward_anthropic_stream_cut_midway_ends_the_relay(tmp_path, fake_zai):
     fake_zai.stream_events, fake_zai.cut_after = 5, 2
     config = make_config(tmp_path, fake_zai)
     body = json.dumps({"model": "glm-4.6", "stream": True}).encode()
-    response = zai.forward_anthropic(config, "/v1/messages", body, {}, stream=True)
+    response = forward_anthropic(config, "/v1/messages", body, {}, stream=True)
     text = b"".join(response.response).decode()
     response.close()
     assert text.count("event: ping") == 2
@@ -153,7 +159,7 @@ def test_forward_anthropic_passes_zai_errors_through(tmp_path, fake_zai):
         {"type": "error", "error": {"type": "rate_limit_error", "message": "slow"}},
     )
     config = make_config(tmp_path, fake_zai)
-    response = zai.forward_anthropic(
+    response = forward_anthropic(
         config, "/v1/messages", b'{"model": "glm-4.6"}', {}, stream=True
     )
     assert response.status_code == 429
@@ -163,7 +169,7 @@ def test_forward_anthropic_passes_zai_errors_through(tmp_path, fake_zai):
 def test_forward_anthropic_transport_failure_is_a_502_gateway_error(tmp_path, fake_zai):
     config = make_config(tmp_path, fake_zai, base_url=f"http://127.0.0.1:{free_port()}")
     with pytest.raises(UpstreamUnavailable) as caught:
-        zai.forward_anthropic(config, "/v1/messages", b"{}", {}, stream=False)
+        forward_anthropic(config, "/v1/messages", b"{}", {}, stream=False)
     assert caught.value.status == 502
     assert caught.value.__cause__ is not None
 
@@ -172,7 +178,7 @@ def test_forward_anthropic_refuses_without_key(tmp_path, fake_zai):
     for zai_section in ({"api_key": ""}, {"enabled": False}):
         config = make_config(tmp_path, fake_zai, **zai_section)
         with pytest.raises(InvalidRequest):
-            zai.forward_anthropic(config, "/v1/messages", b"{}", {}, stream=False)
+            forward_anthropic(config, "/v1/messages", b"{}", {}, stream=False)
     assert fake_zai.records == []
 
 
@@ -536,3 +542,38 @@ def test_keepalive_stream_ends_when_the_session_ends(tmp_path):
     assert next(stream) == b": keepalive\n\n"
     sessions.end(session.id)
     assert list(stream) == []
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "headers", "status"),
+    [
+        ("put", VISION, {}, 405),
+        ("post", VISION, {"Origin": "http://evil.test"}, 403),
+        ("post", "/mcp/web_reader/mcp", {"Origin": "http://evil.test"}, 403),
+        ("get", VISION, {"Accept": "text/event-stream"}, 400),
+    ],
+)
+def test_mcp_transport_errors_carry_the_request_id(
+    vision_client, method, path, headers, status
+):
+    """MCP failures go through the app's one error seam, like every protocol's."""
+    response = getattr(vision_client, method)(
+        path, json=INIT, headers={**headers, "X-Request-Id": "req-mcp-1"}
+    )
+    assert response.status_code == status
+    assert response.headers["X-Request-Id"] == "req-mcp-1"
+    assert response.json["error"]["data"] == {"request_id": "req-mcp-1"}
+
+
+def test_vision_tool_call_reports_a_non_object_answer(vision_client, fake_zai):
+    fake_zai.vision_reply = ["not", "an", "object"]
+    headers = open_session(vision_client)
+    arguments = {"image_source": "https://x.test/a.png", "prompt": "p"}
+    call = vision_client.post(
+        VISION,
+        json=rpc("tools/call", name="analyze_image", arguments=arguments),
+        headers=headers,
+    )
+    assert call.json["result"]["isError"] is True
+    text = call.json["result"]["content"][0]["text"]
+    assert text == "Error: upstream z.ai vision chat answered JSON list, not an object"

@@ -131,3 +131,13 @@ def test_accounts_list_shows_usage_today_and_cooldown_left(tmp_path, capsys):
     assert "TODAY" in table.splitlines()[0] and "LAST ERROR" in table.splitlines()[0]
     assert re.search(r"claude \S+ \S+ \(quota_exhausted\) [34]m \d+s left", table)
     assert re.search(r"429 rate_limited \d{4}-", table)
+
+
+def test_stats_without_a_ledger_prints_zeros_and_creates_nothing(tmp_path, capsys):
+    home = tmp_path / "empty"
+    config = write_config(home, {"proxy": {"api_key": "k" * 20}})
+    assert main(["--config", str(config), "stats", "--json", "--by", "model"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["groups"] == [] and report["total"]["requests"] == 0
+    assert main(["--config", str(config), "accounts", "list"]) == 0
+    assert not (home / "usage.db").exists()

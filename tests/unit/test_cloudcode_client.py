@@ -7,10 +7,12 @@ import json
 import pytest
 import requests
 import responses
+import urllib3
 from responses import matchers
 
 from antigravity_proxy.config import UpstreamConfig
 from antigravity_proxy.errors import (
+    UpstreamError,
     UpstreamStatus,
     UpstreamTimeout,
     UpstreamUnavailable,
@@ -19,6 +21,7 @@ from antigravity_proxy.upstream.cloudcode import (
     CloudCodeClient,
     client_version,
     iter_events,
+    json_body,
     prompt_too_long_counts,
 )
 
@@ -153,12 +156,53 @@ def test_iter_events_parses_and_skips_done_and_garbage():
         assert list(iter_events(answer)) == [{"a": 1}, {"b": 2}]
 
 
+@pytest.mark.parametrize(
+    ("body", "said"),
+    [
+        (b"<html>", "with invalid JSON"),
+        (b"", "with invalid JSON"),
+        (b'{"cut": ', "with invalid JSON"),
+        (b"\xff\xfe{", "with invalid JSON"),
+        (b"[" * 100_000 + b"]" * 100_000, "with invalid JSON"),
+        (b"[]", "JSON list, not an object"),
+        (b'"text"', "JSON str, not an object"),
+        (b"null", "JSON NoneType, not an object"),
+    ],
+)
 @responses.activate
-def test_call_json_rejects_non_json_answer():
-    responses.post(f"{BASES[0]}:loadCodeAssist", body="<html>")
-    with pytest.raises(UpstreamStatus) as info:
+def test_json_body_garbage_is_a_clear_upstream_error(body, said):
+    responses.post(f"{BASES[0]}:loadCodeAssist", body=body)
+    with pytest.raises(UpstreamError) as info:
         client().call_json("loadCodeAssist", {}, "tok")
-    assert "invalid JSON" in info.value.message
+    assert not isinstance(info.value, UpstreamStatus)
+    assert info.value.status == 502
+    assert info.value.message == f"upstream loadCodeAssist answered {said}"
+
+
+@responses.activate
+def test_json_body_reads_a_json_object_in_any_utf_encoding():
+    responses.post(f"{BASES[0]}:loadCodeAssist", body='{"a": "é"}'.encode("utf-16"))
+    assert client().call_json("loadCodeAssist", {}, "tok") == {"a": "é"}
+
+
+class CutStream:
+    """A raw body that breaks after the headers, as a dropped connection does."""
+
+    def stream(self, *args, **kwargs):
+        raise urllib3.exceptions.ProtocolError("connection broken")
+        yield b""  # pragma: no cover  (makes this a generator)
+
+    def close(self):
+        pass
+
+
+def test_json_body_cut_mid_read_is_unavailable():
+    response = requests.Response()
+    response.status_code = 200
+    response.raw = CutStream()
+    with pytest.raises(UpstreamUnavailable) as info:
+        json_body(response, "countTokens")
+    assert info.value.message == "upstream countTokens answer was cut off"
 
 
 @pytest.mark.parametrize(

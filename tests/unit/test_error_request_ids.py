@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from antigravity_proxy.errors import InvalidRequest
+from antigravity_proxy.errors import (
+    AuthError,
+    ErrorKind,
+    GatewayError,
+    InvalidRequest,
+    NotFoundError,
+    UpstreamUnavailable,
+)
 from antigravity_proxy.protocols.anthropic import errors as anthropic
 from antigravity_proxy.protocols.gemini import errors as gemini
 from antigravity_proxy.protocols.mcp import errors as mcp
@@ -38,3 +45,39 @@ def test_openai_body_keeps_its_four_fields():
         "param",
         "code",
     }
+
+
+@pytest.mark.parametrize(
+    ("err", "code", "status"),
+    [
+        (mcp.RpcError(mcp.PARSE_ERROR, "Parse error", status=400), -32700, 400),
+        (mcp.RpcError(mcp.METHOD_NOT_FOUND, "no such method"), -32601, 200),
+        (InvalidRequest("bad"), -32600, 400),
+        (NotFoundError("gone"), -32601, 404),
+        (AuthError("who"), -32001, 401),
+        (UpstreamUnavailable("down"), -32603, 502),
+    ],
+)
+def test_mcp_errors_share_the_gateway_error_tree(err, code, status):
+    """An MCP server failure is a GatewayError: one seam renders every kind."""
+    assert isinstance(err, GatewayError)
+    err.request_id = "req_m"
+    assert mcp.error_body(err) == {
+        "jsonrpc": "2.0",
+        "id": None,
+        "error": {
+            "code": code,
+            "message": err.message,
+            "data": {"request_id": "req_m"},
+        },
+    }
+    assert mcp.error_status(err) == status
+
+
+def test_rpc_error_kind_follows_its_status_and_keeps_its_headers():
+    err = mcp.RpcError(mcp.INVALID_REQUEST, "no", status=405, headers={"Allow": "GET"})
+    assert err.kind is ErrorKind.METHOD_NOT_ALLOWED
+    assert err.response_headers == {"Allow": "GET"}
+    assert mcp.RpcError(mcp.INVALID_REQUEST, "in-band").kind is (
+        ErrorKind.INVALID_REQUEST
+    )

@@ -8,9 +8,16 @@ import os
 import pytest
 
 from antigravity_proxy.config import Config, ZaiConfig, ZaiMcpConfig
+from antigravity_proxy.errors import UpstreamUnavailable
 from antigravity_proxy.mcp import jsonrpc, vision
-from antigravity_proxy.mcp.jsonrpc import Incoming, RpcError, incoming
+from antigravity_proxy.mcp.jsonrpc import Incoming, incoming
 from antigravity_proxy.mcp.sources import SourceError, allowed_file, media_part
+from antigravity_proxy.protocols.mcp.errors import (
+    INVALID_PARAMS,
+    INVALID_REQUEST,
+    RpcError,
+)
+from antigravity_proxy.upstream.zai import ZaiClient
 
 PNG = b"\x89PNG\r\n\x1a\nfake"
 
@@ -56,7 +63,7 @@ def test_incoming_classifies(message, expected):
 def test_incoming_rejects_invalid_requests(message):
     with pytest.raises(RpcError) as caught:
         incoming(message)
-    assert (caught.value.code, caught.value.status) == (jsonrpc.INVALID_REQUEST, 400)
+    assert (caught.value.rpc_code, caught.value.status) == (INVALID_REQUEST, 400)
 
 
 def test_result_and_error_messages():
@@ -270,13 +277,54 @@ def zai_config(**zai) -> Config:
     return Config(zai=ZaiConfig(**zai))
 
 
+class FakeVision:
+    """The z.ai client the vision tools get injected: records, answers as told."""
+
+    def __init__(self, answer=None, error=None):
+        self.answer, self.error, self.bodies = answer, error, []
+
+    def vision_chat(self, body):
+        self.bodies.append(body)
+        if self.error is not None:
+            raise self.error
+        return self.answer
+
+
 def test_call_tool_protocol_errors():
+    fake = FakeVision()
     for params in ({}, {"name": 3}, {"name": "analyze_image", "arguments": []}):
         with pytest.raises(RpcError) as caught:
-            vision.call_tool(zai_config(), params)
-        assert caught.value.code == jsonrpc.INVALID_PARAMS
+            vision.call_tool(fake, zai_config(), params)
+        assert caught.value.rpc_code == INVALID_PARAMS
     with pytest.raises(RpcError, match="Unknown tool: nope"):
-        vision.call_tool(zai_config(), {"name": "nope"})
+        vision.call_tool(fake, zai_config(), {"name": "nope"})
+    assert fake.bodies == []
+
+
+def test_call_tool_asks_the_injected_client():
+    answer = {"choices": [{"message": {"content": "a cat"}}]}
+    fake = FakeVision(answer)
+    params = {
+        "name": "analyze_image",
+        "arguments": {"image_source": "https://x.test/a.png", "prompt": "what"},
+    }
+    result = vision.call_tool(fake, zai_config(), params)
+    assert result == {"content": [{"type": "text", "text": "a cat"}], "isError": False}
+    (body,) = fake.bodies
+    assert body["model"] == vision.VISION_MODEL
+
+
+def test_call_tool_reports_a_client_failure_as_a_tool_error():
+    fake = FakeVision(error=UpstreamUnavailable("z.ai request failed: ConnectTimeout"))
+    params = {
+        "name": "analyze_image",
+        "arguments": {"image_source": "https://x.test/a.png", "prompt": "what"},
+    }
+    result = vision.call_tool(fake, zai_config(), params)
+    assert result["isError"] is True
+    assert result["content"][0]["text"] == (
+        "Error: z.ai request failed: ConnectTimeout"
+    )
 
 
 @pytest.mark.parametrize(
@@ -288,16 +336,19 @@ def test_call_tool_protocol_errors():
     ],
 )
 def test_call_tool_input_failures_are_tool_errors(arguments, why):
+    fake = FakeVision()
     result = vision.call_tool(
-        zai_config(), {"name": "analyze_image", "arguments": arguments}
+        fake, zai_config(), {"name": "analyze_image", "arguments": arguments}
     )
     assert result["isError"] is True
     assert why in result["content"][0]["text"]
+    assert fake.bodies == []
 
 
 def test_call_tool_refuses_outside_allowed_dirs_as_a_tool_error(allowed):
     cfg = Config(zai=ZaiConfig(mcp=ZaiMcpConfig(allowed_dirs=(str(allowed),))))
     result = vision.call_tool(
+        FakeVision(),
         cfg,
         {
             "name": "analyze_image",
@@ -311,8 +362,10 @@ def test_call_tool_refuses_outside_allowed_dirs_as_a_tool_error(allowed):
 
 
 def test_call_tool_gateway_errors_become_tool_errors():
+    disabled = zai_config(enabled=False)
     result = vision.call_tool(
-        zai_config(enabled=False),
+        ZaiClient(disabled),
+        disabled,
         {
             "name": "analyze_image",
             "arguments": {"image_source": "https://x.test/a.png", "prompt": "p"},

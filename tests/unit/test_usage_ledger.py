@@ -7,13 +7,18 @@ import logging
 import sqlite3
 import threading
 import time
-from dataclasses import dataclass, field
 
 import pytest
 
+from antigravity_proxy.exchange import Attempt, Ending, Exchange
 from antigravity_proxy.usage import query, schema
 from antigravity_proxy.usage.ledger import Ledger, LedgerOptions
-from antigravity_proxy.usage.row import UsageRow, client_family, row_from_exchange
+from antigravity_proxy.usage.row import (
+    UsageRow,
+    attempt_reason,
+    client_family,
+    row_from_exchange,
+)
 
 HOUR = 3600
 BASE = int(time.time()) // HOUR * HOUR - 10 * HOUR  # an hour boundary, recent
@@ -51,57 +56,37 @@ def test_client_family_names_the_tool(user_agent, api_client, family):
     assert client_family(user_agent, api_client) == family
 
 
-@dataclass
-class FakeAttempt:
-    account: str
-    status: int | None
-    reason: str
-
-
-@dataclass
-class FakeUsage:
-    input_tokens: int = 12
-    output_tokens: int = 34
-    cached_tokens: int = 5
-    thinking_tokens: int = 7
-    images: int = 0
-
-
-@dataclass
-class FakeTimings:
-    received: float = 1000.0
-    upstream_headers: float | None = 1000.2
-    first_byte: float | None = 1000.25
-    end: float | None = 1001.5
-
-
-@dataclass
-class FakeExchange:
-    request_id: str = "req_1"
-    route: str = "/v1/messages"
-    protocol: str = "anthropic"
-    user_agent: str = "claude-cli/2.1.197 (external, sdk-cli)"
-    client_model: str | None = "claude-sonnet-4-6"
-    upstream_model: str | None = "claude-sonnet-4-6-thinking"
-    stream: bool = True
-    attempts: list = field(
-        default_factory=lambda: [
-            FakeAttempt("a", 429, "rate_limited"),
-            FakeAttempt("b", 200, ""),
-        ]
-    )
-    account: str | None = "b"
-    timings: FakeTimings = field(default_factory=FakeTimings)
-    usage: FakeUsage = field(default_factory=FakeUsage)
-    status: int = 200
-    error_kind: str | None = None
-    ending: str = "complete"
-    bytes_in: int = 100
-    bytes_out: int = 2000
+def finished_exchange(**changes) -> Exchange:
+    """A real pipeline Exchange, filled in as the pipeline would, then finished."""
+    exchange = Exchange("req_1", method="POST", path="/v1/messages", bytes_in=100)
+    exchange.protocol = "anthropic"
+    exchange.route = "antigravity_proxy.handlers.anthropic.messages"
+    exchange.describe(("claude-sonnet-4-6", "claude-sonnet-4-6-thinking"), True)
+    exchange.attempts += [
+        Attempt("a", "http://up", 429, "rotate", 0.1),
+        Attempt("c", "http://up", 0, "timeout", 0.1),
+        Attempt("b", "http://up", 200, "ok", 0.2),
+    ]
+    exchange.account = "b"
+    exchange.received_at = 1000.0
+    exchange.started = 50.0
+    exchange.first_byte = 50.25
+    usage = exchange.usage
+    usage.input_tokens, usage.output_tokens = 12, 34
+    usage.cached_tokens, usage.thinking_tokens = 5, 7
+    exchange.status = 200
+    exchange.bytes_out = 2000
+    for name, value in changes.items():
+        setattr(exchange, name, value)
+    exchange.ended = exchange.started + 1.5
+    return exchange
 
 
 def test_row_from_exchange_maps_every_field():
-    row = row_from_exchange(FakeExchange())
+    row = row_from_exchange(
+        finished_exchange(ending=Ending.UPSTREAM_CUT),
+        "claude-cli/2.1.197 (external, sdk-cli)",
+    )
     assert row == UsageRow(
         ts=1000.0,
         request_id="req_1",
@@ -111,10 +96,10 @@ def test_row_from_exchange_maps_every_field():
         client_model="claude-sonnet-4-6",
         upstream_model="claude-sonnet-4-6-thinking",
         account="b",
-        attempt_reasons=("rate_limited", "ok"),
+        attempt_reasons=("rate_limited", "timeout", "ok"),
         status=200,
         error_kind="",
-        ending="complete",
+        ending="upstream_cut",
         stream=True,
         input_tokens=12,
         output_tokens=34,
@@ -126,27 +111,48 @@ def test_row_from_exchange_maps_every_field():
         bytes_in=100,
         bytes_out=2000,
     )
-    assert row.attempts == 2 and not row.is_error
+    assert row.attempts == 3 and row.is_error
 
 
 def test_row_from_exchange_without_upstream():
-    exchange = FakeExchange(
-        client_model=None,
-        upstream_model=None,
+    exchange = finished_exchange(
+        client_model="",
+        upstream_model="",
         account=None,
         attempts=[],
-        timings=FakeTimings(upstream_headers=None, first_byte=None, end=None),
+        first_byte=None,
         status=400,
         error_kind="invalid_request",
     )
     row = row_from_exchange(exchange)
-    assert (row.account, row.upstream_model, row.ttfb_ms, row.duration_ms) == (
+    assert (row.account, row.upstream_model, row.ttfb_ms, row.client) == (
         "-",
         "-",
         None,
-        0.0,
+        "unknown",
     )
-    assert row.is_error and row.attempts == 0
+    assert row.is_error and row.attempts == 0 and row.ending == "complete"
+
+
+@pytest.mark.parametrize(
+    ("status", "reason", "expected"),
+    [
+        (200, "ok", "ok"),
+        (429, "rotate", "rate_limited"),
+        (401, "retry", "unauthorized"),
+        (403, "rotate", "forbidden"),
+        (404, "rotate", "not_found"),
+        (500, "rotate", "server_error"),
+        (503, "backoff", "overloaded"),
+        (529, "backoff", "overloaded"),
+        (418, "fail", "client_error"),
+        (502, "rotate", "server_error"),
+        (0, "timeout", "timeout"),
+        (0, "", "network"),
+    ],
+)
+def test_attempt_reasons_are_a_small_set(status, reason, expected):
+    assert attempt_reason(Attempt("a", "u", status, reason, 0.0)) == expected
 
 
 def make_row(i: int, **changes) -> UsageRow:
