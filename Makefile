@@ -2,18 +2,29 @@
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
-STAMP  := $(VENV)/.installed-stamp
+PIP    := $(PY) -m pip install --quiet --disable-pip-version-check
+# Two stamps: `make run` installs only what the gateway needs to run; `make
+# test`, `make lint` and `make bench` add the test and dev extras.
+RUN_STAMP := $(VENV)/.run-stamp
+DEV_STAMP := $(VENV)/.dev-stamp
 
-.PHONY: install run demo test lint bench bench-peers clean
+.PHONY: install run demo test lint bench bench-peers fuzz clean
 
-$(STAMP): setup.cfg setup.py
+$(PY):
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test,dev]'
-	touch $(STAMP)
 
-install: $(STAMP)
+# Editable, so edits to the checkout (routes.yaml included) take effect.
+$(RUN_STAMP): setup.cfg setup.py | $(PY)
+	$(PIP) -e .
+	touch $@
 
-run: install
+$(DEV_STAMP): setup.cfg setup.py | $(PY)
+	$(PIP) -e '.[test,dev]'
+	touch $@
+
+install: $(DEV_STAMP)
+
+run: $(RUN_STAMP)
 	$(VENV)/bin/antigravity-proxy serve
 
 # A first answer without a Google account: the loopback fake upstream, one
@@ -31,7 +42,7 @@ COVERAGE := --cov=antigravity_proxy.protocols --cov=antigravity_proxy.sse --cov-
 # install and stops.
 BROWSER_STAMP := $(VENV)/.browser-stamp
 
-$(BROWSER_STAMP): $(STAMP)
+$(BROWSER_STAMP): $(DEV_STAMP)
 	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver; \
@@ -41,15 +52,15 @@ $(BROWSER_STAMP): $(STAMP)
 	fi
 	touch $@
 
-test: install $(BROWSER_STAMP)
+test: $(DEV_STAMP) $(BROWSER_STAMP)
 	$(PY) -m pytest $(COVERAGE)
 
-lint: install
+lint: $(DEV_STAMP)
 	$(VENV)/bin/ruff check antigravity_proxy tests benchmarks
 	$(VENV)/bin/ruff format --check antigravity_proxy tests benchmarks
 	$(VENV)/bin/mypy
 
-bench: install
+bench: $(DEV_STAMP)
 	$(PY) -m benchmarks
 
 # The same loopback fake, the gateway and LiteLLM's proxy side by side. LiteLLM
@@ -66,6 +77,12 @@ $(PEERS_STAMP):
 
 bench-peers: install $(PEERS_STAMP)
 	$(PY) -m benchmarks.peers --litellm $(PEERS_VENV)/bin/litellm
+
+# The property-based fuzz of every POST route (tests/fuzz) with the long-run
+# Hypothesis profile: thousands of random examples per route, not derandomized.
+# `make test` runs the same tests with the bounded, reproducible `ci` profile.
+fuzz: install
+	HYPOTHESIS_PROFILE=long $(PY) -m pytest tests/fuzz -p no:cacheprovider
 
 clean:
 	rm -rf $(VENV) .bench *.egg-info .pytest_cache .mypy_cache .ruff_cache

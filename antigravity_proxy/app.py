@@ -92,6 +92,8 @@ def error_response(
     headers = dict(err.response_headers)
     if err.retry_after is not None:
         headers["Retry-After"] = str(err.retry_after)
+    if err.should_retry is not None:
+        headers["x-should-retry"] = "true" if err.should_retry else "false"
     return json_response(module.error_body(err), module.error_status(err), headers)
 
 

@@ -2,8 +2,15 @@
 
 Modes (``proxy.auth_mode``): ``off`` lets everything through; ``strict`` wants the
 key everywhere, ``/healthz`` included; ``all_except_health`` exempts exactly
-``GET /healthz``; ``auto`` is ``all_except_health`` when the gateway is exposed to
-the LAN, else ``off``. The decision uses the *routed* endpoint (the Werkzeug match
+``GET /healthz``; ``auto`` is ``all_except_health`` whenever the gateway may be
+reachable from another machine, else ``off``: `effective_mode` decides that, once,
+from where the gateway is bound (``server.host`` after the config file,
+``ANTIGRAVITY_PROXY_HOST`` and ``serve --host``) and ``allow_lan_access``, and
+says why. Only a loopback bind (``127.0.0.0/8``, ``::1``, ``localhost``) lets
+``auto`` go without a key. Under ``auto`` every request also checks the listener it
+arrived on (``SERVER_NAME``, which gunicorn sets from the bound socket), so a
+``gunicorn -b 0.0.0.0:…`` the config does not know about still needs the key.
+The decision uses the *routed* endpoint (the Werkzeug match
 the dispatcher will use), never the raw path, so ``//healthz``, ``/healthz/``,
 ``HEAD /healthz`` or case tricks cannot reach a protected handler without the key.
 In every mode, ``GET /`` and ``GET /status`` (the status page's static HTML shell,
@@ -21,12 +28,14 @@ and on the request's ``Exchange`` (``key_name``).
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Final
 from urllib.parse import parse_qsl
 
 from antigravity_proxy.apikeys import KeyRing
 from antigravity_proxy.app import Gateway, Match, error_response
+from antigravity_proxy.config import Config
 from antigravity_proxy.errors import AuthError
 from antigravity_proxy.exchange import exchange_of
 
@@ -51,13 +60,70 @@ AUTH_MESSAGES: Final = {
 }
 
 
-class AuthMiddleware:
-    """Reject requests without the gateway key, in the route's own error format."""
+def effective_mode(config: Config) -> tuple[str, str]:
+    """The auth mode in force and why, in words fit for the start-up log.
 
-    def __init__(self, gateway: Gateway, keys: KeyRing, mode: str) -> None:
+    ``auto`` needs the key (``all_except_health``) unless the gateway is bound to
+    loopback only and ``allow_lan_access`` is off. An explicit mode is kept as
+    written; ``off`` on a non-loopback bind says so, loudly.
+    """
+    host = config.server.host
+    exposed = not is_loopback(host)
+    where = f"bound to {host}" + (
+        ", which is not loopback: reachable from the network" if exposed else ""
+    )
+    mode = config.proxy.auth_mode
+    if mode != "auto":
+        reason = f"proxy.auth_mode is {mode}"
+        if mode == "off" and exposed:
+            reason += f"; {where}, and every route is open without a key"
+        return mode, reason
+    if exposed:
+        return "all_except_health", f"auto: {where}"
+    if config.proxy.allow_lan_access:
+        return "all_except_health", "auto: proxy.allow_lan_access is true"
+    return "off", f"auto: {where} only"
+
+
+def is_loopback(host: str) -> bool:
+    """Whether a bind address only accepts connections from this machine.
+
+    IP literals by their address (IPv4-mapped IPv6 included); ``localhost`` and
+    ``*.localhost`` by name (RFC 6761); any other name may resolve anywhere, so
+    it counts as exposed, as do ``0.0.0.0`` and ``::`` (every interface).
+    """
+    name = host.strip().strip("[]").rstrip(".").lower()
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        return address.ipv4_mapped.is_loopback
+    return address.is_loopback
+
+
+class AuthMiddleware:
+    """Reject requests without the gateway key, in the route's own error format.
+
+    :param mode: the mode in force (`effective_mode`).
+    :param watch_listener: ``auto`` resolved to ``off``: still require the key on a
+        request that arrived on a non-loopback listener.
+    """
+
+    def __init__(
+        self,
+        gateway: Gateway,
+        keys: KeyRing,
+        mode: str,
+        *,
+        watch_listener: bool = False,
+    ) -> None:
         self.gateway = gateway
         self.keys = keys
         self.mode = mode
+        self.watch_listener = watch_listener
 
     def __call__(
         self, environ: WSGIEnvironment, start_response: StartResponse
@@ -77,7 +143,9 @@ class AuthMiddleware:
         return self.gateway(environ, start_response)
 
     def _requires_key(self, match: Match, environ: WSGIEnvironment) -> bool:
-        if self.mode == "off" or _is_shell(match, environ):
+        if _is_shell(match, environ):
+            return False
+        if self.mode == "off" and not self._on_exposed_listener(environ):
             return False
         if self.mode == "strict":
             return True
@@ -90,6 +158,18 @@ class AuthMiddleware:
             and environ.get("PATH_INFO") == HEALTH_PATH
         )
         return not is_health
+
+    def _on_exposed_listener(self, environ: WSGIEnvironment) -> bool:
+        # Only an IP literal counts: some servers fill SERVER_NAME from the Host
+        # header, and a name there proves nothing either way.
+        if not self.watch_listener:
+            return False
+        listener = str(environ.get("SERVER_NAME", "")).strip("[]")
+        try:
+            ipaddress.ip_address(listener)
+        except ValueError:
+            return False
+        return not is_loopback(listener)
 
     def _key_name(self, match: Match, environ: WSGIEnvironment) -> str | None:
         """The name of the accepted key the request carries, if any."""

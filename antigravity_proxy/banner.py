@@ -11,7 +11,6 @@ path of the script (``.venv/bin/antigravity-proxy`` after ``make run``).
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import shutil
 import socket
@@ -25,6 +24,7 @@ from typing import Any, Final
 from antigravity_proxy import __version__
 from antigravity_proxy.accounts.onboarding import is_pending
 from antigravity_proxy.accounts.store import Account, AccountStore
+from antigravity_proxy.auth import effective_mode, is_loopback
 from antigravity_proxy.config import Config
 from antigravity_proxy.state import SQLiteState
 
@@ -87,7 +87,7 @@ def collect(config: Config, *, show_key: bool) -> BannerFacts:
     """The banner's facts: reads the account files, the shared state, the address."""
     host = config.server.host
     exposed = not is_loopback(host)
-    mode, reason = auth_mode(config)
+    mode, reason = effective_mode(config)
     return BannerFacts(
         config_path=config.config_path,
         config_created=config.config_created,
@@ -102,26 +102,6 @@ def collect(config: Config, *, show_key: bool) -> BannerFacts:
         accounts=_account_counts(config),
         command=command_name(),
     )
-
-
-def auth_mode(config: Config) -> tuple[str, str]:
-    """The auth mode in force and why."""
-    mode = config.effective_auth_mode
-    if config.proxy.auth_mode != "auto":
-        return mode, f"proxy.auth_mode is {mode}"
-    if config.proxy.allow_lan_access:
-        return mode, "auto: proxy.allow_lan_access is true"
-    return mode, "auto: proxy.allow_lan_access is false"
-
-
-def is_loopback(host: str) -> bool:
-    name = host.strip().strip("[]").rstrip(".").lower()
-    if name == "localhost" or name.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
 
 
 def count_accounts(

@@ -128,15 +128,24 @@ def _json_flag(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def run_serve(config: Config, args: argparse.Namespace) -> int:
+def serve_config(config: Config, args: argparse.Namespace) -> Config:
+    """The config ``serve`` runs with: its flags override ``server.*``.
+
+    Why a function: the auth mode (``auth.effective_mode``) must be decided from
+    this config, the one whose host gunicorn binds, not the file's.
+    """
     overrides = {
         name: getattr(args, name)
         for name in ("host", "port", "workers", "threads")
         if getattr(args, name) is not None
     }
-    config = dataclasses.replace(
+    return dataclasses.replace(
         config, server=dataclasses.replace(config.server, **overrides)
     )
+
+
+def run_serve(config: Config, args: argparse.Namespace) -> int:
+    config = serve_config(config, args)
     for route in routes_for(config):
         if route.enabled:
             resolve_handler(route.handler)

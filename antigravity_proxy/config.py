@@ -175,13 +175,6 @@ class Config:
     def accounts_dir(self) -> Path:
         return self.home_dir / "accounts"
 
-    @property
-    def effective_auth_mode(self) -> str:
-        """``auto`` resolves by LAN exposure, as the reference's ``auto`` does."""
-        if self.proxy.auth_mode != "auto":
-            return self.proxy.auth_mode
-        return "all_except_health" if self.proxy.allow_lan_access else "off"
-
 
 def default_config_path(env: Mapping[str, str]) -> Path:
     """``ANTIGRAVITY_PROXY_CONFIG``, else ``<home>/config.yaml``."""

@@ -1,12 +1,15 @@
 """One upstream generation call, with account rotation: the retry policy lives here.
 
 ``send`` picks an account, wraps the translated Gemini request in the envelope for
-that account, and calls Cloud Code. An account-specific failure (429, 403, 404,
-500) moves on to another account; 401 refreshes the token and retries the same
-account once (a second 401 there moves on); 503/529 back off briefly. At most
-``accounts.max_attempts`` calls in all, and all of them happen before the client
-has seen a byte: ``send`` returns an open, 2xx upstream response, or raises the
-error the client should see.
+that account, and calls Cloud Code. What each error status blames, and so what
+happens next, is the table in ``accounts/blame.py``: an account's failure (403,
+429) moves on to another account; 401 refreshes the token and retries the same
+account once (a second 401 there moves on); 503/529 back off briefly; a status the
+request can provoke (404, 500) asks another account and blames the first only if
+that one serves it, and a second 404 answers the client at once (the model is
+unknown, not the account). At most ``accounts.max_attempts`` calls in all, and
+all of them happen before the client has seen a byte: ``send`` returns an open,
+2xx upstream response, or raises the error the client should see.
 
 Every call is noted in the request's ``Exchange`` (account, base URL, status,
 what the pool decided, how long it took), and none is made once the client has
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import re
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -27,6 +31,7 @@ from typing import Any, Final
 
 import requests
 
+from antigravity_proxy.accounts.blame import status_rule
 from antigravity_proxy.accounts.oauth import OAuthError
 from antigravity_proxy.accounts.service import AccountPool, Lease, Verdict
 from antigravity_proxy.accounts.store import AccountLoadError, AccountNotFound
@@ -48,6 +53,7 @@ from antigravity_proxy.upstream.envelope import (
 )
 
 log = logging.getLogger(__name__)
+_EMAIL: Final = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 
 BACKOFF_BASE: Final = 0.5
 BACKOFF_CAP: Final = 4.0
@@ -81,6 +87,7 @@ class _Tries:
     refreshed: set[str] = field(default_factory=set)
     pinned: str | None = None
     last: UpstreamStatus | None = None
+    suspects: list[tuple[Lease, UpstreamStatus]] = field(default_factory=list)
 
 
 class Dispatcher:
@@ -116,6 +123,8 @@ class Dispatcher:
                 continue
             self._note(exchange, lease, response, started)
             exchange.served_by(lease.account.id)
+            for suspect, failure in tries.suspects:  # it was them, not the request
+                self.pool.blame(suspect, request.model, failure)
             return Sent(response, lease, request.model)
         assert tries.last is not None
         raise self._final(tries.last, request.model)
@@ -130,7 +139,9 @@ class Dispatcher:
             self.pool.report_success(sent.lease)
             return
         cut = UpstreamStatus(500, "", message=f"answer cut off: {failure.message}")
-        self.pool.report_failure(sent.lease, sent.model, cut)
+        # Its 2xx proved the request acceptable, so the cut is the account's:
+        # the (account, model) pair rests as for a 500 another account served.
+        self.pool.blame(sent.lease, sent.model, cut)
         log.info("account %s: answer cut off mid-way", sent.lease.account.id)
 
     @staticmethod
@@ -194,7 +205,9 @@ class Dispatcher:
         )
         if verdict is Verdict.FAIL:
             raise err
-        if verdict is Verdict.RETRY:
+        if verdict is Verdict.SUSPECT:
+            self._suspect(request, lease, err, tries)
+        elif verdict is Verdict.RETRY:
             tries.refreshed.add(account)
             tries.pinned = account
         elif verdict is Verdict.ROTATE:
@@ -202,6 +215,19 @@ class Dispatcher:
             self.pool.forget_session(request.session)
         elif verdict is Verdict.BACKOFF:
             self.sleep(min(BACKOFF_CAP, BACKOFF_BASE * 2**attempt))
+
+    def _suspect(
+        self, request: UpstreamRequest, lease: Lease, err: UpstreamStatus, tries: _Tries
+    ) -> None:
+        """Another account next; a second account's same answer, when that
+        confirms it (``StatusRule.confirm``), is the request's fault: answer now."""
+        status = err.upstream_status
+        seen = any(e.upstream_status == status for _, e in tries.suspects)
+        if seen and status_rule(status).confirm:
+            raise self._final(err, request.model) from err
+        tries.suspects.append((lease, err))
+        tries.excluded |= {lease.account.id}
+        self.pool.forget_session(request.session)
 
     def _final(self, last: UpstreamStatus, model: str) -> GatewayError:
         error = _final_error(last)
@@ -249,14 +275,25 @@ def _final_error(last: UpstreamStatus) -> GatewayError:
     if status == 404:
         return NotFoundError(last.message)
     if status in (401, 403):
-        return Overloaded(
-            "no account could be used for this request (auth refused upstream)"
-        )
+        return Overloaded(_refused(last))
     if status in (503, 529):
         return Overloaded(f"the upstream is overloaded: {last.message}")
     if 400 <= status < 500:
         return last
     return UpstreamError(f"upstream error {status}: {last.message}")
+
+
+def _refused(last: UpstreamStatus) -> str:
+    """Why Google refused the last account, and what to do about it."""
+    said = _EMAIL.sub("<email>", last.message)[:300]
+    if last.upstream_status == 401:
+        what = "its token was refused (401) even after a refresh"
+    else:
+        what = (
+            "Google refused it (403 forbidden) and it is now marked forbidden: "
+            'see "antigravity-proxy accounts list"'
+        )
+    return f"no account could serve this request; the last one tried: {what}: {said}"
 
 
 def _retry_after(err: UpstreamStatus) -> int:

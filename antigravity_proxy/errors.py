@@ -11,8 +11,11 @@ handler never builds an error body by hand::
      +-- NotFoundError        404  unknown route, model or object
      +-- MethodNotAllowed     405
      +-- RequestTooLarge      413
+     +-- SetupRequired        400  no usable account at all: the operator must act
+     |                             (``x-should-retry: false``; SDKs retry 408, 409,
+     |                             429 and 5xx, so it is none of those)
      +-- RateLimited          429  every usable account is cooling down
-     +-- Overloaded           503  no account can serve (Anthropic renders 529)
+     +-- Overloaded           503  no account can serve now (Anthropic renders 529)
      +-- NotImplementedYet    501  a route whose handler is not built yet
      +-- InternalError        500  a bug: logged with its traceback
      +-- ClientGone           499  the client disconnected (nobody reads it)
@@ -36,6 +39,7 @@ class ErrorKind(enum.Enum):
     AUTHENTICATION = "authentication"
     PERMISSION = "permission"
     NOT_FOUND = "not_found"
+    FAILED_PRECONDITION = "failed_precondition"
     METHOD_NOT_ALLOWED = "method_not_allowed"
     TOO_LARGE = "too_large"
     RATE_LIMIT = "rate_limit"
@@ -51,6 +55,7 @@ DEFAULT_STATUS: Final[Mapping[ErrorKind, int]] = {
     ErrorKind.AUTHENTICATION: 401,
     ErrorKind.PERMISSION: 403,
     ErrorKind.NOT_FOUND: 404,
+    ErrorKind.FAILED_PRECONDITION: 400,
     ErrorKind.METHOD_NOT_ALLOWED: 405,
     ErrorKind.TOO_LARGE: 413,
     ErrorKind.RATE_LIMIT: 429,
@@ -84,9 +89,13 @@ class GatewayError(Exception):
     :param retry_after: seconds, sent as ``Retry-After`` when set.
     :param param: the request field at fault (OpenAI's ``param``).
     :param code: a protocol-specific machine code (OpenAI's ``code``).
+
+    ``should_retry`` False is sent as ``x-should-retry: false``, which the OpenAI
+    and Anthropic SDKs obey before looking at the status.
     """
 
     kind: ErrorKind = ErrorKind.INTERNAL
+    should_retry: bool | None = None
 
     def __init__(
         self,
@@ -140,6 +149,13 @@ class MethodNotAllowed(GatewayError):
 
 class RequestTooLarge(GatewayError):
     kind = ErrorKind.TOO_LARGE
+
+
+class SetupRequired(GatewayError):
+    """Nothing can serve until the operator acts (add or re-enable an account)."""
+
+    kind = ErrorKind.FAILED_PRECONDITION
+    should_retry = False
 
 
 class RateLimited(GatewayError):

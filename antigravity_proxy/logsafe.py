@@ -10,14 +10,20 @@ their newlines are the traceback's own.
 
 ``install`` attaches it to the root logger's handlers; call it where logging is
 configured (the CLI, after ``basicConfig``), and again after adding handlers.
+gunicorn configures its own error and access logs (the access log prints the
+decoded request path, CR/LF included): ``GunicornLogger``, its ``logger_class``,
+installs the filter there.
 """
 
 from __future__ import annotations
 
+import copy
 import logging
 import re
 from collections.abc import Mapping
 from typing import Any, Final
+
+from gunicorn.glogging import Logger
 
 ARG_MAX: Final = 2000
 MESSAGE_MAX: Final = 8000
@@ -47,6 +53,23 @@ def _bounded(arg: Any) -> Any:
     return f"{text[:ARG_MAX]}...[{len(text) - ARG_MAX} more characters]"
 
 
+def _bounded_mapping(args: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``args`` with long values cut, keeping its type and lookup rules.
+
+    Why a copy of the same type: gunicorn's access log passes ``SafeAtoms``, a
+    dict whose missing keys read as ``-``; a plain dict would raise instead.
+    """
+    cut = {key: _bounded(value) for key, value in args.items()}
+    long = {key: value for key, value in cut.items() if value is not args[key]}
+    if not long:
+        return args
+    out = copy.copy(args)
+    if isinstance(out, dict):
+        out.update(long)
+        return out
+    return {**args, **long}
+
+
 class EscapingFilter(logging.Filter):
     """Rewrites each record's message as one bounded, escaped line."""
 
@@ -56,7 +79,7 @@ class EscapingFilter(logging.Filter):
         if isinstance(record.args, tuple):
             record.args = tuple(_bounded(arg) for arg in record.args)
         elif isinstance(record.args, Mapping):
-            record.args = {key: _bounded(v) for key, v in record.args.items()}
+            record.args = _bounded_mapping(record.args)
         try:
             message = record.getMessage()
         except (TypeError, ValueError):
@@ -72,3 +95,12 @@ def install(logger: logging.Logger | None = None) -> None:
     for handler in (logger or logging.getLogger()).handlers:
         if not any(isinstance(f, EscapingFilter) for f in handler.filters):
             handler.addFilter(EscapingFilter())
+
+
+class GunicornLogger(Logger):  # type: ignore[misc]
+    """gunicorn's logger with ``EscapingFilter`` on its error and access logs."""
+
+    def setup(self, cfg: Any) -> None:
+        super().setup(cfg)
+        install(self.error_log)
+        install(self.access_log)

@@ -4,11 +4,17 @@
 is a unit test; ``resolve_handlers`` imports each dotted name once at start-up, so
 a typo stops the gateway before it serves anything instead of failing per request.
 Errors name the entry (its index and path) so the user can find it.
+
+The default table ships inside the package (``antigravity_proxy/routes.yaml``,
+package data, found with ``importlib.resources``), so a plain ``pip install``
+can start. In a checkout the top-level ``routes.yaml`` is a symlink to that one
+file: editing either edits the same table, and nothing can drift.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.resources
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +26,9 @@ PROTOCOLS: Final = ("openai", "anthropic", "gemini", "mcp", "internal")
 HTTP_METHODS: Final = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")
 ANY_METHODS: Final = ("GET", "POST", "PUT", "PATCH", "DELETE")
 ENTRY_KEYS: Final = frozenset({"method", "path", "handler", "protocol", "enabled"})
-DEFAULT_ROUTES_FILE: Final = Path(__file__).resolve().parent.parent / "routes.yaml"
+DEFAULT_ROUTES_FILE: Final = Path(
+    str(importlib.resources.files("antigravity_proxy").joinpath("routes.yaml"))
+)
 
 Handler = Callable[..., Any]
 

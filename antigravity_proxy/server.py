@@ -34,6 +34,7 @@ def gunicorn_options(config: Config) -> dict[str, Any]:
         "accesslog": "-",
         "errorlog": "-",
         "access_log_format": ACCESS_LOG_FORMAT,
+        "logger_class": "antigravity_proxy.logsafe.GunicornLogger",
         # Streams may stay open for minutes; gthread workers heartbeat from their
         # main loop, so this bounds a stuck worker, not a long response.
         "timeout": 120,

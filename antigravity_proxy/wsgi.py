@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from antigravity_proxy.accounts.refresher import QuotaRefresher
 from antigravity_proxy.apikeys import ApiKey, KeyRing
 from antigravity_proxy.app import Gateway
-from antigravity_proxy.auth import AuthMiddleware
+from antigravity_proxy.auth import AuthMiddleware, effective_mode
 from antigravity_proxy.config import Config, load_config
 from antigravity_proxy.cors import CorsMiddleware
 from antigravity_proxy.observer import ExchangeMiddleware
@@ -50,7 +50,13 @@ def create_app(
         QuotaRefresher(services.pool, config.accounts.quota_refresh_minutes).start()
         services.ledger.start()
     gateway = Gateway(routes, handlers, services)
-    auth = AuthMiddleware(gateway, key_ring(config), config.effective_auth_mode)
+    mode, _ = effective_mode(config)
+    auth = AuthMiddleware(
+        gateway,
+        key_ring(config),
+        mode,
+        watch_listener=config.proxy.auth_mode == "auto",
+    )
     observed = UsageMiddleware(CorsMiddleware(auth), services.ledger)
     return ExchangeMiddleware(observed)
 

@@ -1,13 +1,14 @@
 """How long an account rests after an upstream error, and why.
 
 This module owns the reading of Cloud Code error answers (status, headers, body)
-into a `Cooldown`: a delay, a `Reason` and whether the whole account or only the
-requested model's quota group should rest; and the reading of the rests recorded
-so far (`live_records`, `resting_until`). It is pure: the caller keeps the
-consecutive-failure counter and the cooldown records (``state.py``), and passes
-``failures``, the cap and the current time in. Structured fields are read first
-(``Retry-After``, ``google.rpc.RetryInfo``, ``google.rpc.ErrorInfo``); message
-text is read only through the one documented table, ``upstream/message_text.py``.
+into a `Cooldown`: a delay and a `Reason` for the (account, model quota group)
+pair (``blame.py`` says which statuses rest and when); and the reading of the
+rests recorded so far (`live_records`, `resting_until`). It is pure: the caller
+keeps the consecutive-failure counter and the cooldown records (``state.py``),
+and passes ``failures``, the cap and the current time in. Structured fields are
+read first (``Retry-After``, ``google.rpc.RetryInfo``, ``google.rpc.ErrorInfo``);
+message text is read only through the one documented table,
+``upstream/message_text.py``.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final, Literal
 
+from antigravity_proxy.accounts.blame import STATUS_RULES
 from antigravity_proxy.upstream.message_text import (
     Reason as Reason,  # re-exported: a Cooldown's reason is read from here
 )
@@ -36,8 +38,13 @@ Records = Mapping[str, tuple[float, str]]
 """Cooldown records as ``state.active_cooldowns`` gives them: key → (until, reason)."""
 
 
-COOLDOWN_STATUSES: Final[frozenset[int]] = frozenset({404, 429, 500, 503, 529})
-"""Statuses that rest an account; others are the request's fault or transient."""
+COOLDOWN_STATUSES: Final[frozenset[int]] = frozenset(
+    status
+    for status, rule in STATUS_RULES.items()
+    if rule.rests_now or rule.rests_if_another_serves
+)
+"""Statuses that can rest an (account, model group) pair: see ``blame.STATUS_RULES``
+for when (at once, or only once another account served the request)."""
 
 QUOTA_BACKOFF_LADDER: Final[tuple[int, ...]] = (60, 300, 1800, 7200)
 CAPACITY_BACKOFF_LADDER: Final[tuple[int, ...]] = (5, 10, 15)
@@ -70,8 +77,10 @@ class Cooldown:
 
     :param seconds: how long to rest, already capped.
     :param reason: why, as far as the answer tells.
-    :param scope: ``"model"`` rests only the requested model's quota group (the
-        account may still serve other models); ``"account"`` rests it entirely.
+    :param scope: always ``"model"``: only the requested model's quota group rests
+        and the account keeps serving other models (``blame`` says why no status
+        rests a whole account). ``"account"`` keys written by older versions are
+        still honoured by `resting_until`.
     """
 
     seconds: float
@@ -107,8 +116,7 @@ def cooldown_from_error(
         seconds: float = max(explicit, MIN_EXPLICIT_SECONDS)
     else:
         seconds = _default_seconds(status, reason, body, max(failures, 0))
-    scope: Scope = "model" if reason is Reason.QUOTA_EXHAUSTED else "account"
-    return Cooldown(seconds=min(seconds, max_seconds), reason=reason, scope=scope)
+    return Cooldown(seconds=min(seconds, max_seconds), reason=reason, scope="model")
 
 
 def _reason(status: int, error: Mapping[str, Any] | None, body: str) -> Reason:

@@ -6,7 +6,9 @@ has a fresh access token and a project. Token refresh happens inside the account
 file's lock, so one refresh per account happens at a time across every thread and
 worker process; whoever waited re-reads the file and finds the new token.
 ``report_failure`` turns an upstream error into a cooldown, a forbidden mark or
-a disabled account, and says whether to try another account.
+a disabled account, and says whether to try another account; what each status
+blames is the table in ``blame.py``. ``blame`` rests an account whose failure
+only became its own once another account served the same request.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import enum
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -23,6 +25,7 @@ from typing import Any, Final
 import requests
 
 from antigravity_proxy.accounts import quota as quota_mod
+from antigravity_proxy.accounts.blame import Blame, status_rule
 from antigravity_proxy.accounts.cooldown import (
     Reason,
     Records,
@@ -47,6 +50,7 @@ from antigravity_proxy.errors import (
     GatewayError,
     Overloaded,
     RateLimited,
+    SetupRequired,
     UpstreamStatus,
 )
 from antigravity_proxy.state import SharedState
@@ -58,8 +62,6 @@ REFRESH_MARGIN: Final = 90
 NO_ACCOUNTS: Final = (
     'no Google account is configured: run "antigravity-proxy accounts login"'
 )
-ROTATE_STATUSES: Final = frozenset({403, 404, 429, 500})
-BACKOFF_STATUSES: Final = frozenset({503, 529})
 
 
 class Verdict(enum.Enum):
@@ -68,7 +70,17 @@ class Verdict(enum.Enum):
     ROTATE = "rotate"  # try another account
     RETRY = "retry"  # same account again (its token was refreshed)
     BACKOFF = "backoff"  # wait a little, then any account
+    SUSPECT = "suspect"  # another account; blame this one only if that one serves
     FAIL = "fail"  # the request itself is wrong: answer the client
+
+
+_VERDICT: Final[Mapping[Blame, Verdict]] = {
+    Blame.REQUEST: Verdict.FAIL,
+    Blame.ACCOUNT: Verdict.ROTATE,
+    Blame.MODEL: Verdict.ROTATE,
+    Blame.SERVICE: Verdict.BACKOFF,
+    Blame.UNSURE: Verdict.SUSPECT,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,18 +120,28 @@ class AccountPool:
         session: str | None = None,
         excluded: frozenset[str] = frozenset(),
     ) -> Lease:
-        """An account for ``model``, ready to use; never one in ``excluded``."""
+        """An account for ``model``, ready to use; never one in ``excluded``.
+
+        When none is left, the error names why the last one tried could not be
+        made ready (its token refresh failed), so the client hears the cause.
+        """
         sticky = self.state.sticky_account(session) if session else None
+        failed: str | None = None
         while True:
-            account = self._choose(model, sticky, excluded)
+            try:
+                account = self._choose(model, sticky, excluded)
+            except GatewayError as err:
+                raise _with_cause(err, failed) from None
             try:
                 lease = self._prepare(account)
             except InvalidGrant as exc:
                 self._disable(account, f"invalid_grant: {exc}")
+                failed = f"account {account.id}: refresh token rejected ({exc})"
                 excluded = excluded | {account.id}
                 continue
             except OAuthError as exc:
                 log.warning("account %s: token refresh failed: %s", account.id, exc)
+                failed = f"account {account.id}: token refresh failed ({exc})"
                 excluded = excluded | {account.id}
                 continue
             if session and account.id != sticky:
@@ -130,23 +152,25 @@ class AccountPool:
         self.state.reset_failures(lease.account.id)
 
     def report_failure(self, lease: Lease, model: str, err: UpstreamStatus) -> Verdict:
-        """Record what the error says about the account; tell the caller what next."""
-        status = err.upstream_status
+        """Record what the error proves (``blame.STATUS_RULES``); say what next."""
+        rule = status_rule(err.upstream_status)
         account = lease.account
-        if status == 401:
+        if rule.blame is Blame.TOKEN:
             return Verdict.RETRY if self._force_refresh(account) else Verdict.ROTATE
-        if status == 403:
+        if rule.blame is Blame.ACCOUNT:
             self.store.update(
                 account.id, lambda raw: mark_forbidden(raw, err.body, self._now())
             )
             log.warning("account %s is forbidden (403); marked on disk", account.id)
-            return Verdict.ROTATE
-        self._cool_down(account, model, err)
-        if status in ROTATE_STATUSES:
-            return Verdict.ROTATE
-        if status in BACKOFF_STATUSES:
-            return Verdict.BACKOFF
-        return Verdict.FAIL
+        if rule.rests_now:
+            self._cool_down(account, model, err)
+        return _VERDICT[rule.blame]
+
+    def blame(self, lease: Lease, model: str, err: UpstreamStatus) -> None:
+        """Rest ``lease``'s account for ``model`` after a `Verdict.SUSPECT` failure
+        that another account has since served: the failure was the account's."""
+        if status_rule(err.upstream_status).rests_if_another_serves:
+            self._cool_down(lease.account, model, err)
 
     def lease_for(self, account_id: str) -> Lease:
         """A ready lease on the named account, bypassing selection (warm-up).
@@ -210,7 +234,7 @@ class AccountPool:
         now = self.clock()
         accounts = {a.id: a for a in self.store.all() if a.usable(now)}
         if not accounts:
-            raise Overloaded(self._why_empty())
+            raise SetupRequired(self._why_empty())
         group = quota_mod.model_group(model) or model
         cooldowns = self._cooldowns()
         cooling = {a for a in accounts if resting_until(a, group, cooldowns)}
@@ -389,6 +413,14 @@ class AccountPool:
     def _cooldowns(self) -> dict[str, tuple[float, str]]:
         cap = self.config.accounts.max_cooldown_seconds
         return live_records(self.state.active_cooldowns(), self.clock(), cap)
+
+
+def _with_cause(err: GatewayError, cause: str | None) -> GatewayError:
+    """``err`` with the last account's failure appended to its message."""
+    if cause is not None:
+        err.message = f"{err.message}; last failure: {cause}"
+        err.args = (err.message,)
+    return err
 
 
 def _utc(timestamp: float) -> str:

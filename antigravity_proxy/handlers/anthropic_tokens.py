@@ -42,7 +42,13 @@ COUNT_TTL: Final = 3600.0
 # timeout): answer with the estimate instead. The client's own mistakes (400,
 # 404 model) were found by the translation or are the upstream's verdict.
 ESTIMATE_ON: Final = frozenset(
-    {ErrorKind.OVERLOADED, ErrorKind.RATE_LIMIT, ErrorKind.UPSTREAM, ErrorKind.TIMEOUT}
+    {
+        ErrorKind.OVERLOADED,
+        ErrorKind.FAILED_PRECONDITION,
+        ErrorKind.RATE_LIMIT,
+        ErrorKind.UPSTREAM,
+        ErrorKind.TIMEOUT,
+    }
 )
 
 

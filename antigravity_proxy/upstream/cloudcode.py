@@ -134,7 +134,9 @@ class CloudCodeClient:
                     base,
                     type(exc).__name__,
                 )
-                last = UpstreamUnavailable(f"upstream {method} is unreachable")
+                last = UpstreamUnavailable(
+                    f"upstream {method} is unreachable ({type(exc).__name__})"
+                )
                 last.__cause__ = exc
                 continue
             if response.ok:
@@ -183,11 +185,14 @@ def iter_events(
 
     Why ``chunk_size=None``: it yields whatever the socket delivered; the default
     of 1 would read one byte per call. A cut or a read timeout mid-stream becomes
-    an ``UpstreamError``; ``[DONE]`` and unparsable events are skipped. ``chunks``
-    replaces the body's own chunks (``upstream.watch``); an empty chunk there is
-    a tick of silence, passed on as ``SILENCE``.
+    an ``UpstreamError``; ``[DONE]`` and unparsable events are skipped, but a 2xx
+    that carried no readable event at all (an HTML page, broken JSON) is an
+    ``UpstreamError`` too, not an empty answer. ``chunks`` replaces the body's own
+    chunks (``upstream.watch``); an empty chunk there is a tick of silence, passed
+    on as ``SILENCE``.
     """
     decoder = SSEDecoder()
+    readable = 0
     try:
         for chunk in (
             response.iter_content(chunk_size=None) if chunks is None else chunks
@@ -195,12 +200,18 @@ def iter_events(
             if not chunk:
                 yield SILENCE
                 continue
-            yield from _parsed(decoder.feed(chunk))
+            for event in _parsed(decoder.feed(chunk)):
+                readable += 1
+                yield event
     except requests.Timeout as exc:
         raise UpstreamTimeout("upstream stream stalled") from exc
     except requests.RequestException as exc:
         raise UpstreamUnavailable("upstream stream was cut off") from exc
-    yield from _parsed(decoder.flush())
+    for event in _parsed(decoder.flush()):
+        readable += 1
+        yield event
+    if not readable:
+        raise UpstreamError("upstream answered without a readable event")
 
 
 def _parsed(events: list[Any]) -> Iterator[Any]:

@@ -25,12 +25,16 @@ import requests
 
 from antigravity_proxy.config import Config, ZaiConfig
 from antigravity_proxy.errors import (
+    KIND_FROM_STATUS,
+    ErrorKind,
+    GatewayError,
     InvalidRequest,
     UpstreamStatus,
     UpstreamTimeout,
     UpstreamUnavailable,
 )
 from antigravity_proxy.http import header_text
+from antigravity_proxy.protocols.mcp import errors as mcp_errors
 from antigravity_proxy.upstream.cloudcode import ENVIRONMENT_PROXIES, json_body
 from antigravity_proxy.zai_dispatch import model_for_zai
 
@@ -166,6 +170,8 @@ class ZaiClient:
         data = None if body is None else body.payload()
         upstream = self._send(method, url, headers=headers, data=data)
         relayed = _picked(upstream.headers, MCP_RESPONSE_HEADERS)
+        if upstream.status_code >= 400:
+            return _mcp_error(upstream, relayed)
         stream = "event-stream" in relayed.get("content-type", "")
         return Relayed(upstream.status_code, relayed, passthrough(upstream), stream)
 
@@ -242,6 +248,51 @@ def passthrough(upstream: requests.Response) -> Iterator[bytes]:
         log.warning("z.ai stream was cut off: %s", type(exc).__name__)
     finally:
         upstream.close()
+
+
+def _mcp_error(upstream: requests.Response, relayed: dict[str, str]) -> Relayed:
+    """z.ai's error answer as a JSON-RPC error, its status and MCP headers kept.
+
+    Why: an MCP client parses every answer as JSON-RPC; z.ai's front ends answer
+    some failures with their own JSON, plain text or HTML. A body that already is
+    a JSON-RPC error passes through unchanged.
+    """
+    content = _error_content(upstream)
+    status = upstream.status_code
+    if _is_rpc_error(content):
+        return Relayed(status, relayed, content)
+    text = content.decode("utf-8", errors="replace").strip()[:500]
+    kind = KIND_FROM_STATUS.get(status, ErrorKind.UPSTREAM)
+    message = f"z.ai MCP answered HTTP {status}" + (f": {text}" if text else "")
+    body = mcp_errors.error_body(GatewayError(message, kind=kind))
+    relayed["content-type"] = "application/json"
+    return Relayed(status, relayed, json.dumps(body).encode("utf-8"))
+
+
+def _error_content(upstream: requests.Response) -> bytes:
+    """At most ``MAX_ERROR_BODY`` bytes of an error answer; a cut keeps what came."""
+    content = b""
+    with upstream:
+        try:
+            for chunk in upstream.iter_content(chunk_size=None):
+                content += chunk
+                if len(content) >= MAX_ERROR_BODY:
+                    break
+        except requests.RequestException as exc:
+            log.warning("z.ai error answer was cut off: %s", type(exc).__name__)
+    return content[:MAX_ERROR_BODY]
+
+
+def _is_rpc_error(content: bytes) -> bool:
+    try:
+        parsed = json.loads(content)
+    except ValueError:
+        return False
+    return (
+        isinstance(parsed, dict)
+        and parsed.get("jsonrpc") == "2.0"
+        and isinstance(parsed.get("error"), dict)
+    )
 
 
 def _configured(zai: ZaiConfig) -> ZaiConfig:

@@ -46,6 +46,7 @@ INSERT_SQL: Final = (
     f"VALUES ({', '.join('?' for _ in ROW_COLUMNS)})"
 )
 UPSERT_SQL: Final = rollup.upsert_sql()
+UPSERT_DAILY_SQL: Final = rollup.upsert_sql("daily", "day")
 _STOP: Final = object()
 
 
@@ -245,6 +246,8 @@ class Ledger:
             conn.executemany(INSERT_SQL, [_values(r) for r in rows])
             deltas = rollup.rollup(rows)
             conn.executemany(UPSERT_SQL, [(*k, *v) for k, v in deltas.items()])
+            daily = rollup.by_day(deltas)
+            conn.executemany(UPSERT_DAILY_SQL, [(*k, *v) for k, v in daily.items()])
             attempts = rollup.attempt_rollup(rows)
             conn.executemany(
                 rollup.ATTEMPTS_SQL, [(*k, *v) for k, v in attempts.items()]

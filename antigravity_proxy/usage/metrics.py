@@ -94,7 +94,7 @@ def _traffic(conn: sqlite3.Connection) -> list[Family]:
     rows = conn.execute(
         "SELECT protocol, model, account, status, SUM(requests), SUM(errors), "
         "SUM(input_tokens), SUM(output_tokens), SUM(cached_tokens), "
-        "SUM(thinking_tokens), SUM(images) FROM hourly "
+        "SUM(thinking_tokens), SUM(images) FROM daily "
         "GROUP BY protocol, model, account, status ORDER BY 1, 2, 3, 4"
     )
     for protocol, model, account, status, n, bad, *counts in rows:
@@ -117,7 +117,7 @@ def _histograms(conn: sqlite3.Connection) -> list[Family]:
     buckets = ", ".join(f"SUM({c})" for c in DURATION_COLUMNS + TTFB_COLUMNS)
     rows = conn.execute(
         f"SELECT protocol, model, SUM(requests), SUM(duration_ms_sum), "
-        f"SUM(ttfb_count), SUM(ttfb_ms_sum), {buckets} FROM hourly "
+        f"SUM(ttfb_count), SUM(ttfb_ms_sum), {buckets} FROM daily "
         "GROUP BY protocol, model ORDER BY 1, 2"
     )
     n = len(DURATION_COLUMNS)

@@ -1,9 +1,10 @@
 """Read the ledger: totals grouped by any of account, model, client, protocol,
 hour and day, recent failures, and per-account numbers for today.
 
-Whole hours come from the ``hourly`` rollups; the part of the first hour after
-``since`` comes from the raw rows, so a range is exact to the second yet a year
-costs a few thousand rollup rows. Percentiles are estimated from the latency
+Whole days come from the ``daily`` rollups, whole hours before the first whole
+day from ``hourly`` (all of them when grouping by hour), and the part of the first
+hour after ``since`` from the raw rows: a range is exact to the second yet a year
+costs one rollup row per day and key. Percentiles are estimated from the latency
 histogram (linear within a bucket; the bounds are ``schema.BUCKETS_MS``).
 """
 
@@ -27,6 +28,8 @@ DIMENSIONS: Final[Mapping[str, str]] = {
     "hour": "hour",
     "day": "(hour / 86400) * 86400",
 }
+HOURLY: Final = ("hourly", "hour")
+DAILY: Final = ("daily", "day")
 _N_SUMS: Final = len(SUM_COLUMNS)
 _N_DURATION: Final = len(BUCKETS_MS) + 1
 
@@ -69,9 +72,16 @@ def summarize(
     for name in by:
         if name not in DIMENSIONS:
             raise ValueError(f"cannot group by {name!r}")
-    first_full = -(-int(since) // rollup.HOUR) * rollup.HOUR
-    vectors = _from_rollups(conn, first_full, by)
-    for row in _raw_rows(conn, since, first_full):
+    first_hour = _ceil(since, rollup.HOUR)
+    if "hour" in by:
+        vectors = _from_rollups(conn, HOURLY, first_hour, None, by)
+    else:
+        first_day = _ceil(since, rollup.DAY)
+        vectors = _from_rollups(conn, DAILY, first_day, None, by)
+        hours = _from_rollups(conn, HOURLY, first_hour, first_day, by)
+        for key, values in hours.items():
+            _add(vectors.setdefault(key, _zero()), values)
+    for row in _raw_rows(conn, since, first_hour):
         vector = vectors.setdefault(_row_key(row, by), _zero())
         rollup.add_row(vector, row)
     total = [sum(column) for column in zip(_zero(), *vectors.values(), strict=True)]
@@ -151,19 +161,44 @@ def percentile(buckets: Sequence[float], fraction: float) -> float | None:
 
 
 def _from_rollups(
-    conn: sqlite3.Connection, first_hour: int, by: Sequence[str]
+    conn: sqlite3.Connection,
+    table: tuple[str, str],
+    start: int,
+    end: int | None,
+    by: Sequence[str],
 ) -> dict[tuple[Any, ...], list[float]]:
-    keys = [f"{DIMENSIONS[n]} AS {n}" for n in by]
+    """Summed rollup rows of ``table`` (``HOURLY`` or ``DAILY``) in [start, end)."""
+    name, period = table
+    if end is not None and end <= start:
+        return {}
+    keys = [f"{_expression(n, period)} AS {n}" for n in by]
     sums = [f"SUM({c})" for c in rollup.ROLLUP_COLUMNS]
+    where = f"{period} >= ?" + (f" AND {period} < ?" if end is not None else "")
     group = f" GROUP BY {', '.join(by)}" if by else ""
-    sql = f"SELECT {', '.join(keys + sums)} FROM hourly WHERE hour >= ?{group}"
+    sql = f"SELECT {', '.join(keys + sums)} FROM {name} WHERE {where}{group}"
+    params = (start,) if end is None else (start, end)
     vectors: dict[tuple[Any, ...], list[float]] = {}
-    for values in conn.execute(sql, (first_hour,)):
+    for values in conn.execute(sql, params):
         sums_part = values[len(by) :]
         if sums_part[0] is None:
             continue  # no rows at all: SQLite's aggregate over nothing
         vectors[tuple(values[: len(by)])] = [float(v) for v in sums_part]
     return vectors
+
+
+def _expression(name: str, period: str) -> str:
+    if name == "day":
+        return "day" if period == "day" else "(hour / 86400) * 86400"
+    return DIMENSIONS[name]
+
+
+def _ceil(ts: float, step: int) -> int:
+    return -(-int(ts) // step) * step
+
+
+def _add(total: list[float], values: Sequence[float]) -> None:
+    for index, value in enumerate(values):
+        total[index] += value
 
 
 def _raw_rows(

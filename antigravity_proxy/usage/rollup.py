@@ -20,6 +20,7 @@ from antigravity_proxy.usage.schema import (
 )
 
 HOUR: Final = 3600
+DAY: Final = 86400
 RollupKey = tuple[int, str, str, str, str, int]
 AttemptKey = tuple[int, str, str, str]
 ROLLUP_COLUMNS: Final = SUM_COLUMNS + DURATION_COLUMNS + TTFB_COLUMNS
@@ -84,15 +85,28 @@ def attempt_rollup(rows: Iterable[UsageRow]) -> dict[AttemptKey, list[int]]:
     return dict(deltas)
 
 
-def upsert_sql() -> str:
-    names = ", ".join(ROLLUP_KEYS + ROLLUP_COLUMNS)
-    marks = ", ".join("?" for _ in ROLLUP_KEYS + ROLLUP_COLUMNS)
+def upsert_sql(table: str = "hourly", period: str = "hour") -> str:
+    """Add a delta row to ``hourly`` (or ``daily``, keyed by ``day``)."""
+    rollup_keys = (period, *ROLLUP_KEYS[1:])
+    names = ", ".join(rollup_keys + ROLLUP_COLUMNS)
+    marks = ", ".join("?" for _ in rollup_keys + ROLLUP_COLUMNS)
     updates = ", ".join(f"{c} = {c} + excluded.{c}" for c in ROLLUP_COLUMNS)
-    keys = ", ".join(ROLLUP_KEYS)
+    keys = ", ".join(rollup_keys)
     return (
-        f"INSERT INTO hourly ({names}) VALUES ({marks}) "
+        f"INSERT INTO {table} ({names}) VALUES ({marks}) "
         f"ON CONFLICT ({keys}) DO UPDATE SET {updates}"
     )
+
+
+def by_day(deltas: dict[RollupKey, list[float]]) -> dict[RollupKey, list[float]]:
+    """Hourly deltas summed per UTC day (the key's first field becomes the day)."""
+    days: dict[RollupKey, list[float]] = {}
+    for (hour, *rest), values in deltas.items():
+        key: RollupKey = (hour - hour % DAY, *rest)  # type: ignore[assignment]
+        total = days.setdefault(key, [0.0] * len(values))
+        for index, value in enumerate(values):
+            total[index] += value
+    return days
 
 
 ATTEMPTS_SQL: Final = (

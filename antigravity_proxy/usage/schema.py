@@ -8,9 +8,10 @@ code (a downgrade) is refused rather than written in a shape it does not know.
 
 Tables: ``requests`` (one row per finished request, pruned after
 ``usage.retention_days``), ``hourly`` (account x model x hour rollups, also split
-by protocol, client and status, with latency and time-to-first-byte histograms)
-and ``hourly_attempts`` (upstream attempts and rotations by reason). Rollups hold
-no request ids or texts and are kept, so long ranges stay cheap.
+by protocol, client and status, with latency and time-to-first-byte histograms),
+``daily`` (the same per UTC day, since schema 2) and ``hourly_attempts`` (upstream
+attempts and rotations by reason). Rollups hold no request ids or texts and are
+kept, so long ranges stay cheap.
 """
 
 from __future__ import annotations
@@ -83,7 +84,29 @@ def _v1() -> str:
     """
 
 
-MIGRATIONS: Final[tuple[str, ...]] = (_v1(),)
+def _v2() -> str:
+    """Daily rollups beside the hourly ones, filled from them: whole days of a
+    long range then cost one row per day and key instead of 24."""
+    columns = SUM_COLUMNS + DURATION_COLUMNS + TTFB_COLUMNS
+    sums = ", ".join(f"{c} NUMERIC NOT NULL DEFAULT 0" for c in SUM_COLUMNS)
+    buckets = ", ".join(
+        f"{c} INTEGER NOT NULL DEFAULT 0" for c in DURATION_COLUMNS + TTFB_COLUMNS
+    )
+    keys = "account, model, protocol, client, status"
+    return f"""
+    CREATE TABLE daily (
+        day INTEGER NOT NULL, account TEXT NOT NULL, model TEXT NOT NULL,
+        protocol TEXT NOT NULL, client TEXT NOT NULL, status INTEGER NOT NULL,
+        {sums}, {buckets},
+        PRIMARY KEY (day, account, model, protocol, client, status)
+    ) WITHOUT ROWID;
+    INSERT INTO daily (day, {keys}, {", ".join(columns)})
+        SELECT (hour / 86400) * 86400, {keys}, {", ".join(f"SUM({c})" for c in columns)}
+        FROM hourly GROUP BY 1, 2, 3, 4, 5, 6
+    """
+
+
+MIGRATIONS: Final[tuple[str, ...]] = (_v1(), _v2())
 VERSION: Final = len(MIGRATIONS)
 
 

@@ -44,6 +44,7 @@ def run_gateway(
     workers: int = 1,
     threads: int = 8,
     env=None,
+    host: str = "127.0.0.1",
     args: tuple[str, ...] = (),
 ):
     """Start `antigravity-proxy serve`, wait for /healthz, stop it with SIGTERM."""
@@ -65,7 +66,7 @@ def run_gateway(
         str(config_path),
         "serve",
         "--host",
-        "127.0.0.1",
+        host,
         "--port",
         str(port),
         "--workers",

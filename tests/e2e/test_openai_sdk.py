@@ -281,18 +281,6 @@ def test_sdk_rate_limited_is_rate_limit_error(client, fake):
     assert int(info.value.response.headers["Retry-After"]) >= 1
 
 
-def test_sdk_no_account_is_internal_server_error(gateway_factory):
-    with gateway_factory({"proxy": {"auth_mode": "strict"}}) as gateway:
-        with openai.OpenAI(
-            base_url=gateway.base_url + "/v1", api_key=API_KEY, max_retries=0
-        ) as sdk:
-            with pytest.raises(openai.InternalServerError) as info:
-                sdk.chat.completions.create(
-                    model=MODEL, messages=[{"role": "user", "content": "hi"}]
-                )
-    assert info.value.status_code == 503
-
-
 def worker_pids(master: int) -> list[int]:
     """The gunicorn workers: the processes whose parent is the master."""
     children = []

@@ -128,3 +128,29 @@ def test_routes_command_rejects_broken_routes_file(tmp_path):
     )
     assert result.returncode == 2
     assert "no.such.handler" in result.stderr
+
+
+def test_serve_on_all_interfaces_needs_the_key_under_auto(gateway_factory):
+    # The config says nothing about LAN access; `serve --host 0.0.0.0` does.
+    with gateway_factory(
+        {"proxy": {"auth_mode": "auto", "allow_lan_access": False}}, host="0.0.0.0"
+    ) as gw:
+        with requests.post(gw.base_url + "/v1/messages", json={}, timeout=5) as denied:
+            assert denied.status_code == 401
+            assert denied.json()["error"]["type"] == "authentication_error"
+        with requests.get(gw.base_url + "/v1/models", timeout=5) as models:
+            assert models.status_code == 401
+        with requests.get(
+            gw.base_url + "/v1/models", headers={"x-api-key": API_KEY}, timeout=5
+        ) as allowed:
+            assert allowed.status_code == 200
+        with requests.get(gw.base_url + "/healthz", timeout=5) as health:
+            assert health.status_code == 200
+    assert "auth       all_except_health (auto: bound to 0.0.0.0," in gw.log_text()
+
+
+def test_serve_on_loopback_says_why_auto_is_open(gateway_factory):
+    with gateway_factory({"proxy": {"auth_mode": "auto"}}) as gw:
+        with requests.get(gw.base_url + "/v1/models", timeout=5) as models:
+            assert models.status_code == 200
+    assert "auth       off (auto: bound to 127.0.0.1 only)" in gw.log_text()

@@ -74,17 +74,18 @@ def test_rate_limited_is_429_with_retry_after(client, fake_upstream):
         assert 1 <= int(response.headers["retry-after"]) <= 90
 
 
-def test_no_account_is_529_overloaded_even_when_streaming(gateway):
+def test_no_account_is_a_400_not_retried_even_when_streaming(gateway):
     response = gateway().post(MESSAGES, json=body(stream=True))
-    assert response.status_code == 529
+    assert response.status_code == 400
+    assert response.headers["x-should-retry"] == "false"
     assert response.mimetype == "application/json"
-    assert response.json["error"]["type"] == "overloaded_error"
+    assert response.json["error"]["type"] == "invalid_request_error"
 
 
 def test_upstream_failures_are_api_error(client, fake_upstream):
     fake_upstream.script(server_error(), server_error(), server_error())
     response = client.post(MESSAGES, json=body())
-    assert response.status_code == 500  # Anthropic documents 500 api_error, no 502
+    assert response.status_code == 502  # as in every protocol; 500 is our own bug
     assert response.json["error"]["type"] == "api_error"
 
 

@@ -155,10 +155,11 @@ def test_all_accounts_cooling_down_is_429_with_retry_after(
     assert "@" not in second.json["error"]["message"]
 
 
-def test_no_accounts_is_503_with_instructions(gateway):
+def test_no_accounts_is_400_failed_precondition_with_instructions(gateway):
     response = gateway().post(GENERATE, json=BODY)
-    assert response.status_code == 503
-    assert response.json["error"]["status"] == "UNAVAILABLE"
+    assert response.status_code == 400
+    assert response.headers["x-should-retry"] == "false"
+    assert response.json["error"]["status"] == "FAILED_PRECONDITION"
     assert "antigravity-proxy accounts login" in response.json["error"]["message"]
 
 

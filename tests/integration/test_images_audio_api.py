@@ -135,10 +135,11 @@ def test_generations_all_quota_is_429_with_retry_after(gateway, home, fake_upstr
     assert int(response.headers["Retry-After"]) >= 1
 
 
-def test_generations_without_accounts_is_503(gateway):
+def test_generations_without_accounts_is_400_not_retried(gateway):
     response = gateway().post("/v1/images/generations", json={"prompt": "p"})
-    assert response.status_code == 503
-    assert response.json["error"]["type"] == "api_error"
+    assert response.status_code == 400
+    assert response.headers["x-should-retry"] == "false"
+    assert response.json["error"]["code"] == "no_usable_account"
 
 
 def test_generations_upstream_failure_is_502(gateway, two_accounts, fake_upstream):

@@ -370,10 +370,12 @@ def test_invalid_fields_are_400_naming_the_param(
     assert fake_upstream.calls(":streamGenerateContent") == []
 
 
-def test_no_account_is_503(gateway):
+def test_no_account_is_400_not_retried(gateway):
     response = gateway().post(CHAT, json=chat_body())
-    assert response.status_code == 503
-    assert response.json["error"]["type"] == "api_error"
+    assert response.status_code == 400
+    assert response.headers["x-should-retry"] == "false"
+    assert response.json["error"]["type"] == "invalid_request_error"
+    assert response.json["error"]["code"] == "no_usable_account"
     assert "antigravity-proxy accounts login" in response.json["error"]["message"]
 
 

@@ -9,6 +9,7 @@ import typing
 import pytest
 import yaml
 
+from antigravity_proxy.auth import effective_mode
 from antigravity_proxy.config import (
     Config,
     ConfigError,
@@ -69,7 +70,7 @@ def test_load_config_reads_file_values(tmp_path):
     assert config.model_mapping == {"gpt-4o": "gemini-3-flash"}
     assert config.upstream.base_urls == ("http://127.0.0.1:1/v1internal",)
     assert config.upstream.read_timeout == 30.0
-    assert config.effective_auth_mode == "off"
+    assert effective_mode(config)[0] == "off"
 
 
 def test_load_config_env_overrides_file(tmp_path):
@@ -126,7 +127,7 @@ def test_load_config_lan_access_binding_and_auto_mode(
     )
     config = load_config(path, env={})
     assert config.server.host == host
-    assert config.effective_auth_mode == effective
+    assert effective_mode(config)[0] == effective
 
 
 INVALID = [

@@ -64,14 +64,14 @@ def test_cooldown_none_for_statuses_that_earn_no_rest(status):
 @pytest.mark.parametrize("failures", range(6))
 def test_cooldown_404_is_5s_server_error_and_never_escalates(failures):
     assert cooldown_from_error(404, {}, "Not Found", failures=failures) == Cooldown(
-        5, Reason.SERVER_ERROR, "account"
+        5, Reason.SERVER_ERROR, "model"
     )
 
 
 @pytest.mark.parametrize("status", [500, 503, 529])
 def test_cooldown_5xx_is_8s_server_error(status):
     assert cooldown_from_error(status, {}, QUOTA_BODY, failures=4) == Cooldown(
-        8, Reason.SERVER_ERROR, "account"
+        8, Reason.SERVER_ERROR, "model"
     )
 
 
@@ -105,7 +105,7 @@ def test_cooldown_quota_ladder_climbs_with_failures_up_to_cap(
 @pytest.mark.parametrize(("failures", "expected"), [(0, 5), (1, 10), (2, 15), (7, 15)])
 def test_cooldown_model_capacity_ladder(failures, expected):
     cooldown = cooldown_from_error(429, {}, CAPACITY_BODY, failures=failures)
-    assert cooldown == Cooldown(expected, Reason.MODEL_CAPACITY_EXHAUSTED, "account")
+    assert cooldown == Cooldown(expected, Reason.MODEL_CAPACITY_EXHAUSTED, "model")
 
 
 @pytest.mark.parametrize(
@@ -227,15 +227,13 @@ def test_cooldown_429_reason_and_default(body, reason, expected_seconds):
     cooldown = cooldown_from_error(429, {}, body)
     assert cooldown is not None
     assert (cooldown.reason, cooldown.seconds) == (reason, expected_seconds)
-    assert cooldown.scope == (
-        "model" if reason is Reason.QUOTA_EXHAUSTED else "account"
-    )
+    assert cooldown.scope == "model"  # never the whole account: see blame.py
 
 
 def test_cooldown_reads_reason_from_any_detail():
     body = error_body(retry_info("3s"), error_info("RATE_LIMIT_EXCEEDED"))
     cooldown = cooldown_from_error(429, {}, body)
-    assert cooldown == Cooldown(3, Reason.RATE_LIMIT_EXCEEDED, "account")
+    assert cooldown == Cooldown(3, Reason.RATE_LIMIT_EXCEEDED, "model")
 
 
 def test_cooldown_accepts_error_wrapped_in_array():
@@ -255,7 +253,7 @@ def test_cooldown_accepts_error_wrapped_in_array():
     ],
 )
 def test_cooldown_survives_odd_bodies(body):
-    assert cooldown_from_error(429, {}, body) == Cooldown(60, Reason.UNKNOWN, "account")
+    assert cooldown_from_error(429, {}, body) == Cooldown(60, Reason.UNKNOWN, "model")
 
 
 def test_cooldown_survives_huge_numbers_in_text():

@@ -8,8 +8,11 @@ import subprocess
 import sys
 
 import pytest
+from gunicorn.config import Config
 
 from antigravity_proxy import logsafe
+from antigravity_proxy.config import Config as GatewayConfig
+from antigravity_proxy.server import gunicorn_options
 
 
 @pytest.fixture
@@ -102,3 +105,31 @@ def test_cli_installs_the_filter_where_it_configures_logging(tmp_path):
     lines = [line for line in done.stderr.splitlines() if "model m" in line]
     assert len(lines) == 1 and lines[0].endswith("model m\\r\\nX-Injected: 1")
     assert "X-Injected" not in done.stderr.replace(lines[0], "")
+
+
+def test_gunicorn_logger_escapes_its_access_and_error_logs():
+    """gunicorn's access log prints the decoded path: CR/LF there forged lines."""
+    config = Config()
+    for key, value in gunicorn_options(GatewayConfig()).items():
+        config.set(key, value)
+    logger = config.logger_class(config)
+    for log in (logger.access_log, logger.error_log):
+        assert log.handlers
+        for handler in log.handlers:
+            assert any(isinstance(f, logsafe.EscapingFilter) for f in handler.filters)
+
+
+class DefaultingAtoms(dict):
+    """Like gunicorn's ``SafeAtoms``: a missing key reads as ``-``."""
+
+    def __getitem__(self, key):
+        return super().__getitem__(key) if key in self else "-"
+
+
+def test_log_mapping_args_keep_their_lookup_rules(captured):
+    logger, stream = captured
+    logger.warning('%(h)s %(u)s "%(U)s"', DefaultingAtoms(h="1.2.3.4", U="/x\r\ny"))
+    logger.warning("%(U)s %(u)s", DefaultingAtoms(U="p" * 5000))
+    first, second = stream.getvalue().splitlines()
+    assert first == 'WARNING 1.2.3.4 - "/x\\r\\ny"'
+    assert second.endswith(" -") and "more characters" in second

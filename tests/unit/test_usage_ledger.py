@@ -11,7 +11,7 @@ import time
 import pytest
 
 from antigravity_proxy.exchange import Attempt, Ending, Exchange
-from antigravity_proxy.usage import query, schema
+from antigravity_proxy.usage import query, rollup, schema
 from antigravity_proxy.usage.ledger import Ledger, LedgerOptions
 from antigravity_proxy.usage.row import (
     UsageRow,
@@ -354,3 +354,49 @@ def test_record_costs_microseconds(tmp_path):
     ledger.record(row)
     assert time.perf_counter() - start < 0.5
     assert not (tmp_path / "usage.db").exists()
+
+
+def test_daily_and_hourly_rollups_and_raw_rows_add_up_exactly(ledger):
+    day = 86400
+    start = int(time.time()) // day * day - 3 * day  # three days ago, midnight UTC
+    rows = [make_row(i, ts=start + i * 997.0) for i in range(300)]  # ~3.5 days
+    for row in rows:
+        ledger.record(row)
+    ledger.flush()
+    conn = read(ledger)
+    for since in (start, start + 1234.5, start + day + 7200, start + 2 * day + 59):
+        want = [r for r in rows if r.ts >= since]
+        total = query.grand_total(conn, since)
+        assert total.requests == len(want), since
+        assert total.input_tokens == sum(r.input_tokens for r in want)
+        by_day = query.totals_by(conn, since, ["day", "account"])
+        assert sum(g.totals.requests for g in by_day) == len(want)
+        by_hour = query.totals_by(conn, since, ["hour"])
+        assert sum(g.totals.output_tokens for g in by_hour) == sum(
+            r.output_tokens for r in want
+        )
+
+
+def test_migration_to_daily_rollups_backfills_them(tmp_path):
+    """A schema-1 file (hourly rollups only) gains daily rollups with the same sums."""
+    path = tmp_path / "usage.db"
+    rows = [make_row(i, ts=BASE - i * 5000.0) for i in range(50)]  # about 3 days
+    conn = sqlite3.connect(path, isolation_level=None)
+    for statement in schema.MIGRATIONS[0].split(";"):
+        conn.execute(statement)
+    conn.execute("PRAGMA user_version = 1")
+    deltas = rollup.rollup(rows)
+    conn.executemany(rollup.upsert_sql(), [(*k, *v) for k, v in deltas.items()])
+    conn.close()
+    migrated = schema.connect(path)
+    assert migrated.execute("PRAGMA user_version").fetchone()[0] == schema.VERSION
+    daily = migrated.execute(
+        "SELECT COUNT(*), SUM(requests), SUM(input_tokens), SUM(d4) FROM daily"
+    ).fetchone()
+    hourly = migrated.execute(
+        "SELECT COUNT(DISTINCT hour / 86400), SUM(requests), SUM(input_tokens), "
+        "SUM(d4) FROM hourly"
+    ).fetchone()
+    assert daily[1:] == hourly[1:] and daily[1] == 50
+    assert daily[0] >= hourly[0] >= 3
+    assert query.grand_total(migrated, 0).requests == 50

@@ -16,6 +16,7 @@ ERROR_TYPE: Final[Mapping[ErrorKind, str]] = {
     ErrorKind.AUTHENTICATION: "authentication_error",
     ErrorKind.PERMISSION: "permission_error",
     ErrorKind.NOT_FOUND: "not_found_error",
+    ErrorKind.FAILED_PRECONDITION: "invalid_request_error",
     ErrorKind.METHOD_NOT_ALLOWED: "invalid_request_error",
     ErrorKind.TOO_LARGE: "request_too_large",
     ErrorKind.RATE_LIMIT: "rate_limit_error",
@@ -39,10 +40,13 @@ def error_body(err: GatewayError) -> dict[str, Any]:
 
 
 def error_status(err: GatewayError) -> int:
-    """Anthropic's statuses: 529 when overloaded, 500 ``api_error`` for failures
-    behind the API (it documents no 502)."""
+    """The gateway's status, but 529 when overloaded (Anthropic's own).
+
+    Why an upstream failure stays 502 ``api_error`` although Anthropic documents
+    500 for ``api_error``: the same failure answers 502 in every protocol, 500 is
+    kept for the gateway's own bugs, and Anthropic's SDKs (and Claude Code) treat
+    every 5xx alike, retrying it.
+    """
     if err.kind is ErrorKind.OVERLOADED:
         return 529
-    if err.kind is ErrorKind.UPSTREAM:
-        return 500
     return err.status

@@ -17,6 +17,7 @@ ERROR_TYPE: Final[Mapping[ErrorKind, str]] = {
     ErrorKind.AUTHENTICATION: "invalid_request_error",
     ErrorKind.PERMISSION: "permission_error",
     ErrorKind.NOT_FOUND: "invalid_request_error",
+    ErrorKind.FAILED_PRECONDITION: "invalid_request_error",
     ErrorKind.METHOD_NOT_ALLOWED: "invalid_request_error",
     ErrorKind.TOO_LARGE: "invalid_request_error",
     ErrorKind.RATE_LIMIT: "rate_limit_error",
@@ -28,6 +29,7 @@ ERROR_TYPE: Final[Mapping[ErrorKind, str]] = {
 }
 DEFAULT_CODE: Final[Mapping[ErrorKind, str]] = {
     ErrorKind.AUTHENTICATION: "invalid_api_key",
+    ErrorKind.FAILED_PRECONDITION: "no_usable_account",
     ErrorKind.RATE_LIMIT: "rate_limit_exceeded",
     ErrorKind.NOT_IMPLEMENTED: "not_implemented",
 }
