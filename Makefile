@@ -52,7 +52,23 @@ $(BROWSER_STAMP): $(DEV_STAMP)
 	fi
 	touch $@
 
-test: $(DEV_STAMP) $(BROWSER_STAMP)
+# The deploy test checks deploy/antigravity-proxy.service with systemd-analyze
+# (Debian's systemd package, present on most machines); as root it is installed
+# once if missing, otherwise make says what to install and stops.
+SYSTEMD_STAMP := $(VENV)/.systemd-stamp
+
+$(SYSTEMD_STAMP): $(DEV_STAMP)
+	@if command -v systemd-analyze >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y \
+			--no-install-recommends systemd; \
+	else \
+		echo "make test needs systemd-analyze for the unit file test:" \
+			"sudo apt-get install systemd" >&2; exit 1; \
+	fi
+	touch $@
+
+test: $(DEV_STAMP) $(BROWSER_STAMP) $(SYSTEMD_STAMP)
 	$(PY) -m pytest $(COVERAGE)
 
 lint: $(DEV_STAMP)

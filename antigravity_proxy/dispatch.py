@@ -87,6 +87,7 @@ class _Tries:
     refreshed: set[str] = field(default_factory=set)
     pinned: str | None = None
     last: UpstreamStatus | None = None
+    egress: UpstreamError | None = None
     suspects: list[tuple[Lease, UpstreamStatus]] = field(default_factory=list)
 
 
@@ -117,7 +118,8 @@ class Dispatcher:
             except UpstreamError as err:
                 self._note(exchange, lease, err, started)
                 if not isinstance(err, UpstreamStatus):
-                    raise
+                    self._after_egress_failure(request, lease, err, tries)
+                    continue
                 tries.last = err
                 self._after_failure(request, lease, err, attempt, tries, exchange)
                 continue
@@ -126,8 +128,31 @@ class Dispatcher:
             for suspect, failure in tries.suspects:  # it was them, not the request
                 self.pool.blame(suspect, request.model, failure)
             return Sent(response, lease, request.model)
-        assert tries.last is not None
+        if tries.last is None:
+            assert tries.egress is not None
+            raise tries.egress
         raise self._final(tries.last, request.model)
+
+    def _after_egress_failure(
+        self,
+        request: UpstreamRequest,
+        lease: Lease,
+        err: UpstreamError,
+        tries: _Tries,
+    ) -> None:
+        """No answer through the account's own proxy: another account may leave
+        another way. Without a proxy every account shares this network, so the
+        failure is the request's (raised as it is)."""
+        if not lease.proxy_url:
+            raise err
+        log.warning(
+            "account %s: no answer through its proxy (%s); trying another account",
+            lease.account.id,
+            err.message,
+        )
+        tries.egress = err
+        tries.excluded |= {lease.account.id}
+        self.pool.forget_session(request.session)
 
     def settle(self, sent: Sent, failure: GatewayError | None) -> None:
         """Tell the pool how the account did once its answer was read.
@@ -177,6 +202,8 @@ class Dispatcher:
             )
         except GatewayError as err:
             last = tries.last
+            if last is None and tries.egress is not None:
+                raise tries.egress from err
             raise (self._final(last, request.model) if last else err) from last
 
     def _after_failure(
@@ -241,6 +268,7 @@ class Dispatcher:
             request.method,
             body,
             lease.access_token,
+            proxy_url=lease.proxy_url,
             project=lease.project,
             stream=request.stream,
             extra_headers=request.extra_headers,

@@ -19,6 +19,7 @@ from benchmarks import (
     anthropic_path,
     gemini_path,
     openai_path,
+    stream_translation,
     usage_ledger,
 )
 from benchmarks.harness import Measurement, machine_summary
@@ -35,6 +36,7 @@ MODULES: Final[Sequence[Benchmark]] = (
     openai_path,
     anthropic_path,
     agent_request,
+    stream_translation,
     usage_ledger,
 )
 

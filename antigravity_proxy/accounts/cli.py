@@ -1,5 +1,6 @@
 """``antigravity-proxy accounts ...``: list, add, login, import, enable, disable,
-remove, refresh-quota, warmup. Output never contains tokens.
+remove, set-proxy, refresh-quota, warmup. Output never contains tokens, nor the
+credentials of an account's proxy URL.
 
 Each command returns an exit status: 0 done, 1 the operation failed (Google or
 the upstream said no), 2 bad input (unknown id, unreadable import file).
@@ -18,7 +19,7 @@ from typing import Any, Final
 
 from antigravity_proxy.accounts import cli_onboarding
 from antigravity_proxy.accounts import quota as quota_mod
-from antigravity_proxy.accounts.edits import set_enabled
+from antigravity_proxy.accounts.edits import set_enabled, set_proxy_url
 from antigravity_proxy.accounts.oauth import OAuthError
 from antigravity_proxy.accounts.onboarding import ImportFailed, Onboarding, is_pending
 from antigravity_proxy.accounts.store import Account, AccountLoadError, AccountNotFound
@@ -27,6 +28,7 @@ from antigravity_proxy.config import Config
 from antigravity_proxy.errors import GatewayError
 from antigravity_proxy.handlers.internal import DEFAULT_WARMUP_MODEL, warm_up
 from antigravity_proxy.services import Services
+from antigravity_proxy.upstream.egress import redact
 from antigravity_proxy.usage import query as usage_query
 
 
@@ -42,6 +44,23 @@ def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
         sub.add_parser(name, help=f"{name} an account").add_argument(
             "account", metavar="ID_OR_EMAIL", help="the account's id or email"
         )
+    set_proxy = sub.add_parser(
+        "set-proxy",
+        help="route one account's calls through a proxy, or direct again",
+        description="Every call for the account (token refresh, quota, project, "
+        "generation) then goes through URL. A running gateway applies it on the "
+        "account's next call.",
+    )
+    set_proxy.add_argument(
+        "account", metavar="ID_OR_EMAIL", help="the account's id or email"
+    )
+    set_proxy.add_argument(
+        "proxy_url",
+        metavar="URL|none",
+        type=_proxy_or_none,
+        help="http://[user:pass@]host:port, socks5://..., socks5h://..., "
+        "or none for direct",
+    )
     refresh = sub.add_parser("refresh-quota", help="fetch quota now")
     refresh.add_argument(
         "account",
@@ -112,7 +131,7 @@ def cmd_list(services: Services, args: argparse.Namespace) -> int:
         return 0
     rows = [_row(a, cooldowns, now, usage) for a in accounts]
     header = ["ID", "EMAIL", "TIER", "ENABLED", "COOLING DOWN UNTIL", "QUOTA"]
-    header += ["TODAY", "LAST ERROR"]
+    header += ["TODAY", "LAST ERROR", "PROXY"]
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:
         print(
@@ -154,6 +173,7 @@ def _row(
         _quota_summary(account) or "unknown",
         f"{today.get('requests', 0)} req, {tokens} tok",
         f"{last['status']} {last['error_kind']} {_utc(last['ts'])}" if last else "-",
+        redact(account.proxy_url) or "-",
     ]
 
 
@@ -190,6 +210,7 @@ def _json_row(
             for name in ("requests", "errors", "input_tokens", "output_tokens")
         },
         "last_error": {**last, "ts": _utc(last["ts"])} if last else None,
+        "proxy": redact(account.proxy_url) or None,
     }
 
 
@@ -239,6 +260,23 @@ def cmd_disable(services: Services, args: argparse.Namespace) -> int:
         lambda raw: set_enabled(raw, False, now=int(time.time())),
     )
     print(f"disabled {account.id} ({account.email})")
+    return 0
+
+
+def _proxy_or_none(text: str) -> str:
+    if text.strip().lower() == "none":
+        return ""
+    return cli_onboarding.proxy_url_argument(text)
+
+
+def cmd_set_proxy(services: Services, args: argparse.Namespace) -> int:
+    proxy_url: str = args.proxy_url
+    account = services.store.update(
+        account_id(services, args.account),
+        lambda raw: set_proxy_url(raw, proxy_url),
+    )
+    route = f"through {redact(proxy_url)}" if proxy_url else "direct"
+    print(f"{account.id} ({account.email}): calls now go {route}")
     return 0
 
 
@@ -311,4 +349,5 @@ COMMANDS: Final[dict[str, Callable[[Services, argparse.Namespace], int]]] = {
     "remove": cmd_remove,
     "refresh-quota": cmd_refresh_quota,
     "warmup": cmd_warmup,
+    "set-proxy": cmd_set_proxy,
 }

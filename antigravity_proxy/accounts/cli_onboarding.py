@@ -5,7 +5,8 @@ A refresh token never has to be on the command line: ``add`` reads it from
 ``--refresh-token-file PATH`` (``-`` is stdin), a hidden prompt on a terminal, or
 stdin; one token per line, each reported on its own line. ``login`` switches to
 paste-back by itself without a display; a closed stdin or an expired wait is a
-one-line error, never a traceback.
+one-line error, never a traceback. ``--proxy-url`` on ``add`` and ``login`` sends
+every onboarding call through that proxy and saves it with the account.
 """
 
 from __future__ import annotations
@@ -18,13 +19,12 @@ import webbrowser
 from pathlib import Path
 from typing import IO, Final
 
-import requests
-
 from antigravity_proxy.accounts.login import LoginOptions, headless_reason, login
 from antigravity_proxy.accounts.oauth import OAuthError, TokenGrant
 from antigravity_proxy.accounts.onboarding import Onboarding, Outcome
 from antigravity_proxy.config import login_environment
 from antigravity_proxy.services import Services
+from antigravity_proxy.upstream.egress import egress_session, normalize_proxy_url
 
 LOGIN_TIMEOUT: Final = 300.0
 TOKEN_ON_ARGV: Final = (
@@ -66,6 +66,7 @@ def _add_add(add: argparse.ArgumentParser) -> None:
         help="the token itself; avoid, it shows in shell history and ps "
         "(default: read as --refresh-token-file says)",
     )
+    add_proxy_argument(add)
 
 
 def _add_login(log_in: argparse.ArgumentParser) -> None:
@@ -90,10 +91,40 @@ def _add_login(log_in: argparse.ArgumentParser) -> None:
         default=LOGIN_TIMEOUT,
         help="seconds to wait for the sign-in",
     )
+    add_proxy_argument(log_in)
+
+
+def add_proxy_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--proxy-url",
+        metavar="URL",
+        type=proxy_url_argument,
+        default=None,
+        help="send this account's calls through an HTTP or SOCKS5 proxy: "
+        "http://[user:pass@]host:port, socks5://..., socks5h://... "
+        "(default: direct)",
+    )
+
+
+def proxy_url_argument(text: str) -> str:
+    """argparse type: a checked proxy URL (its error never repeats the URL)."""
+    try:
+        return normalize_proxy_url(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def onboarding_for(services: Services, args: argparse.Namespace) -> Onboarding:
+    return Onboarding(
+        services.store,
+        services.pool.oauth,
+        services.upstream,
+        proxy_url=getattr(args, "proxy_url", None) or "",
+    )
 
 
 def cmd_add(services: Services, args: argparse.Namespace) -> int:
-    onboarding = Onboarding(services.store, services.pool.oauth, services.upstream)
+    onboarding = onboarding_for(services, args)
     tokens = read_tokens(args, sys.stdin)
     outcomes = [onboarding.try_refresh_token(label, t) for label, t in tokens]
     return report(outcomes, verb="added")
@@ -154,11 +185,11 @@ def report(outcomes: list[Outcome], *, verb: str) -> int:
 
 
 def cmd_login(services: Services, args: argparse.Namespace) -> int:
-    onboarding = Onboarding(services.store, services.pool.oauth, services.upstream)
+    onboarding = onboarding_for(services, args)
     oauth = onboarding.oauth
 
     def exchange(code: str, redirect_uri: str) -> TokenGrant:
-        with requests.Session() as session:
+        with egress_session(onboarding.proxy_url) as session:
             return oauth.exchange_code(session, code, redirect_uri)
 
     paste = args.no_browser

@@ -36,6 +36,14 @@ def set_token(
     token.update({key: value for key, value in rotated.items() if value is not None})
 
 
+def set_proxy_url(raw: dict[str, Any], proxy_url: str) -> None:
+    """Route the account's calls through ``proxy_url``; ``""`` removes the field."""
+    if proxy_url:
+        raw["proxy_url"] = proxy_url
+    else:
+        raw.pop("proxy_url", None)
+
+
 def replace_token(raw: dict[str, Any], token: Mapping[str, Any]) -> None:
     """Merge a new login's token in; re-enable an account disabled by invalid_grant."""
     # invalid_grant means the old refresh token died: a new login is the fix.

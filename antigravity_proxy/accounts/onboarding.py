@@ -9,6 +9,12 @@ saves the token as a *pending* account (an ``@pending.invalid`` placeholder emai
 an expired access token): the pool verifies it by refreshing on first use (a
 refused token is then disabled with the reason), and ``complete_pending`` puts
 the real email in once a refresh worked. Bulk adds report one ``Outcome`` per token.
+
+``proxy_url`` (``accounts add/login --proxy-url``): every call made to onboard an
+account (token refresh or code exchange, userinfo, loadCodeAssist, quota) leaves
+through it, and the account is saved with it, pending accounts included, so its
+later calls do too (``upstream/egress.py``). ``complete_pending`` uses the
+account's own proxy.
 """
 
 from __future__ import annotations
@@ -23,10 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-import requests
-
 from antigravity_proxy.accounts import quota as quota_mod
-from antigravity_proxy.accounts.edits import replace_token
+from antigravity_proxy.accounts.edits import replace_token, set_proxy_url
 from antigravity_proxy.accounts.oauth import (
     OAuthClient,
     OAuthError,
@@ -41,6 +45,7 @@ from antigravity_proxy.accounts.store import (
 )
 from antigravity_proxy.errors import GatewayError
 from antigravity_proxy.upstream.cloudcode import CloudCodeClient
+from antigravity_proxy.upstream.egress import egress_session
 
 log = logging.getLogger(__name__)
 
@@ -82,15 +87,21 @@ def pending_email(refresh_token: str) -> str:
 
 class Onboarding:
     def __init__(
-        self, store: AccountStore, oauth: OAuthClient, upstream: CloudCodeClient
+        self,
+        store: AccountStore,
+        oauth: OAuthClient,
+        upstream: CloudCodeClient,
+        *,
+        proxy_url: str = "",
     ) -> None:
         self.store = store
         self.oauth = oauth
         self.upstream = upstream
+        self.proxy_url = proxy_url
 
     def add_refresh_token(self, refresh_token: str) -> Account:
         """Refresh, read the email, resolve project and quota, then save once."""
-        with requests.Session() as session:
+        with egress_session(self.proxy_url) as session:
             grant = self.oauth.refresh(session, refresh_token)
             info = self.oauth.userinfo(session, grant.access_token)
         if not isinstance(info.get("email"), str):
@@ -101,14 +112,16 @@ class Onboarding:
             grant.refresh_token or refresh_token,
             grant.id_token,
         )
-        return self.store.create(self._raw_account(grant, info))
+        return self._save(self._raw_account(grant, info))
 
     def try_refresh_token(self, label: str, refresh_token: str) -> Outcome:
         """``add_refresh_token``, or a pending account while Google is unreachable."""
         try:
             return Outcome(label, self.add_refresh_token(refresh_token))
         except OAuthUnreachable as exc:
-            account = self.store.create(pending_raw(refresh_token, int(time.time())))
+            raw = pending_raw(refresh_token, int(time.time()))
+            set_proxy_url(raw, self.proxy_url)
+            account = self.store.create(raw)
             return Outcome(label, account, f"Google unreachable ({exc})")
         except (OAuthError, AccountLoadError, OSError) as exc:
             return Outcome(label, None, str(exc))
@@ -119,7 +132,7 @@ class Onboarding:
         An account already saved under that email takes the token instead, and
         the pending file goes (one Google account, one file).
         """
-        with requests.Session() as session:
+        with egress_session(account.proxy_url) as session:
             info = self.oauth.userinfo(session, account.access_token)
         email = info.get("email")
         if not isinstance(email, str) or not email:
@@ -139,11 +152,21 @@ class Onboarding:
         return self.store.update(account.id, mutate)
 
     def add_grant(self, grant: TokenGrant) -> Account:
-        with requests.Session() as session:
+        with egress_session(self.proxy_url) as session:
             info = self.oauth.userinfo(session, grant.access_token)
         if not isinstance(info.get("email"), str):
             raise OAuthError("Google did not return the account's email")
-        return self.store.create(self._raw_account(grant, info))
+        return self._save(self._raw_account(grant, info))
+
+    def _save(self, raw: dict[str, Any]) -> Account:
+        """Create the account; a known email gets the new token and this proxy."""
+        account = self.store.create(raw)
+        proxy_url = self.proxy_url
+        if proxy_url and account.proxy_url != proxy_url:
+            account = self.store.update(
+                account.id, lambda current: set_proxy_url(current, proxy_url)
+            )
+        return account
 
     def import_path(self, path: Path) -> list[Outcome]:
         """An Antigravity-Manager data dir, its accounts folder, or a token list.
@@ -188,12 +211,15 @@ class Onboarding:
         quota = self._quota(grant.access_token, project, now)
         if quota is not None or tier:
             raw["quota"] = {**(quota or {}), "subscription_tier": tier}
+        set_proxy_url(raw, self.proxy_url)
         return raw
 
     def _project_and_tier(self, access_token: str) -> tuple[str | None, str | None]:
         body = {"metadata": {"ideType": "ANTIGRAVITY"}}
         try:
-            answer = self.upstream.call_json("loadCodeAssist", body, access_token)
+            answer = self.upstream.call_json(
+                "loadCodeAssist", body, access_token, proxy_url=self.proxy_url
+            )
         except GatewayError as exc:
             log.warning(
                 "loadCodeAssist failed (%s); the project is resolved later", exc
@@ -206,7 +232,9 @@ class Onboarding:
     ) -> dict[str, Any] | None:
         body = {"project": project} if project else {}
         try:
-            answer = self.upstream.call_json("fetchAvailableModels", body, access_token)
+            answer = self.upstream.call_json(
+                "fetchAvailableModels", body, access_token, proxy_url=self.proxy_url
+            )
         except GatewayError as exc:
             log.warning("fetchAvailableModels failed (%s); quota is fetched later", exc)
             return None

@@ -22,8 +22,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
-import requests
-
 from antigravity_proxy.accounts import quota as quota_mod
 from antigravity_proxy.accounts.blame import Blame, status_rule
 from antigravity_proxy.accounts.cooldown import (
@@ -55,6 +53,7 @@ from antigravity_proxy.errors import (
 )
 from antigravity_proxy.state import SharedState
 from antigravity_proxy.upstream.cloudcode import CloudCodeClient
+from antigravity_proxy.upstream.egress import egress_session
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +89,11 @@ class Lease:
     account: Account
     access_token: str
     project: str
+
+    @property
+    def proxy_url(self) -> str:
+        """The account's egress proxy; every call on this lease goes through it."""
+        return self.account.proxy_url
 
 
 class AccountPool:
@@ -198,7 +202,10 @@ class AccountPool:
             raise
         body: dict[str, Any] = {"project": lease.project} if lease.project else {}
         answer = self.upstream.call_json(
-            "fetchAvailableModels", body, lease.access_token
+            "fetchAvailableModels",
+            body,
+            lease.access_token,
+            proxy_url=lease.proxy_url,
         )
         snapshot = quota_mod.parse_available_models(answer)
         now = self._now()
@@ -304,7 +311,7 @@ class AccountPool:
 
     def _refresh(self, account: Account, *, force: bool) -> Account:
         """Refresh inside the file lock; a waiter finds the token already fresh."""
-        session = requests.Session()
+        session = egress_session(account.proxy_url)
 
         def mutate(raw: dict[str, Any]) -> None:
             token = raw.get("token") or {}
@@ -342,7 +349,10 @@ class AccountPool:
         body = {"metadata": {"ideType": "ANTIGRAVITY"}}
         try:
             answer = self.upstream.call_json(
-                "loadCodeAssist", body, account.access_token
+                "loadCodeAssist",
+                body,
+                account.access_token,
+                proxy_url=account.proxy_url,
             )
         except GatewayError as exc:
             log.warning(

@@ -27,6 +27,7 @@ from typing import Any, Final
 from antigravity_proxy.accounts.edits import replace_token
 from antigravity_proxy.accounts.quota import ModelQuota, models_from_raw
 from antigravity_proxy.fsutil import write_atomic
+from antigravity_proxy.upstream.egress import ProxyUrlError, normalize_proxy_url
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,8 @@ class Account:
     :param tier: ``quota.subscription_tier``, ``""`` when unknown.
     :param forbidden: ``quota.is_forbidden``: the upstream answered 403.
     :param validation_blocked_until: unix seconds; None when not blocked.
+    :param proxy_url: the egress proxy of every call for this account, ``""``
+        for none (may hold credentials: hidden from repr, shown via ``redact``).
     """
 
     id: str
@@ -74,6 +77,7 @@ class Account:
     validation_blocked_until: int | None = None
     quota_models: tuple[ModelQuota, ...] = ()
     quota_last_updated: int | None = None
+    proxy_url: str = field(default="", repr=False)
 
     def usable(self, now: float) -> bool:
         """Whether the account may serve requests at ``now`` (unix seconds).
@@ -95,7 +99,9 @@ def account_from_raw(raw: Mapping[str, Any], *, source: str = "account") -> Acco
 
     Required (as Antigravity-Manager's loader requires them): ``id``, ``email``,
     ``token.access_token``, ``token.refresh_token``, ``token.expires_in`` and
-    ``token.expiry_timestamp``. Optional fields of the wrong type read as absent.
+    ``token.expiry_timestamp``. Optional fields of the wrong type read as absent,
+    except ``proxy_url``: an account whose proxy cannot be read must not leave
+    directly instead, so it fails to load (and is skipped, logged by name).
     """
     token, quota = _mapping(raw.get("token")), _mapping(raw.get("quota"))
     return Account(
@@ -115,7 +121,19 @@ def account_from_raw(raw: Mapping[str, Any], *, source: str = "account") -> Acco
         validation_blocked_until=_validation_blocked_until(raw),
         quota_models=models_from_raw(quota),
         quota_last_updated=_optional_int(quota.get("last_updated")),
+        proxy_url=_proxy_url(raw.get("proxy_url"), source),
     )
+
+
+def _proxy_url(value: object, source: str) -> str:
+    if value is None or value == "":
+        return ""
+    if not isinstance(value, str):
+        raise AccountLoadError(f"{source}: field proxy_url: expected a string")
+    try:
+        return normalize_proxy_url(value)
+    except ProxyUrlError as exc:
+        raise AccountLoadError(f"{source}: field proxy_url: {exc}") from None
 
 
 def _required_str(raw: Mapping[str, Any], name: str, source: str) -> str:

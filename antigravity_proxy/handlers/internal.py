@@ -164,7 +164,11 @@ def _warm_call(
     )
     try:
         response = services.upstream.call(
-            "generateContent", body, lease.access_token, project=lease.project
+            "generateContent",
+            body,
+            lease.access_token,
+            proxy_url=lease.proxy_url,
+            project=lease.project,
         )
     except UpstreamStatus as err:
         verdict = services.pool.report_failure(lease, upstream_model, err)

@@ -6,6 +6,10 @@ host would answer the same for this account). Transport failures and non-2xx
 statuses leave this module only as ``GatewayError`` subclasses, raised ``from``
 the ``requests`` exception. Each thread has its own ``requests.Session``, so a
 gthread worker's concurrent streams never share a connection pool.
+
+Every call names the account's egress proxy (``proxy_url``, ``""`` for none):
+the parameter has no default, so no call site can forget the account's proxy
+(``upstream/egress.py``).
 """
 
 from __future__ import annotations
@@ -13,9 +17,9 @@ from __future__ import annotations
 import json
 import logging
 import threading
-import urllib.request
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any, Final
 
 import requests
@@ -30,6 +34,7 @@ from antigravity_proxy.errors import (
     UpstreamUnavailable,
 )
 from antigravity_proxy.sse import SSEDecoder
+from antigravity_proxy.upstream.egress import ENVIRONMENT_PROXIES, proxies_for
 from antigravity_proxy.upstream.message_text import TextMeaning, first_match, says
 from antigravity_proxy.upstream.watch import SILENCE
 
@@ -39,11 +44,17 @@ NEXT_BASE_STATUSES: Final = frozenset({404, 408})
 MAX_ERROR_BODY: Final = 64 * 1024
 PROCESS_SESSION_ID: Final = str(uuid.uuid4())
 PLACEHOLDER_PROJECTS: Final = frozenset({"", "test-project", "project-id"})
-ENVIRONMENT_PROXIES: Final = {
-    scheme: url
-    for scheme, url in urllib.request.getproxies().items()
-    if scheme in ("http", "https", "all")
-}
+
+
+@dataclass(frozen=True, slots=True)
+class _Post:
+    """One call as sent to each base URL in turn (headers may lose a field)."""
+
+    method: str
+    data: bytes
+    headers: dict[str, str]
+    stream: bool
+    proxies: dict[str, str] | None
 
 
 class CloudCodeClient:
@@ -85,6 +96,7 @@ class CloudCodeClient:
         body: Mapping[str, Any],
         access_token: str,
         *,
+        proxy_url: str,
         project: str = "",
         stream: bool = False,
         extra_headers: Mapping[str, str] | None = None,
@@ -97,30 +109,44 @@ class CloudCodeClient:
         """
         data = json_codec.dumps(body)
         headers = {**self.headers(access_token, project), **(extra_headers or {})}
+        post = _Post(method, data, headers, stream, proxies_for(proxy_url))
         try:
-            return self._over_bases(method, data, headers, stream)
+            return self._over_bases(post)
         except UpstreamStatus as err:
             if err.upstream_status != 403 or "x-goog-user-project" not in headers:
                 raise
             headers.pop("x-goog-user-project")
-            return self._over_bases(method, data, headers, stream)
+            return self._over_bases(post)
 
     def call_json(
-        self, method: str, body: Mapping[str, Any], access_token: str, project: str = ""
+        self,
+        method: str,
+        body: Mapping[str, Any],
+        access_token: str,
+        *,
+        proxy_url: str,
+        project: str = "",
     ) -> dict[str, Any]:
         """A non-streaming call whose JSON answer is returned parsed."""
-        return json_body(self.call(method, body, access_token, project=project), method)
+        response = self.call(
+            method, body, access_token, proxy_url=proxy_url, project=project
+        )
+        return json_body(response, method)
 
-    def _over_bases(
-        self, method: str, data: bytes, headers: dict[str, str], stream: bool
-    ) -> requests.Response:
-        query = "?alt=sse" if stream else ""
+    def _over_bases(self, post: _Post) -> requests.Response:
+        method = post.method
+        query = "?alt=sse" if post.stream else ""
         last: GatewayError = UpstreamUnavailable("no upstream base URL configured")
         for base in self.config.base_urls:
             url = f"{base}:{method}{query}"
             try:
                 response = self.session.post(
-                    url, data=data, headers=headers, stream=stream, timeout=self.timeout
+                    url,
+                    data=post.data,
+                    headers=post.headers,
+                    stream=post.stream,
+                    timeout=self.timeout,
+                    proxies=post.proxies,
                 )
             except requests.Timeout as exc:
                 log.warning("upstream %s timed out at %s", method, base)

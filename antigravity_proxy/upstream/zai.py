@@ -35,7 +35,8 @@ from antigravity_proxy.errors import (
 )
 from antigravity_proxy.http import header_text
 from antigravity_proxy.protocols.mcp import errors as mcp_errors
-from antigravity_proxy.upstream.cloudcode import ENVIRONMENT_PROXIES, json_body
+from antigravity_proxy.upstream.cloudcode import json_body
+from antigravity_proxy.upstream.egress import ENVIRONMENT_PROXIES
 from antigravity_proxy.zai_dispatch import model_for_zai
 
 log = logging.getLogger(__name__)

@@ -31,7 +31,7 @@ from typing import Final
 
 from antigravity_proxy.usage import rollup
 from antigravity_proxy.usage.row import UsageRow
-from antigravity_proxy.usage.schema import ROW_COLUMNS, connect
+from antigravity_proxy.usage.schema import ROW_COLUMNS, SchemaTooNew, connect
 
 log = logging.getLogger(__name__)
 
@@ -234,7 +234,7 @@ class Ledger:
                     return
                 time.sleep(pause)
                 pause = min(pause * 2, 1.0)
-            except sqlite3.Error as exc:
+            except (sqlite3.Error, SchemaTooNew) as exc:
                 self._failed(rows, str(exc))
                 self._reconnect()
                 return
@@ -277,7 +277,7 @@ class Ledger:
                 "updated) VALUES (?, ?, ?, ?)",
                 (self.worker, self.streams_open, self.rows_failed, now),
             )
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, SchemaTooNew) as exc:
             log.warning("usage ledger could not publish live numbers: %s", exc)
 
     def prune(self, now: float) -> int:
@@ -299,7 +299,7 @@ class Ledger:
                 if cursor.rowcount < PRUNE_CHUNK:
                     break
             conn.execute("DELETE FROM live WHERE updated < ?", (now - 86400,))
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, SchemaTooNew) as exc:
             log.warning("usage ledger prune failed: %s", exc)
         if deleted:
             log.info("usage ledger pruned %d row(s) older than %d days", deleted, days)

@@ -96,6 +96,7 @@ class Recorded:
     form: dict[str, str]
     account_email: str | None
     at: float
+    peer_port: int = 0  # the client's port: tells calls via a proxy (fakes/egress)
 
 
 @dataclass(frozen=True)
@@ -285,6 +286,7 @@ class FakeCloudCode:
             form,
             email,
             time.monotonic(),
+            int(request.environ.get("REMOTE_PORT") or 0),
         )
         with self._lock:
             self._records.append(recorded)

@@ -45,7 +45,7 @@ def test_call_tries_next_base_on_status(status):
         f"{BASES[0]}:generateContent", status=status, json={"error": {"message": "x"}}
     )
     responses.post(f"{BASES[1]}:generateContent", json={"response": {"ok": True}})
-    with client().call("generateContent", {"a": 1}, "tok") as answer:
+    with client().call("generateContent", {"a": 1}, "tok", proxy_url="") as answer:
         assert answer.json() == {"response": {"ok": True}}
     assert [c.request.url for c in responses.calls] == [
         f"{BASES[0]}:generateContent",
@@ -59,7 +59,7 @@ def test_call_returns_account_errors_at_once(status):
     body = {"error": {"code": status, "message": "upstream says no", "status": "X"}}
     responses.post(f"{BASES[0]}:generateContent", status=status, json=body)
     with pytest.raises(UpstreamStatus) as info:
-        client().call("generateContent", {}, "tok")
+        client().call("generateContent", {}, "tok", proxy_url="")
     assert info.value.upstream_status == status
     assert info.value.message == "upstream says no"
     assert json.loads(info.value.body) == body
@@ -73,7 +73,7 @@ def test_call_network_errors_fall_through_then_raise_typed():
             f"{base}:generateContent", body=requests.ConnectionError("refused")
         )
     with pytest.raises(UpstreamUnavailable) as info:
-        client().call("generateContent", {}, "tok")
+        client().call("generateContent", {}, "tok", proxy_url="")
     assert isinstance(info.value.__cause__, requests.ConnectionError)
     assert len(responses.calls) == 3
 
@@ -83,7 +83,7 @@ def test_call_timeout_is_upstream_timeout():
     for base in BASES:
         responses.post(f"{base}:countTokens", body=requests.ReadTimeout("slow"))
     with pytest.raises(UpstreamTimeout) as info:
-        client().call("countTokens", {}, "tok")
+        client().call("countTokens", {}, "tok", proxy_url="")
     assert info.value.status == 504
 
 
@@ -94,7 +94,7 @@ def test_call_last_base_status_is_raised():
             f"{base}:generateContent", status=503, json={"error": {"message": "busy"}}
         )
     with pytest.raises(UpstreamStatus) as info:
-        client().call("generateContent", {}, "tok")
+        client().call("generateContent", {}, "tok", proxy_url="")
     assert info.value.upstream_status == 503
     assert info.value.status == 503
 
@@ -122,6 +122,7 @@ def test_call_sends_headers_and_stream_query():
         "streamGenerateContent",
         {"project": "proj-1"},
         "tok",
+        proxy_url="",
         project="proj-1",
         stream=True,
     ).close()
@@ -136,7 +137,9 @@ def test_call_403_retries_without_user_project_header():
         match=[matchers.header_matcher({"x-goog-user-project": "proj-1"})],
     )
     responses.post(f"{BASES[0]}:generateContent", json={"ok": 1})
-    with client().call("generateContent", {}, "tok", project="proj-1") as answer:
+    with client().call(
+        "generateContent", {}, "tok", proxy_url="", project="proj-1"
+    ) as answer:
         assert answer.json() == {"ok": 1}
     assert "x-goog-user-project" not in responses.calls[1].request.headers
 
@@ -144,7 +147,9 @@ def test_call_403_retries_without_user_project_header():
 @responses.activate
 def test_call_placeholder_project_sends_no_user_project():
     responses.post(f"{BASES[0]}:generateContent", json={})
-    client().call("generateContent", {}, "tok", project="test-project").close()
+    client().call(
+        "generateContent", {}, "tok", proxy_url="", project="test-project"
+    ).close()
     assert "x-goog-user-project" not in responses.calls[0].request.headers
 
 
@@ -152,7 +157,9 @@ def test_call_placeholder_project_sends_no_user_project():
 def test_iter_events_parses_and_skips_done_and_garbage():
     stream = 'data: {"a":1}\r\n\r\ndata: not json\n\ndata: [DONE]\n\ndata: {"b":2}'
     responses.post(f"{BASES[0]}:streamGenerateContent", body=stream)
-    with client().call("streamGenerateContent", {}, "tok", stream=True) as answer:
+    with client().call(
+        "streamGenerateContent", {}, "tok", proxy_url="", stream=True
+    ) as answer:
         assert list(iter_events(answer)) == [{"a": 1}, {"b": 2}]
 
 
@@ -173,7 +180,7 @@ def test_iter_events_parses_and_skips_done_and_garbage():
 def test_json_body_garbage_is_a_clear_upstream_error(body, said):
     responses.post(f"{BASES[0]}:loadCodeAssist", body=body)
     with pytest.raises(UpstreamError) as info:
-        client().call_json("loadCodeAssist", {}, "tok")
+        client().call_json("loadCodeAssist", {}, "tok", proxy_url="")
     assert not isinstance(info.value, UpstreamStatus)
     assert info.value.status == 502
     assert info.value.message == f"upstream loadCodeAssist answered {said}"
@@ -182,7 +189,7 @@ def test_json_body_garbage_is_a_clear_upstream_error(body, said):
 @responses.activate
 def test_json_body_reads_a_json_object_in_any_utf_encoding():
     responses.post(f"{BASES[0]}:loadCodeAssist", body='{"a": "é"}'.encode("utf-16"))
-    assert client().call_json("loadCodeAssist", {}, "tok") == {"a": "é"}
+    assert client().call_json("loadCodeAssist", {}, "tok", proxy_url="") == {"a": "é"}
 
 
 class CutStream:
@@ -240,5 +247,5 @@ def test_status_error_marks_prompt_too_long_only_for_400():
     }
     responses.post(f"{BASES[0]}:generateContent", status=400, json=body)
     with pytest.raises(UpstreamStatus) as info:
-        client().call("generateContent", {}, "tok")
+        client().call("generateContent", {}, "tok", proxy_url="")
     assert info.value.prompt_too_long == (5, 4)

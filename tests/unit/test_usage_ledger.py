@@ -400,3 +400,19 @@ def test_migration_to_daily_rollups_backfills_them(tmp_path):
     assert daily[1:] == hourly[1:] and daily[1] == 50
     assert daily[0] >= hourly[0] >= 3
     assert query.grand_total(migrated, 0).requests == 50
+
+
+def test_an_unusable_database_counts_every_row(tmp_path, caplog):
+    """A file that is not a database, or one from a newer gateway: rows counted."""
+    garbage = tmp_path / "garbage.db"
+    garbage.write_bytes(b"this is not sqlite" * 100)
+    newer = tmp_path / "newer.db"
+    schema.connect(newer).execute(f"PRAGMA user_version = {schema.VERSION + 1}")
+    for path in (garbage, newer):
+        ledger = Ledger(path).start()
+        with caplog.at_level(logging.ERROR, "antigravity_proxy.usage.ledger"):
+            ledger.record(make_row(0, request_id=f"req_{path.stem}"))
+            ledger.flush()
+        ledger.close()
+        assert (ledger.rows_failed, ledger.rows_written) == (1, 0)
+        assert f"req_{path.stem}" in caplog.text

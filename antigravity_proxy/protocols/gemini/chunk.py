@@ -21,12 +21,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from types import MappingProxyType
 from typing import Any, Final, TypeGuard
 
 from antigravity_proxy.upstream.envelope import unwrap_response
-
-NOTHING: Final[Mapping[str, Any]] = MappingProxyType({})
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,16 +177,17 @@ def chunk_from_upstream(event: Any) -> Chunk:
     response = unwrap_response(event)
     if not response:
         return Chunk()
-    feedback = _object(response.get("promptFeedback"))
-    block = feedback.get("blockReason")
+    raw = response.get("candidates")
+    feedback = response.get("promptFeedback")
+    block = feedback.get("blockReason") if isinstance(feedback, Mapping) else None
     meta = response.get("usageMetadata")
     return Chunk(
-        response=response,
-        candidates=tuple(
-            _candidate(c) for c in _list(response.get("candidates")) if _is_object(c)
-        ),
-        usage=usage_from_metadata(meta) if _is_object(meta) else None,
-        block_reason=str(block) if block else None,
+        response,
+        tuple([_candidate(c) for c in raw if isinstance(c, Mapping)])
+        if isinstance(raw, list)
+        else (),
+        usage_from_metadata(meta) if isinstance(meta, Mapping) else None,
+        str(block) if block else None,
     )
 
 
@@ -215,13 +213,16 @@ def _candidate(raw: Mapping[str, Any]) -> Candidate:
     index = raw.get("index")
     reason = raw.get("finishReason")
     grounding = raw.get("groundingMetadata")
-    parts = _object(raw.get("content")).get("parts")
+    content = raw.get("content")
+    parts = content.get("parts") if isinstance(content, Mapping) else None
     return Candidate(
-        index=index if _is_int(index) else 0,
-        parts=tuple(_part(p) for p in _list(parts) if _is_object(p)),
-        finish_reason=reason if isinstance(reason, str) and reason else None,
-        grounding=_grounding(grounding) if _is_object(grounding) else None,
-        raw=raw,
+        index if _is_int(index) else 0,
+        tuple([_part(p) for p in parts if isinstance(p, Mapping)])
+        if isinstance(parts, list)
+        else (),
+        reason if isinstance(reason, str) and reason else None,
+        _grounding(grounding) if isinstance(grounding, Mapping) else None,
+        raw,
     )
 
 
@@ -233,12 +234,12 @@ def _part(raw: Mapping[str, Any]) -> Part:
     call = raw.get("functionCall")
     inline = raw.get("inlineData")
     return Part(
-        raw=raw,
-        text=text if isinstance(text, str) else None,
-        thought=raw.get("thought") is True,
-        signature=signature if isinstance(signature, str) else "",
-        function_call=_function_call(call) if _is_object(call) else None,
-        inline_data=_inline_data(inline) if _is_object(inline) else None,
+        raw,
+        text if isinstance(text, str) else None,
+        raw.get("thought") is True,
+        signature if isinstance(signature, str) else "",
+        _function_call(call) if isinstance(call, Mapping) else None,
+        _inline_data(inline) if isinstance(inline, Mapping) else None,
     )
 
 
@@ -300,10 +301,6 @@ def _is_int(value: Any) -> TypeGuard[int]:
 
 def _is_object(value: Any) -> TypeGuard[Mapping[str, Any]]:
     return isinstance(value, Mapping)
-
-
-def _object(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else NOTHING
 
 
 def _list(value: Any) -> list[Any]:

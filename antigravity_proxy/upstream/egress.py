@@ -1,0 +1,94 @@
+"""Per-account egress: the optional ``proxy_url`` an account's calls leave through.
+
+An account file may carry ``proxy_url`` (``http://``, ``https://``, ``socks5://``
+or ``socks5h://``, credentials allowed as ``user:pass@``). Every call made for
+that account, the OAuth token refresh and userinfo, ``loadCodeAssist``,
+``fetchAvailableModels`` and each generation call, goes through it; an account
+without one goes direct (or through the environment's proxy, as before).
+
+This module owns what a valid proxy URL is, how it is shown (`redact`: never
+the credentials), and the ``requests`` settings that send a call through it.
+An account whose proxy is set never falls back to another route: the
+environment's ``no_proxy`` and proxy variables are ignored for it, because
+leaving through the wrong address is what the user set the proxy to avoid.
+"""
+
+from __future__ import annotations
+
+import urllib.request
+from typing import Final
+from urllib.parse import SplitResult, urlsplit, urlunsplit
+
+import requests
+
+SCHEMES: Final = ("http", "https", "socks5", "socks5h")
+ENVIRONMENT_PROXIES: Final = {
+    scheme: url
+    for scheme, url in urllib.request.getproxies().items()
+    if scheme in ("http", "https", "all")
+}
+"""The environment's proxies, read once (scanning ``os.environ`` per call is slow)."""
+
+
+class ProxyUrlError(ValueError):
+    """Not a usable proxy URL; the message never repeats the URL (credentials)."""
+
+
+def normalize_proxy_url(text: str) -> str:
+    """A checked proxy URL; ``host:port`` alone means ``http://host:port``.
+
+    Why the default scheme: users of the peer tools write ``127.0.0.1:7890``,
+    and Antigravity-Manager reads that as an HTTP proxy too.
+    """
+    text = text.strip()
+    if not text:
+        raise ProxyUrlError("proxy URL is empty")
+    parts = _split("http://" + text if "://" not in text else text)
+    if parts.scheme.lower() not in SCHEMES:
+        raise ProxyUrlError(f"proxy URL scheme must be one of {', '.join(SCHEMES)}")
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise ProxyUrlError("proxy URL takes no path, query or fragment")
+    return urlunsplit((parts.scheme.lower(), parts.netloc, "", "", ""))
+
+
+def _split(text: str) -> SplitResult:
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError:
+        raise ProxyUrlError("proxy URL has an invalid port") from None
+    if not parts.hostname:
+        raise ProxyUrlError("proxy URL has no host")
+    if port == 0:
+        raise ProxyUrlError("proxy URL has an invalid port")
+    return parts
+
+
+def redact(proxy_url: str) -> str:
+    """The URL to show in lists and logs: credentials become ``***``."""
+    if not proxy_url:
+        return ""
+    parts = urlsplit(proxy_url)
+    if "@" not in parts.netloc:
+        return proxy_url
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit((parts.scheme, "***@" + host, parts.path, "", ""))
+
+
+def proxies_for(proxy_url: str) -> dict[str, str] | None:
+    """The ``proxies=`` argument for one call: the account's proxy, or None."""
+    return {"http": proxy_url, "https": proxy_url} if proxy_url else None
+
+
+def egress_session(proxy_url: str) -> requests.Session:
+    """A session for one account's OAuth calls, leaving through its proxy.
+
+    Without a proxy this is a plain session (environment proxies honoured, as
+    before); with one, the environment is ignored so nothing bypasses it.
+    """
+    session = requests.Session()
+    proxies = proxies_for(proxy_url)
+    if proxies is not None:
+        session.trust_env = False
+        session.proxies.update(proxies)
+    return session

@@ -1,0 +1,165 @@
+"""Proxy URLs of accounts: normalised, checked, redacted; sessions that never bypass them."""
+
+from __future__ import annotations
+
+import json
+import socket
+
+import pytest
+import requests
+
+from antigravity_proxy.accounts.edits import set_proxy_url
+from antigravity_proxy.accounts.store import AccountLoadError, AccountStore
+from antigravity_proxy.upstream.egress import (
+    ProxyUrlError,
+    egress_session,
+    normalize_proxy_url,
+    proxies_for,
+    redact,
+)
+from tests.fakes import egress
+
+VALID = [
+    ("http://127.0.0.1:3128", "http://127.0.0.1:3128"),
+    ("127.0.0.1:7890", "http://127.0.0.1:7890"),
+    ("  HTTPS://proxy.example:443/ ", "https://proxy.example:443"),
+    ("socks5://u:p@10.0.0.1:1080", "socks5://u:p@10.0.0.1:1080"),
+    ("socks5h://[::1]:1080", "socks5h://[::1]:1080"),
+    ("http://proxy.example", "http://proxy.example"),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), VALID)
+def test_normalize_proxy_url_accepts(text, expected):
+    assert normalize_proxy_url(text) == expected
+
+
+INVALID = [
+    ("", "empty"),
+    ("ftp://u:secret@host:21", "scheme must be one of http, https, socks5, socks5h"),
+    ("socks4://u:secret@host:1080", "scheme must be one of"),
+    ("http://u:secret@host:99999", "invalid port"),
+    ("http://u:secret@host:0", "invalid port"),
+    ("http://u:secret@host:port", "invalid port"),
+    ("http://u:secret@:8080", "no host"),
+    ("http://u:secret@host:8080/path", "no path, query or fragment"),
+    ("http://u:secret@host:8080?x=1", "no path, query or fragment"),
+]
+
+
+@pytest.mark.parametrize(("text", "message"), INVALID)
+def test_normalize_proxy_url_refuses_without_echoing_credentials(text, message):
+    with pytest.raises(ProxyUrlError, match=message) as info:
+        normalize_proxy_url(text)
+    assert "secret" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("", ""),
+        ("http://127.0.0.1:3128", "http://127.0.0.1:3128"),
+        ("socks5h://user:secret@host:1080", "socks5h://***@host:1080"),
+        ("http://token@host:3128", "http://***@host:3128"),
+        ("http://u:p@ss@host:3128", "http://***@host:3128"),
+    ],
+)
+def test_redact_hides_credentials(url, shown):
+    assert redact(url) == shown
+
+
+def test_proxies_for_both_schemes_or_none():
+    assert proxies_for("") is None
+    assert proxies_for("socks5://h:1") == {
+        "http": "socks5://h:1",
+        "https": "socks5://h:1",
+    }
+
+
+def test_egress_session_ignores_environment_when_proxied(monkeypatch):
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
+    with egress.running("http") as proxy, socket.socket() as idle:
+        idle.bind(("127.0.0.1", 0))
+        idle.listen()
+        target = f"http://127.0.0.1:{idle.getsockname()[1]}/x"
+        with egress_session(proxy.url) as session:
+            with pytest.raises(requests.RequestException):
+                session.get(target, timeout=0.5)
+        # NO_PROXY names the target, yet the call went to the account's proxy.
+        assert [p.request_line for p in proxy.passages] == [f"GET {target} HTTP/1.1"]
+    plain = egress_session("")
+    assert plain.trust_env and not plain.proxies
+
+
+def test_fake_http_proxy_tunnels_connect(tmp_path):
+    """The fake's CONNECT path (https targets use it; the loopback upstream is http)."""
+    with socket.socket() as target:
+        target.bind(("127.0.0.1", 0))
+        target.listen()
+        port = target.getsockname()[1]
+        with egress.running("http") as proxy:
+            with socket.create_connection(("127.0.0.1", proxy.port), timeout=5) as s:
+                s.sendall(f"CONNECT 127.0.0.1:{port} HTTP/1.1\r\n\r\n".encode())
+                assert s.recv(100).startswith(b"HTTP/1.1 200")
+                accepted, _ = target.accept()
+                with accepted:
+                    s.sendall(b"ping")
+                    assert accepted.recv(4) == b"ping"
+            assert [(p.kind, p.target) for p in proxy.passages] == [
+                ("connect", f"127.0.0.1:{port}")
+            ]
+
+
+def write_account(folder, **fields):
+    folder.mkdir(parents=True, exist_ok=True)
+    raw = {
+        "id": "a",
+        "email": "a@example.test",
+        "token": {
+            "access_token": "ya29.x",
+            "refresh_token": "1//r",
+            "expires_in": 3599,
+            "expiry_timestamp": 0,
+        },
+        **fields,
+    }
+    (folder / "a.json").write_text(json.dumps(raw))
+
+
+def test_account_reads_proxy_url_and_hides_it_from_repr(tmp_path):
+    write_account(tmp_path, proxy_url="127.0.0.1:7890")
+    account = AccountStore(tmp_path).get("a")
+    assert account.proxy_url == "http://127.0.0.1:7890"
+    assert "7890" not in repr(account)
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (3128, "expected a string"),
+        ("ftp://u:secret@h:1", "proxy URL scheme must be one of"),
+    ],
+)
+def test_account_with_unusable_proxy_url_does_not_load(tmp_path, value, message):
+    """Failing closed: such an account is skipped, never used without its proxy."""
+    write_account(tmp_path, proxy_url=value)
+    store = AccountStore(tmp_path)
+    with pytest.raises(AccountLoadError, match=f"field proxy_url: {message}") as info:
+        store.get("a")
+    assert "secret" not in str(info.value)
+    assert store.all() == []
+
+
+@pytest.mark.parametrize("value", [None, ""])
+def test_account_without_proxy_url_goes_direct(tmp_path, value):
+    write_account(tmp_path, proxy_url=value)
+    assert AccountStore(tmp_path).get("a").proxy_url == ""
+
+
+def test_set_proxy_url_sets_and_removes_only_that_field():
+    raw = {"id": "a", "custom": 1}
+    set_proxy_url(raw, "http://h:1")
+    assert raw == {"id": "a", "custom": 1, "proxy_url": "http://h:1"}
+    set_proxy_url(raw, "")
+    assert raw == {"id": "a", "custom": 1}
