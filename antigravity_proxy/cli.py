@@ -17,9 +17,9 @@ import sys
 from collections.abc import Sequence
 from typing import Any, Final
 
-from antigravity_proxy import __version__, keys_cli, logsafe
+from antigravity_proxy import __version__, keys_cli, logsafe, logsetup
 from antigravity_proxy.accounts import cli as accounts_cli
-from antigravity_proxy.config import Config, ConfigError, load_config
+from antigravity_proxy.config import LOG_LEVELS, Config, ConfigError, load_config
 from antigravity_proxy.handlers import mcp
 from antigravity_proxy.handlers.internal import describe_model
 from antigravity_proxy.handlers.models import available_models
@@ -70,6 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         serving = args.command == "serve"
         config = load_config(getattr(args, "config", None), create=serving)
+        logsetup.configure(config.logging.level, config.logging.format)
         if config.config_created:
             print(
                 f"antigravity-proxy: created {config.config_path} with the defaults "
@@ -102,6 +103,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--threads", type=int, help="threads per worker (default: server.threads)"
     )
     serve.add_argument(
+        "--log-level",
+        choices=LOG_LEVELS,
+        metavar="LEVEL",
+        help=f"{' | '.join(LOG_LEVELS)} (default: logging.level, info)",
+    )
+    serve.add_argument(
         "--show-key",
         action="store_true",
         help="print the API key itself in the start-up banner "
@@ -131,17 +138,22 @@ def _json_flag(parser: argparse.ArgumentParser) -> None:
 def serve_config(config: Config, args: argparse.Namespace) -> Config:
     """The config ``serve`` runs with: its flags override ``server.*``.
 
-    Why a function: the auth mode (``auth.effective_mode``) must be decided from
-    this config, the one whose host gunicorn binds, not the file's.
+    ``--log-level`` overrides ``logging.level``. Why a function: the auth mode
+    (``auth.effective_mode``) must be decided from this config, the one whose
+    host gunicorn binds, not the file's.
     """
     overrides = {
         name: getattr(args, name)
         for name in ("host", "port", "workers", "threads")
         if getattr(args, name) is not None
     }
-    return dataclasses.replace(
+    config = dataclasses.replace(
         config, server=dataclasses.replace(config.server, **overrides)
     )
+    if getattr(args, "log_level", None) is not None:
+        logged = dataclasses.replace(config.logging, level=args.log_level)
+        config = dataclasses.replace(config, logging=logged)
+    return config
 
 
 def run_serve(config: Config, args: argparse.Namespace) -> int:

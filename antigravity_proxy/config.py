@@ -34,6 +34,8 @@ from antigravity_proxy.config_checks import ConfigError as ConfigError
 from antigravity_proxy.config_file import ensure_api_key, read_existing, read_or_create
 
 AUTH_MODES: Final = ("off", "strict", "all_except_health", "auto")
+LOG_LEVELS: Final = ("debug", "info", "warning", "error", "critical")
+LOG_FORMATS: Final = ("text", "json")
 ZAI_DISPATCH_MODES: Final = ("off", "exclusive", "pooled", "fallback")
 DEFAULT_HOME: Final = "~/.antigravity_proxy"
 DEFAULT_BASE_URLS: Final = (
@@ -85,6 +87,12 @@ class AccountsConfig:
     quota_refresh_minutes: float = 15
     max_cooldown_seconds: int = 300
     max_attempts: int = field(default=3, metadata=bounds(1))
+
+
+@dataclass(frozen=True, slots=True)
+class LoggingConfig:
+    level: str = "info"
+    format: str = "text"
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +169,7 @@ class Config:
     audio: AudioConfig = field(default_factory=AudioConfig)
     zai: ZaiConfig = field(default_factory=ZaiConfig)
     usage: UsageConfig = field(default_factory=UsageConfig)
+    logging: LoggingConfig = field(default_factory=LoggingConfig)
     routes_file: str = ""
     config_path: str = field(default="", metadata={"internal": True})
     config_created: bool = field(default=False, metadata={"internal": True})
@@ -300,6 +309,12 @@ def _check_enums(config: Config) -> None:
         )
     if not config.upstream.base_urls:
         raise ConfigError("upstream.base_urls: expected at least one URL")
+    for name, allowed in (("level", LOG_LEVELS), ("format", LOG_FORMATS)):
+        value = getattr(config.logging, name)
+        if value not in allowed:
+            raise ConfigError(
+                f"logging.{name}: expected one of {', '.join(allowed)}, got {value!r}"
+            )
     problem = check_api_keys(config.proxy.api_keys, config.proxy.api_key)
     if problem:
         raise ConfigError(problem)

@@ -60,4 +60,7 @@ zai:
     vision_enabled: false
 usage:
   retention_days: 90       # usage.db keeps each request this long (0 = forever)
+logging:
+  level: info              # debug | info | warning | error | critical
+  format: text             # text | json (one JSON object per line)
 """

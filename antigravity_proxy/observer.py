@@ -15,7 +15,7 @@ import select
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from antigravity_proxy.exchange import (
@@ -23,6 +23,7 @@ from antigravity_proxy.exchange import (
     REQUEST_ID_HEADER,
     Ending,
     Exchange,
+    FinishHook,
     request_id_from,
 )
 
@@ -89,8 +90,11 @@ def _declared_length(environ: WSGIEnvironment) -> int:
 class ExchangeMiddleware:
     """Create, expose and finish the ``Exchange`` of each request."""
 
-    def __init__(self, app: WSGIApplication) -> None:
+    def __init__(
+        self, app: WSGIApplication, on_finish: Sequence[FinishHook] = ()
+    ) -> None:
         self.app = app
+        self.on_finish = list(on_finish)
 
     def __call__(
         self, environ: WSGIEnvironment, start_response: StartResponse
@@ -103,6 +107,7 @@ class ExchangeMiddleware:
             bytes_in=_declared_length(environ),
             client_gone=client_watch(environ),
         )
+        exchange.on_finish.extend(self.on_finish)
         environ[ENVIRON_KEY] = exchange
         bind_request_id(exchange.request_id)
 

@@ -7,21 +7,14 @@ who run ``gunicorn`` themselves.
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
 from antigravity_proxy.banner import announce
 from antigravity_proxy.config import Config
+from antigravity_proxy.logsetup import logging_dict
 from antigravity_proxy.wsgi import create_app
-
-# The query string is left out: Gemini clients may carry the key in ``?key=``.
-# The second field is the name of the gateway key used (``-`` for none); the
-# auth wrapper puts it in the environ (``auth.KEY_NAME_ENVIRON``).
-ACCESS_LOG_FORMAT: Final = (
-    '%(h)s %({antigravity_proxy.key_name}e)s "%(m)s %(U)s %(H)s" '
-    '%(s)s %(B)s %(M)sms "%(a)s"'
-)
 
 
 def gunicorn_options(config: Config) -> dict[str, Any]:
@@ -31,9 +24,12 @@ def gunicorn_options(config: Config) -> dict[str, Any]:
         "workers": server.workers,
         "threads": server.threads,
         "worker_class": "gthread",
-        "accesslog": "-",
+        # The gateway writes one access line per request itself (``accesslog``);
+        # gunicorn's own lines go through the same handler and format.
+        "accesslog": None,
         "errorlog": "-",
-        "access_log_format": ACCESS_LOG_FORMAT,
+        "loglevel": config.logging.level,
+        "logconfig_dict": logging_dict(config.logging.level, config.logging.format),
         "logger_class": "antigravity_proxy.logsafe.GunicornLogger",
         # Streams may stay open for minutes; gthread workers heartbeat from their
         # main loop, so this bounds a stuck worker, not a long response.

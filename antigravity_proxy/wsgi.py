@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from antigravity_proxy.accesslog import log_access
 from antigravity_proxy.accounts.refresher import QuotaRefresher
 from antigravity_proxy.apikeys import ApiKey, KeyRing
 from antigravity_proxy.app import Gateway
@@ -58,7 +59,7 @@ def create_app(
         watch_listener=config.proxy.auth_mode == "auto",
     )
     observed = UsageMiddleware(CorsMiddleware(auth), services.ledger)
-    return ExchangeMiddleware(observed)
+    return ExchangeMiddleware(observed, on_finish=[log_access])
 
 
 def key_ring(config: Config) -> KeyRing:

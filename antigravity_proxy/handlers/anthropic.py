@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from werkzeug.wrappers import Request, Response
 
+from antigravity_proxy.exchange import exchange_of
 from antigravity_proxy.handlers.anthropic_common import (
     plan_messages,
     remember_signatures,
@@ -22,6 +23,7 @@ from antigravity_proxy.handlers.anthropic_models import model_page
 from antigravity_proxy.handlers.anthropic_tokens import input_tokens
 from antigravity_proxy.handlers.models import available_models
 from antigravity_proxy.http import json_response, read_body, read_json_object
+from antigravity_proxy.passthrough import watched
 from antigravity_proxy.pipeline import Pipeline
 from antigravity_proxy.protocols.anthropic.request import request_to_upstream
 from antigravity_proxy.protocols.anthropic.shapes import MESSAGES_SHAPE
@@ -37,7 +39,8 @@ def messages(services: Services, request: Request) -> Response:
     body = read_json_object(request, MESSAGES_SHAPE)
     counter = SharedRoundRobin(services.state)
     if use_zai(services.config, services.pool, _model_name(body), counter):
-        return _to_zai(services, request, "/v1/messages", body.get("stream") is True)
+        stream = body.get("stream") is True
+        return _to_zai(services, request, "/v1/messages", stream, _model_name(body))
     check_depth(body)
     plan = plan_messages(services, body)
     inner = request_to_upstream(body, plan.ctx)
@@ -64,7 +67,8 @@ def count_tokens(services: Services, request: Request) -> Response:
     """
     body = read_json_object(request, MESSAGES_SHAPE)
     if use_zai(services.config, services.pool, _model_name(body), None):
-        return _to_zai(services, request, "/v1/messages/count_tokens", False)
+        path = "/v1/messages/count_tokens"
+        return _to_zai(services, request, path, False, _model_name(body))
     check_depth(body)
     return json_response({"input_tokens": input_tokens(services, body)})
 
@@ -79,9 +83,15 @@ def _model_name(body: dict[str, object]) -> str:
     return model if isinstance(model, str) else ""
 
 
-def _to_zai(services: Services, request: Request, path: str, stream: bool) -> Response:
+def _to_zai(
+    services: Services, request: Request, path: str, stream: bool, model: str
+) -> Response:
     """The request as the client sent it, relayed to z.ai with the z.ai key."""
     query = request.query_string.decode("latin-1")
     target = f"{path}?{query}" if query else path
+    exchange = exchange_of(request.environ)
+    exchange.describe((model, ""), stream)
     answer = services.zai.anthropic(target, read_body(request), request.headers, stream)
-    return relayed_response(answer)
+    exchange.upstream_model = answer.headers.get("X-Mapped-Model", "")
+    exchange.account = "z.ai"
+    return watched(relayed_response(answer), exchange)

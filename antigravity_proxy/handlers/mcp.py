@@ -15,8 +15,10 @@ from werkzeug.wrappers import Request, Response
 
 from antigravity_proxy.config import Config
 from antigravity_proxy.errors import InvalidRequest, NotFoundError
+from antigravity_proxy.exchange import exchange_of
 from antigravity_proxy.mcp.server import VisionServer, check_origin
 from antigravity_proxy.mcp.sessions import SessionStore
+from antigravity_proxy.passthrough import watched
 from antigravity_proxy.services import Services
 from antigravity_proxy.streaming import relayed_response
 from antigravity_proxy.upstream.zai import Upload
@@ -73,4 +75,4 @@ def _proxy(services: Services, server: str, request: Request) -> Response:
     chunked = "chunked" in request.headers.get("Transfer-Encoding", "").lower()
     body = Upload(request.stream, length) if length or chunked else None
     answer = services.zai.mcp(server, request.method, request.headers, body)
-    return relayed_response(answer)
+    return watched(relayed_response(answer), exchange_of(request.environ))

@@ -37,6 +37,7 @@ from antigravity_proxy.http import header_text
 from antigravity_proxy.protocols.mcp import errors as mcp_errors
 from antigravity_proxy.upstream.cloudcode import json_body
 from antigravity_proxy.upstream.egress import ENVIRONMENT_PROXIES
+from antigravity_proxy.upstream.watch import watched_chunks
 from antigravity_proxy.zai_dispatch import model_for_zai
 
 log = logging.getLogger(__name__)
@@ -240,13 +241,12 @@ class ZaiClient:
 def passthrough(upstream: requests.Response) -> Iterator[bytes]:
     """The upstream body, each chunk as soon as it arrives; closed however it ends.
 
-    Why no error frame: the bytes are relayed verbatim, so a cut after the first
-    byte is logged and the stream ends (the client sees a short stream).
+    An empty chunk is a tick of upstream silence and a cut or stall raises an
+    ``UpstreamError`` (``upstream.watch``): ``passthrough.watched`` turns both
+    into the stream's keep-alives and terminal error event.
     """
     try:
-        yield from upstream.iter_content(chunk_size=None)
-    except requests.RequestException as exc:
-        log.warning("z.ai stream was cut off: %s", type(exc).__name__)
+        yield from watched_chunks(upstream)
     finally:
         upstream.close()
 

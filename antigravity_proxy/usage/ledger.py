@@ -328,5 +328,5 @@ def _values(row: UsageRow) -> tuple[object, ...]:
         ",".join(row.attempt_reasons), row.status, row.error_kind, row.ending,
         int(row.stream), row.input_tokens, row.output_tokens, row.cached_tokens,
         row.thinking_tokens, row.images, row.ttfb_ms, row.duration_ms,
-        row.bytes_in, row.bytes_out,
+        row.bytes_in, row.bytes_out, row.key_name,
     )  # fmt: skip

@@ -85,6 +85,7 @@ class UsageRow:
     duration_ms: float = 0.0
     bytes_in: int = 0
     bytes_out: int = 0
+    key_name: str = ""
 
     @property
     def attempts(self) -> int:
@@ -169,6 +170,8 @@ class ExchangeView(Protocol):
     def bytes_out(self) -> int: ...
     @property
     def ending(self) -> enum.Enum | None: ...
+    @property
+    def key_name(self) -> str | None: ...
 
 
 def row_from_exchange(
@@ -205,6 +208,7 @@ def row_from_exchange(
         duration_ms=_ms_between(started, exchange.ended) or 0.0,
         bytes_in=exchange.bytes_in,
         bytes_out=exchange.bytes_out,
+        key_name=exchange.key_name or "",
     )
 
 

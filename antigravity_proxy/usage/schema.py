@@ -9,7 +9,8 @@ code (a downgrade) is refused rather than written in a shape it does not know.
 Tables: ``requests`` (one row per finished request, pruned after
 ``usage.retention_days``), ``hourly`` (account x model x hour rollups, also split
 by protocol, client and status, with latency and time-to-first-byte histograms),
-``daily`` (the same per UTC day, since schema 2) and ``hourly_attempts`` (upstream
+``daily`` (the same per UTC day, since schema 2; requests carry the gateway
+key's name since schema 3) and ``hourly_attempts`` (upstream
 attempts and rotations by reason). Rollups hold no request ids or texts and are
 kept, so long ranges stay cheap.
 """
@@ -41,7 +42,7 @@ ROW_COLUMNS: Final = (
     "upstream_model", "account", "attempts", "attempt_reasons", "status",
     "error_kind", "ending", "stream", "input_tokens", "output_tokens",
     "cached_tokens", "thinking_tokens", "images", "ttfb_ms", "duration_ms",
-    "bytes_in", "bytes_out",
+    "bytes_in", "bytes_out", "key_name",
 )  # fmt: skip
 
 
@@ -106,7 +107,13 @@ def _v2() -> str:
     """
 
 
-MIGRATIONS: Final[tuple[str, ...]] = (_v1(), _v2())
+def _v3() -> str:
+    """The name of the gateway key each request carried (``proxy.api_keys``),
+    so a box shared by a team can tell whose tools used it; '' before."""
+    return "ALTER TABLE requests ADD COLUMN key_name TEXT NOT NULL DEFAULT ''"
+
+
+MIGRATIONS: Final[tuple[str, ...]] = (_v1(), _v2(), _v3())
 VERSION: Final = len(MIGRATIONS)
 
 

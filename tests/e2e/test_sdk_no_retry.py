@@ -42,7 +42,7 @@ def requests_logged(gateway, path: str, at_least: int = 0) -> int:
     deadline = time.monotonic() + 10
     count = -1
     while time.monotonic() < deadline:
-        seen = gateway.log_text().count(f'"POST {path} HTTP/1.1"')
+        seen = gateway.log_text().count(f" access: POST {path} ")
         if seen >= at_least and seen == count:
             return seen
         count = seen

@@ -7,10 +7,13 @@ import json
 import pytest
 from werkzeug.test import Client
 
+from antigravity_proxy import streaming
 from antigravity_proxy.config import load_config
 from antigravity_proxy.errors import InvalidRequest, UpstreamUnavailable
+from antigravity_proxy.exchange import Ending, Exchange
 from antigravity_proxy.mcp.server import StreamTiming, keepalive_stream
 from antigravity_proxy.mcp.sessions import SessionStore
+from antigravity_proxy.passthrough import watched
 from antigravity_proxy.state import SQLiteState
 from antigravity_proxy.streaming import relayed_response
 from antigravity_proxy.upstream.zai import ZaiClient
@@ -143,14 +146,40 @@ def test_forward_anthropic_streams_sse_verbatim(tmp_path, fake_zai):
     assert text.startswith('event: ping\ndata: {"type": "ping", "n": 0}\n\n')
 
 
-def test_forward_anthropic_stream_cut_midway_ends_the_relay(tmp_path, fake_zai):
+def test_forward_anthropic_stream_cut_midway_ends_in_an_error_event(tmp_path, fake_zai):
     fake_zai.stream_events, fake_zai.cut_after = 5, 2
     config = make_config(tmp_path, fake_zai)
     body = json.dumps({"model": "glm-4.6", "stream": True}).encode()
-    response = forward_anthropic(config, "/v1/messages", body, {}, stream=True)
+    exchange = Exchange("req_cut", protocol="anthropic")
+    response = watched(
+        forward_anthropic(config, "/v1/messages", body, {}, stream=True), exchange
+    )
     text = b"".join(response.response).decode()
     response.close()
     assert text.count("event: ping") == 2
+    last = text.rstrip().split("\n\n")[-1]
+    assert last.startswith("event: error\n")
+    assert json.loads(last.split("data: ", 1)[1])["request_id"] == "req_cut"
+    assert exchange.ending is Ending.UPSTREAM_CUT
+
+
+def test_forward_anthropic_stream_keepalive_between_events(
+    tmp_path, fake_zai, monkeypatch
+):
+    monkeypatch.setattr(streaming, "KEEPALIVE_SECONDS", 0.2)
+    fake_zai.stream_events, fake_zai.stream_delay = 2, 0.7
+    config = make_config(tmp_path, fake_zai)
+    body = json.dumps({"model": "glm-4.6", "stream": True}).encode()
+    exchange = Exchange("req_ka", protocol="anthropic")
+    response = watched(
+        forward_anthropic(config, "/v1/messages", body, {}, stream=True), exchange
+    )
+    frames = b"".join(response.response).decode().split("\n\n")
+    response.close()
+    ours = 'event: ping\ndata: {"type":"ping"}'
+    assert frames[0].endswith('"n": 0}') and frames[-2].endswith('"n": 1}')
+    assert frames[1:-2] and set(frames[1:-2]) == {ours}
+    assert exchange.ending is Ending.COMPLETE
 
 
 def test_forward_anthropic_passes_zai_errors_through(tmp_path, fake_zai):

@@ -76,6 +76,7 @@ def finished_exchange(**changes) -> Exchange:
     usage.cached_tokens, usage.thinking_tokens = 5, 7
     exchange.status = 200
     exchange.bytes_out = 2000
+    exchange.key_name = "alice"
     for name, value in changes.items():
         setattr(exchange, name, value)
     exchange.ended = exchange.started + 1.5
@@ -109,6 +110,7 @@ def test_row_from_exchange_maps_every_field():
         ttfb_ms=pytest.approx(250.0),
         duration_ms=pytest.approx(1500.0),
         bytes_in=100,
+        key_name="alice",
         bytes_out=2000,
     )
     assert row.attempts == 3 and row.is_error
@@ -416,3 +418,35 @@ def test_an_unusable_database_counts_every_row(tmp_path, caplog):
         ledger.close()
         assert (ledger.rows_failed, ledger.rows_written) == (1, 0)
         assert f"req_{path.stem}" in caplog.text
+
+
+def test_migration_to_key_names_keeps_old_rows(tmp_path):
+    """A schema-2 file gains ``requests.key_name``; its rows read back with ''."""
+    path = tmp_path / "usage.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    for migration in schema.MIGRATIONS[:2]:
+        for statement in migration.split(";"):
+            if statement.strip():
+                conn.execute(statement)
+    conn.execute("PRAGMA user_version = 2")
+    old_columns = schema.ROW_COLUMNS[:-1]
+    conn.execute(
+        f"INSERT INTO requests ({', '.join(old_columns)}) "
+        f"VALUES ({', '.join('?' for _ in old_columns)})",
+        (BASE, "req_old", "/v1/messages", "anthropic", "claude-code", "m", "m",
+         "a", 1, "ok", 200, "", "complete", 0, 1, 2, 0, 0, 0, None, 5.0, 10, 20),
+    )  # fmt: skip
+    conn.close()
+    migrated = schema.connect(path)
+    assert migrated.execute("PRAGMA user_version").fetchone()[0] == 3
+    (key_name,) = migrated.execute("SELECT key_name FROM requests").fetchone()
+    assert key_name == ""
+
+
+def test_ledger_rows_keep_the_key_name(ledger):
+    """The teammate's key name (``proxy.api_keys``) is stored with each row."""
+    ledger.record(make_row(0, key_name="alice"))
+    ledger.record(make_row(1))
+    ledger.flush()
+    names = read(ledger).execute("SELECT key_name FROM requests ORDER BY ts").fetchall()
+    assert names == [("alice",), ("",)]
