@@ -37,6 +37,8 @@ KIND_NAMES: Final[Mapping[str, str]] = {
 class Rule:
     steps: tuple[str, ...]
     kinds: frozenset[str]
+    allowed: frozenset[str]
+    """``kinds`` plus ``integer`` where ``number`` is allowed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,16 +55,45 @@ class Shape:
             unknown = names - KIND_NAMES.keys()
             if unknown:
                 raise ValueError(f"shape rule {pattern!r}: unknown kinds {unknown}")
-            rules.append(Rule(_steps(pattern), names))
+            rules.append(Rule(_steps(pattern), names, _allowed(names)))
         return cls(tuple(rules))
 
 
 def check_shape(body: Any, shape: Shape) -> None:
-    """``InvalidRequest`` naming the first field whose JSON kind is not allowed."""
+    """``InvalidRequest`` naming the first field whose JSON kind is not allowed.
+
+    Why two walks: an agent's body holds thousands of blocks, and naming each
+    one's path costs more than checking it; paths are spelled out only once a
+    value is known to be wrong.
+    """
     for rule in shape.rules:
-        for path, value in _walk(body, rule.steps, ""):
-            if value is not None and kind_of(value) not in _allowed(rule.kinds):
-                raise _wrong_kind(path, rule.kinds, value)
+        for value in _reached(body, rule.steps):
+            if value is not None and kind_of(value) not in rule.allowed:
+                raise _first_wrong(body, rule)
+
+
+def _reached(body: Any, steps: tuple[str, ...]) -> list[Any]:
+    """Every value the steps reach from ``body``, breadth first, without paths."""
+    level = [body]
+    for step in steps:
+        if step == "[]":
+            level = [item for node in level if isinstance(node, list) for item in node]
+        else:
+            level = [
+                node[step] for node in level if isinstance(node, dict) and step in node
+            ]
+    return level
+
+
+def _first_wrong(body: Any, rule: Rule) -> InvalidRequest:
+    """The error for the first value, in document order, that breaks ``rule``."""
+    wrong = (
+        (path, value)
+        for path, value in _walk(body, rule.steps, "")
+        if value is not None and kind_of(value) not in rule.allowed
+    )
+    path, value = next(wrong)
+    return _wrong_kind(path, rule.kinds, value)
 
 
 def kind_of(value: Any) -> str:

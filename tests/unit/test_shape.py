@@ -118,3 +118,19 @@ def test_protocol_shapes_refuse_a_non_string_tag(shape, pattern, value):
     with pytest.raises(InvalidRequest):
         check_shape(body_at(pattern, value), shape)
     check_shape(body_at(pattern, "text"), shape)
+
+
+def test_check_shape_names_the_first_wrong_value_past_absent_and_odd_parents():
+    """Siblings without the field, or of another shape, are skipped on the way."""
+    shape = Shape.of({"messages[].content[].type": "string"})
+    body = {
+        "messages": [
+            {"role": "user"},
+            "not an object",
+            {"content": "plain text"},
+            {"content": [{"type": "text"}, {"type": ["tool_use"]}]},
+        ]
+    }
+    with pytest.raises(InvalidRequest) as caught:
+        check_shape(body, shape)
+    assert caught.value.param == "messages[3].content[1].type"
