@@ -34,7 +34,7 @@ from antigravity_proxy.errors import (
     UpstreamUnavailable,
 )
 from antigravity_proxy.sse import SSEDecoder
-from antigravity_proxy.upstream.egress import ENVIRONMENT_PROXIES, proxies_for
+from antigravity_proxy.upstream.egress import proxies_for, thread_session
 from antigravity_proxy.upstream.message_text import TextMeaning, first_match, says
 from antigravity_proxy.upstream.watch import SILENCE
 
@@ -67,15 +67,7 @@ class CloudCodeClient:
 
     @property
     def session(self) -> requests.Session:
-        session: requests.Session | None = getattr(self._local, "session", None)
-        if session is None:
-            session = requests.Session()
-            # Proxy settings are read from the environment once, not on every
-            # call: scanning os.environ per request cost ~0.4 ms on the hot path.
-            session.trust_env = False
-            session.proxies.update(ENVIRONMENT_PROXIES)
-            self._local.session = session
-        return session
+        return thread_session(self._local)
 
     def headers(self, access_token: str, project: str = "") -> dict[str, str]:
         headers = {

@@ -36,7 +36,7 @@ from antigravity_proxy.errors import (
 from antigravity_proxy.http import header_text
 from antigravity_proxy.protocols.mcp import errors as mcp_errors
 from antigravity_proxy.upstream.cloudcode import json_body
-from antigravity_proxy.upstream.egress import ENVIRONMENT_PROXIES
+from antigravity_proxy.upstream.egress import thread_session
 from antigravity_proxy.upstream.watch import watched_chunks
 from antigravity_proxy.zai_dispatch import model_for_zai
 
@@ -204,13 +204,7 @@ class ZaiClient:
         )
 
     def _session(self) -> requests.Session:
-        session: requests.Session | None = getattr(self._local, "session", None)
-        if session is None:
-            session = requests.Session()
-            session.trust_env = False
-            session.proxies.update(ENVIRONMENT_PROXIES)
-            self._local.session = session
-        return session
+        return thread_session(self._local)
 
     def _send(self, method: str, url: str, **kwargs: Any) -> requests.Response:
         """One request to z.ai; a redirect is answered as it is, never followed.
