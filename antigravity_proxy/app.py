@@ -82,12 +82,11 @@ def protocol_for_path(path: str, environ: WSGIEnvironment) -> str:
 
 
 def error_response(
-    err: errors.GatewayError, protocol: str, exchange: Exchange | None = None
+    err: errors.GatewayError, protocol: str, exchange: Exchange
 ) -> Response:
-    """``err`` as ``protocol``'s error body; noted in the request's ``exchange``."""
-    if exchange is not None:
-        exchange.failed(err)
-        err.request_id = exchange.request_id
+    """``err`` as ``protocol``'s error body; noted in the request's ``exchange``
+    (which puts the request id in the body)."""
+    exchange.failed(err)
     module = ERROR_MODULES[protocol]
     headers = dict(err.response_headers)
     if err.retry_after is not None:
