@@ -134,6 +134,23 @@ class Gateway:
                 return "anthropic"
         return route.protocol
 
+    def protocol_for_target(self, method: str, path: str) -> str:
+        """The protocol of the route ``method path`` names, headers unknown.
+
+        Why: a request the server refused while reading its headers is still
+        answered in the error format of the route its request line named.
+        """
+        environ: dict[str, Any] = {
+            "REQUEST_METHOD": method,
+            "PATH_INFO": path,
+            "SCRIPT_NAME": "",
+            "QUERY_STRING": "",
+            "SERVER_NAME": "gateway",
+            "SERVER_PORT": "80",
+            "wsgi.url_scheme": "http",
+        }
+        return self.protocol_of(self._match(environ), environ)
+
     def __call__(
         self, environ: WSGIEnvironment, start_response: StartResponse
     ) -> Iterable[bytes]:

@@ -31,6 +31,8 @@ from antigravity_proxy.exchange import (
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
+    from antigravity_proxy.refusal import Refusals
+
 CLIENT_SOCKET_KEYS = ("gunicorn.socket", "werkzeug.socket")
 
 _current = threading.local()
@@ -129,6 +131,9 @@ class ExchangeMiddleware:
     ) -> None:
         self.app = app
         self.on_finish = list(on_finish)
+        # How the server answers a request it refused before the app ran
+        # (``worker.GatewayWorker``); set where the app is wired.
+        self.refusals: Refusals | None = None
 
     def __call__(
         self, environ: WSGIEnvironment, start_response: StartResponse
