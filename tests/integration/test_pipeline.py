@@ -217,6 +217,9 @@ def test_a_cut_stream_ends_in_the_protocol_error_and_counts_against_the_account(
     assert _terminal_error(name, data), data
     (ex,) = finished
     assert ex.ending is Ending.UPSTREAM_CUT and ex.error_kind == "upstream"
+    frames = data.decode().rstrip().split("\n\n")
+    last = frames[-2] if name in ("chat", "completions") else frames[-1]
+    assert ex.request_id in last  # the terminal error names the request
     assert any(key.startswith(ex.account) for key in _cooldowns(client))
 
 
@@ -228,6 +231,7 @@ def test_gemini_sse_cut_ends_in_an_error_object(client, fake_upstream, finished)
     last = data.decode().rstrip().split("\r\n\r\n")[-1].removeprefix("data: ")
     assert json.loads(last)["error"]["status"] == "INTERNAL"
     (ex,) = finished
+    assert json.loads(last)["error"]["details"][0]["requestId"] == ex.request_id
     assert ex.ending is Ending.UPSTREAM_CUT
     assert any(key.startswith(ex.account) for key in _cooldowns(client))
 
