@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from antigravity_proxy.accounts.files import AccountFiles
 from antigravity_proxy.accounts.service import AccountPool
 from antigravity_proxy.accounts.store import AccountStore
 from antigravity_proxy.config import Config
@@ -33,7 +34,7 @@ class Services:
 
     @classmethod
     def build(cls, config: Config) -> Services:
-        store = AccountStore(config.accounts_dir)
+        store = AccountFiles(config.accounts_dir)
         state = SQLiteState(config.home_dir / "state.db", clock=time.time)
         upstream = CloudCodeClient(config.upstream)
         pool = AccountPool(config, store, state, upstream)

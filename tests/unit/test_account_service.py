@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from antigravity_proxy.accounts.files import AccountFiles
 from antigravity_proxy.accounts.quota import reset_timestamp
 from antigravity_proxy.accounts.service import AccountPool
-from antigravity_proxy.accounts.store import AccountStore
 from antigravity_proxy.config import Config
 from antigravity_proxy.state import SQLiteState
 from antigravity_proxy.upstream.cloudcode import CloudCodeClient
@@ -58,7 +58,7 @@ def make_pool(home: Path, clock: Clock) -> AccountPool:
     state = SQLiteState(home / "state.db", clock=clock)
     return AccountPool(
         config,
-        AccountStore(home / "accounts"),
+        AccountFiles(home / "accounts"),
         state,
         CloudCodeClient(config.upstream),
         clock=clock,
