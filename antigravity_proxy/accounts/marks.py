@@ -6,8 +6,8 @@ written atomically as before). What changes at run time is shared through the
 (``<id>:token`` …), so box B learns at once what box A found out:
 
 - ``token``: the current access token and its expiry (one box's refresh serves
-  every box); the later expiry wins over the file's (a tie too), and the key lives an hour
-  past the token's expiry;
+  every box); the later expiry wins over the file's (a tie too), and the key
+  lives an hour past the token's expiry;
 - ``disabled`` (with reason), ``proxy`` (the user's or the 403's disable, with
   reason) and ``forbidden``: the group's latest decision wins over the file;
 - ``quota``: the per-model quota fetched by the one box that ran the round; the
