@@ -66,7 +66,7 @@ class Ledger:
     """Per-process writer of ``usage.db``; safe to call from every request thread.
 
     :param claim: the shared state's lease (``SharedState.claim``), so pruning
-        runs once per box; ``None`` prunes whenever this process gets round to it.
+        runs once per box (the lease is named after the host and the file); ``None`` prunes whenever this process gets round to it.
     """
 
     def __init__(
@@ -82,6 +82,9 @@ class Ledger:
         self.claim = claim
         self.clock = clock
         self.worker = f"{os.uname().nodename}:{os.getpid()}"
+        # Each box has its own usage.db; a state shared by boxes (Redis) must
+        # not let one box's prune stand in for another's.
+        self.lease = f"{PRUNE_LEASE}:{os.uname().nodename}:{path}"
         self.rows_written = 0
         self.rows_failed = 0
         self.streams_open = 0
@@ -283,7 +286,7 @@ class Ledger:
     def prune(self, now: float) -> int:
         """Delete rows older than the retention, in chunks; rows deleted."""
         days = self.options.retention_days
-        if days <= 0 or (self.claim and not self.claim(PRUNE_LEASE, PRUNE_INTERVAL)):
+        if days <= 0 or (self.claim and not self.claim(self.lease, PRUNE_INTERVAL)):
             return 0
         cutoff = now - days * 86400
         deleted = 0

@@ -316,7 +316,10 @@ def test_prune_keeps_recent_rows_and_the_rollups(tmp_path):
     conn = read(ledger)
     assert conn.execute("SELECT request_id FROM requests").fetchall() == [("req_1",)]
     assert query.grand_total(conn, 0).requests == 2  # rollups are kept
-    assert claims == ["usage-prune", "usage-prune"]
+    assert claims == [ledger.lease, ledger.lease]
+    assert ledger.lease.startswith("usage-prune:")
+    other_box = Ledger(tmp_path / "other" / "usage.db", claim=claim)
+    assert other_box.lease != ledger.lease  # its own usage.db, its own lease
 
 
 def test_schema_is_versioned_and_refuses_a_newer_file(tmp_path):
