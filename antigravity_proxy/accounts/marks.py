@@ -31,8 +31,10 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, Final, TypeGuard
 
+from antigravity_proxy.accounts.files import AccountFiles
 from antigravity_proxy.accounts.quota import models_from_raw
 from antigravity_proxy.accounts.store import Account, AccountStore
+from antigravity_proxy.config import Config
 from antigravity_proxy.state import SharedState
 
 NAMESPACE: Final = "account"
@@ -44,6 +46,16 @@ CACHE_SECONDS: Final = 1.0
 
 Records = Mapping[str, str]
 """``<id>:<kind>`` -> the JSON text published for that mark."""
+
+
+def account_store(config: Config, state: SharedState) -> AccountStore:
+    """The account files; with a state shared by boxes (Redis), their marks shared.
+
+    Why not on SQLite too: there every worker already reads the same files, and
+    a mark in ``state.db`` would only overrule a file edited by hand.
+    """
+    files = AccountFiles(config.accounts_dir)
+    return SharedMarks(files, state) if config.state.backend == "redis" else files
 
 
 def marks_from_raw(raw: Mapping[str, Any]) -> dict[str, Any]:

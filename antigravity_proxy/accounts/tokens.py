@@ -5,9 +5,9 @@ with ``SharedMarks`` shows the token another box already refreshed. Otherwise th
 refresh runs under a named lease in the shared state (``token-refresh:<id>``), so
 only one box calls Google for an account at a time; the others poll the store
 briefly and reuse the new token. The lease is named after the token being
-replaced, so it needs no release. A holder that is slow (or a state backend that
-grants no lease because it is down) costs at most ``WAIT_SECONDS`` before the
-waiter refreshes by itself: a duplicate refresh is harmless, a failed request is
+replaced, so it needs no release. A holder that is slow costs at most ``WAIT_SECONDS`` before the waiter
+refreshes by itself, and a state backend that is down (which grants no lease)
+costs no wait at all: a duplicate refresh is harmless, a failed request is
 not. Inside one box the account file's lock still serialises the refresh, and the
 file stays the source of the refresh token.
 """
@@ -96,7 +96,7 @@ class TokenRefresh:
                 return current
             if self.state.claim(lease_name(current), LEASE_SECONDS):
                 return self._refresh_here(current, stale)
-            if self.monotonic() >= deadline:
+            if self.monotonic() >= deadline or not self.state.health().ok:
                 return self._refresh_here(current, stale)
             self.sleep(POLL_SECONDS)
 

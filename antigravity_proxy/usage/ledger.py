@@ -66,7 +66,8 @@ class Ledger:
     """Per-process writer of ``usage.db``; safe to call from every request thread.
 
     :param claim: the shared state's lease (``SharedState.claim``), so pruning
-        runs once per box (the lease is named after the host and the file); ``None`` prunes whenever this process gets round to it.
+        runs once per box (the lease is named after the host and the file);
+        ``None`` prunes whenever this process gets round to it.
     """
 
     def __init__(
