@@ -5,11 +5,11 @@ with ``SharedMarks`` shows the token another box already refreshed. Otherwise th
 refresh runs under a named lease in the shared state (``token-refresh:<id>``), so
 only one box calls Google for an account at a time; the others poll the store
 briefly and reuse the new token. The lease is named after the token being
-replaced, so it needs no release. A holder that is slow costs at most ``WAIT_SECONDS`` before the waiter
-refreshes by itself, and a state backend that is down (which grants no lease)
-costs no wait at all: a duplicate refresh is harmless, a failed request is
-not. Inside one box the account file's lock still serialises the refresh, and the
-file stays the source of the refresh token.
+replaced, so it needs no release. A holder that is slow costs at most
+``WAIT_SECONDS`` before the waiter refreshes by itself, and a state backend that
+is down (which grants no lease) costs no wait at all: a duplicate refresh is
+harmless, a failed request is not. Inside one box the account file's lock still
+serialises the refresh, and the file stays the source of the refresh token.
 """
 
 from __future__ import annotations

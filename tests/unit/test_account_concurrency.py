@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import threading
-import time
 from pathlib import Path
 
 from antigravity_proxy.accounts.files import AccountFiles
 from antigravity_proxy.accounts.service import AccountPool
 from antigravity_proxy.config import Config, UpstreamConfig
-from antigravity_proxy.state import SQLiteState
 from antigravity_proxy.upstream.cloudcode import CloudCodeClient
 from tests.fakes.cloudcode import FakeCloudCode, serve
+from tests.state_env import sqlite_state
 from tests.upstream_env import read_account, seed_account, upstream_section
 
 
@@ -40,7 +39,7 @@ def make_pool(home: Path, base: str) -> AccountPool:
     upstream = UpstreamConfig(
         **{k: (tuple(v) if isinstance(v, list) else v) for k, v in section.items()}
     )
-    state = SQLiteState(home / "state.db", clock=time.time)
+    state = sqlite_state(home / "state.db")
     return AccountPool(
         Config(home=str(home), upstream=upstream),
         AccountFiles(home / "accounts"),

@@ -16,9 +16,9 @@ from antigravity_proxy.accounts.tokens import (
     lease_name,
 )
 from antigravity_proxy.config import Config, UpstreamConfig
-from antigravity_proxy.state import SQLiteState
 from antigravity_proxy.upstream.cloudcode import CloudCodeClient
 from tests.fakes.cloudcode import FakeCloudCode, serve
+from tests.state_env import sqlite_state
 from tests.upstream_env import read_account, seed_account, upstream_section
 
 REFRESH_TOKEN = "1//rt-a"
@@ -55,7 +55,7 @@ def box(tmp_path, name, base, state) -> AccountPool:
 
 
 def group(tmp_path, fake, base):
-    state = SQLiteState(tmp_path / "group" / "state.db", clock=time.time)
+    state = sqlite_state(tmp_path / "group" / "state.db")
     for name in ("box-a", "box-b"):
         seed_account(tmp_path / name, fake, "a", project="p-a")
     return box(tmp_path, "box-a", base, state), box(tmp_path, "box-b", base, state)

@@ -26,6 +26,7 @@ from antigravity_proxy.accounts.marks import (
 from antigravity_proxy.accounts.store import account_from_raw
 from antigravity_proxy.state import SQLiteState
 from tests.fakes.cloudcode import FakeCloudCode
+from tests.state_env import sqlite_state
 from tests.upstream_env import read_account, seed_account
 
 NOW = int(time.time())
@@ -152,7 +153,7 @@ def test_unchanged_accounts_keep_their_overlaid_view_object(tmp_path):
 
 def test_a_state_that_is_down_leaves_the_files_in_charge(tmp_path):
     seed_account(tmp_path, FakeCloudCode(), "a")
-    down = SQLiteState(tmp_path, clock=time.time)  # a directory: never opens
+    down = sqlite_state(tmp_path)  # a directory: never opens
     store = SharedMarks(AccountFiles(tmp_path / "accounts"), down)
     assert store.all()[0].usable(NOW)
     store.update("a", lambda raw: mark_forbidden(raw, "denied", NOW))

@@ -11,9 +11,9 @@ from antigravity_proxy.accounts.files import AccountFiles
 from antigravity_proxy.accounts.quota import reset_timestamp
 from antigravity_proxy.accounts.service import AccountPool
 from antigravity_proxy.config import Config
-from antigravity_proxy.state import SQLiteState
 from antigravity_proxy.upstream.cloudcode import CloudCodeClient
 from tests.fakes.cloudcode import FakeCloudCode
+from tests.state_env import sqlite_state
 from tests.upstream_env import seed_account
 
 
@@ -55,7 +55,7 @@ class Clock:
 
 def make_pool(home: Path, clock: Clock) -> AccountPool:
     config = Config(home=str(home))
-    state = SQLiteState(home / "state.db", clock=clock)
+    state = sqlite_state(home / "state.db", clock)
     return AccountPool(
         config,
         AccountFiles(home / "accounts"),

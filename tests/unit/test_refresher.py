@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import time
-
 from antigravity_proxy.accounts.files import AccountFiles
 from antigravity_proxy.accounts.onboarding import is_pending, pending_raw
 from antigravity_proxy.accounts.refresher import QuotaRefresher
 from antigravity_proxy.accounts.service import AccountPool
 from antigravity_proxy.accounts.store import AccountNotFound
 from antigravity_proxy.config import Config, UpstreamConfig
-from antigravity_proxy.state import SQLiteState
 from antigravity_proxy.upstream.cloudcode import CloudCodeClient
 from tests.fakes.cloudcode import FakeCloudCode, serve
+from tests.state_env import sqlite_state
 from tests.upstream_env import read_account, seed_account, upstream_section
 
 
@@ -24,7 +22,7 @@ def make_pool(home, base) -> AccountPool:
         }
     )
     config = Config(home=str(home), upstream=upstream)
-    state = SQLiteState(home / "state.db", clock=time.time)
+    state = sqlite_state(home / "state.db")
     return AccountPool(
         config, AccountFiles(home / "accounts"), state, CloudCodeClient(upstream)
     )
