@@ -265,7 +265,15 @@ class SharedMarks:
         return [self._view(account, records) for account in accounts]
 
     def create(self, raw: Mapping[str, Any]) -> Account:
-        return self.inner.create(raw)
+        """The inner ``create``; its token and enabled state become the group's.
+
+        Why: logging in again with a known account merges the new token into its
+        file and lifts an ``invalid_grant`` disable; the group's older marks
+        must not keep the account disabled, or its dead token in use.
+        """
+        account = self.inner.create(raw)
+        self._publish(account.id, {}, _created_marks(account))
+        return self.get(account.id)
 
     def update(
         self, account_id: str, mutate: Callable[[dict[str, Any]], None]
@@ -347,6 +355,18 @@ class SharedMarks:
             view = overlay(account, mine)
         self._views[account.id] = (account, records, mine, view)
         return view
+
+
+def _created_marks(account: Account) -> dict[str, Any]:
+    """The ``token`` and ``disabled`` marks of ``account``, as ``marks_from_raw``."""
+    return {
+        "token": {
+            "access_token": account.access_token,
+            "expires_in": account.expires_in,
+            "expiry_timestamp": account.expiry_timestamp,
+        },
+        "disabled": {"on": account.disabled, "reason": account.disabled_reason},
+    }
 
 
 def _keys(account_ids: list[str]) -> list[str]:

@@ -246,3 +246,19 @@ def test_an_edit_on_a_box_writes_the_group_marks_into_its_file(tmp_path):
     assert on_disk["quota"]["is_forbidden"] is True
     assert on_disk["token"]["access_token"] == "ya29.fresh"
     assert on_disk["token"]["refresh_token"] == "1//rt-a"  # never shared
+
+
+def test_logging_in_again_lifts_the_groups_invalid_grant_disable(tmp_path):
+    box_a, box_b, _ = two_boxes(tmp_path)
+    box_a.update("a", lambda raw: disable(raw, "invalid_grant: revoked", NOW))
+    assert box_b.get("a").disabled
+    token = {
+        "access_token": "ya29.new",
+        "refresh_token": "1//rt-new",
+        "expires_in": 3599,
+        "expiry_timestamp": NOW + 3599,
+    }
+    assert box_b.create({"email": "a@example.test", "token": token}).id == "a"
+    for box in (box_a, box_b):
+        seen = box.get("a")
+        assert not seen.disabled and seen.access_token == "ya29.new"
