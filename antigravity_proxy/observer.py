@@ -60,9 +60,10 @@ def client_socket_gone(sock: socket.socket) -> bool:
     Why a peek: the request body has been read by now, so a readable socket
     either has a pipelined next request (still there) or is at end of file.
     """
+    poller = select.poll()  # select refuses descriptors past 1024
     try:
-        readable, _, _ = select.select([sock], [], [], 0)
-        if not readable:
+        poller.register(sock, select.POLLIN)
+        if not poller.poll(0):
             return False
         return sock.recv(1, socket.MSG_PEEK) == b""
     except ValueError:  # a TLS socket refuses MSG_PEEK: we cannot tell

@@ -51,11 +51,14 @@ class _Transport:
             return True
         if self._buffered(fp, sock):
             return True
+        # poll, not select: a worker holding hundreds of streams has
+        # descriptors past select's limit of 1024.
+        poller = select.poll()
         try:
-            readable, _, _ = select.select([sock], [], [], tick)
+            poller.register(sock, select.POLLIN)
+            return bool(poller.poll(tick * 1000))
         except (OSError, ValueError):
             return True  # the read will say what went wrong
-        return bool(readable)
 
     @staticmethod
     def _buffered(fp: io.BufferedReader, sock: socket.socket) -> bool:
