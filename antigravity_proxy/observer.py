@@ -72,12 +72,20 @@ def client_socket_gone(sock: socket.socket) -> bool:
         return True
 
 
-def client_watch(environ: WSGIEnvironment) -> Callable[[], bool]:
-    """A check of whether the client went away, from the server's socket."""
+def client_socket(environ: WSGIEnvironment) -> socket.socket | None:
+    """The server's socket to the client, when the server exposes it."""
     for key in CLIENT_SOCKET_KEYS:
         sock = environ.get(key)
         if isinstance(sock, socket.socket):
-            return lambda: client_socket_gone(sock)
+            return sock
+    return None
+
+
+def client_watch(environ: WSGIEnvironment) -> Callable[[], bool]:
+    """A check of whether the client went away, from the server's socket."""
+    sock = client_socket(environ)
+    if sock is not None:
+        return lambda: client_socket_gone(sock)
     return lambda: False
 
 
@@ -107,6 +115,7 @@ class ExchangeMiddleware:
             user_agent=environ.get("HTTP_USER_AGENT", ""),
             bytes_in=_declared_length(environ),
             client_gone=client_watch(environ),
+            client_socket=client_socket(environ),
         )
         exchange.on_finish.extend(self.on_finish)
         environ[ENVIRON_KEY] = exchange

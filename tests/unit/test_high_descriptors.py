@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import pytest
 
 from antigravity_proxy.observer import client_socket_gone
-from antigravity_proxy.upstream.watch import _Transport
+from antigravity_proxy.upstream import watch
 from tests.fakes.cloudcode_wire import pause
 
 HIGH_FD = 1500
@@ -43,11 +43,26 @@ def test_client_gone_is_seen_past_1024(high_pair):
 
 def test_upstream_bytes_are_seen_past_1024(high_pair):
     high, peer = high_pair
-    transport = _Transport.__new__(_Transport)
-    transport.sock, transport.fp, transport.limit = high, high.makefile("rb"), None
-    assert not transport.ready(0.01)
+    transport = _transport(high)
+    assert transport.ready(0.01) is watch._QUIET
     peer.sendall(b"data")
-    assert transport.ready(0.01)
+    assert transport.ready(0.01) is watch._UPSTREAM
+
+
+def test_a_client_leaving_ends_the_wait_past_1024(high_pair):
+    high, peer = high_pair
+    upstream, _other = socket.socketpair()
+    with upstream, _other:
+        transport = _transport(upstream)
+        assert transport.ready(0.01, high) is watch._QUIET
+        peer.close()
+        assert transport.ready(30.0, high) is watch._CLIENT
+
+
+def _transport(sock: socket.socket) -> watch._Transport:
+    transport = watch._Transport.__new__(watch._Transport)
+    transport.sock, transport.fp, transport.limit = sock, sock.makefile("rb"), None
+    return transport
 
 
 def test_fake_notices_a_gone_reader_past_1024(high_pair):
