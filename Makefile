@@ -68,7 +68,24 @@ $(SYSTEMD_STAMP): $(DEV_STAMP)
 	fi
 	touch $@
 
-test: $(DEV_STAMP) $(BROWSER_STAMP) $(SYSTEMD_STAMP)
+# The shared-state tests run a real redis-server (Debian's redis-server package)
+# on a free loopback port of their own, so the package's system service, running
+# or not, plays no part; as root it is installed once, otherwise make says what
+# to install and stops.
+REDIS_STAMP := $(VENV)/.redis-stamp
+
+$(REDIS_STAMP): $(DEV_STAMP)
+	@if command -v redis-server >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y \
+			--no-install-recommends redis-server; \
+	else \
+		echo "make test needs redis-server for the shared-state tests:" \
+			"sudo apt-get install redis-server" >&2; exit 1; \
+	fi
+	touch $@
+
+test: $(DEV_STAMP) $(BROWSER_STAMP) $(SYSTEMD_STAMP) $(REDIS_STAMP)
 	$(PY) -m pytest $(COVERAGE)
 
 lint: $(DEV_STAMP)

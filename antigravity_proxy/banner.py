@@ -26,7 +26,7 @@ from antigravity_proxy.accounts.onboarding import is_pending
 from antigravity_proxy.accounts.store import Account, AccountStore
 from antigravity_proxy.auth import effective_mode, is_loopback
 from antigravity_proxy.config import Config
-from antigravity_proxy.state import SQLiteState
+from antigravity_proxy.state import open_state
 
 SCRIPT: Final = "antigravity-proxy"
 KEY_VAR: Final = "AGP_KEY"
@@ -122,11 +122,11 @@ def count_accounts(
 
 def _account_counts(config: Config) -> AccountCounts:
     accounts = AccountStore(config.accounts_dir).all()
-    state = SQLiteState(config.home_dir / "state.db", clock=time.time)
+    state = open_state(config)
     try:
         cooldowns = state.active_cooldowns()
     finally:
-        state.close()  # no SQLite connection may cross gunicorn's fork
+        state.close()  # no connection may cross gunicorn's fork
     return count_accounts(accounts, cooldowns, time.time())
 
 

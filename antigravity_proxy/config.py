@@ -28,6 +28,7 @@ from antigravity_proxy.config_checks import (
     leading_key,
     line_of,
     range_problem,
+    state_problem,
     unknown_key_problem,
 )
 from antigravity_proxy.config_checks import ConfigError as ConfigError
@@ -117,6 +118,21 @@ class UsageConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class StateConfig:
+    """Where the state shared by workers, and by boxes, lives (README "Shared state").
+
+    ``sqlite`` is ``<home>/state.db``, shared by one box's workers; ``redis`` is
+    the server at ``url`` (keys under ``prefix``), shared by every box pointed
+    at it. ``timeout_ms`` bounds each Redis connect and reply.
+    """
+
+    backend: str = "sqlite"
+    url: str = ""
+    prefix: str = "agp:"
+    timeout_ms: int = field(default=100, metadata=bounds(1, 60000))
+
+
+@dataclass(frozen=True, slots=True)
 class AnthropicConfig:
     background_model: str = "gemini-2.5-flash"
 
@@ -185,6 +201,7 @@ class Config:
     audio: AudioConfig = field(default_factory=AudioConfig)
     zai: ZaiConfig = field(default_factory=ZaiConfig)
     usage: UsageConfig = field(default_factory=UsageConfig)
+    state: StateConfig = field(default_factory=StateConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     routes_file: str = ""
     config_path: str = field(default="", metadata={"internal": True})
@@ -267,6 +284,7 @@ ENV_OVERRIDES: Final = (
     ("ANTIGRAVITY_PROXY_AUTH_MODE", "proxy.auth_mode", False),
     ("ANTIGRAVITY_PROXY_HOST", "server.host", False),
     ("ANTIGRAVITY_PROXY_PORT", "server.port", True),
+    ("ANTIGRAVITY_PROXY_STATE_URL", "state.url", False),
 )
 
 
@@ -280,6 +298,12 @@ def _apply_env(raw: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, Any]
                 target[key] = _env_int(var, env[var]) if integer else env[var]
     if "home" not in merged and env.get("ANTIGRAVITY_PROXY_HOME"):
         merged["home"] = env["ANTIGRAVITY_PROXY_HOME"]
+    state = merged.get("state")
+    if isinstance(state, dict) and state.get("url"):
+        # A Redis URL from the environment, or alone in the file, says which
+        # backend: setting it on each box is how boxes join one group.
+        if env.get("ANTIGRAVITY_PROXY_STATE_URL") or "backend" not in state:
+            state["backend"] = "redis"
     return merged
 
 
@@ -332,6 +356,9 @@ def _check_enums(config: Config) -> None:
                 f"logging.{name}: expected one of {', '.join(allowed)}, got {value!r}"
             )
     problem = check_api_keys(config.proxy.api_keys, config.proxy.api_key)
+    if problem:
+        raise ConfigError(problem)
+    problem = state_problem(config.state.backend, config.state.url)
     if problem:
         raise ConfigError(problem)
 

@@ -6,6 +6,7 @@
 - ``range_problem``: what is wrong with a number against its bounds, or ``None``.
 - ``unknown_key_problem``: "unknown key" with a "did you mean" or the known keys.
 - ``yaml_problem``: a PyYAML error as ``file:line:column: ...`` on one line.
+- ``state_problem``: a known ``state.backend`` and, for Redis, a usable URL.
 - ``line_of``: the line of a dotted key in the YAML text, to point at it.
 """
 
@@ -20,7 +21,10 @@ from typing import Any, Final
 
 import yaml
 
+from antigravity_proxy.redis_url import url_problem
+
 BOUNDS_KEY: Final = "bounds"
+STATE_BACKENDS: Final = ("sqlite", "redis")
 
 
 class ConfigError(ValueError):
@@ -70,6 +74,18 @@ def unknown_key_problem(key: str, known: Iterable[str]) -> str:
     if close:
         return f"unknown key (did you mean {close[0]!r}?)"
     return f"unknown key (known here: {', '.join(names)})"
+
+
+def state_problem(backend: str, url: str) -> str | None:
+    """What is wrong with the ``state`` section, or ``None``; the URL is never quoted
+    (it may carry a password)."""
+    if backend not in STATE_BACKENDS:
+        known = ", ".join(STATE_BACKENDS)
+        return f"state.backend: expected one of {known}, got {backend!r}"
+    if backend == "sqlite":
+        return "state.url: only used with state.backend redis" if url else None
+    problem = url_problem(url)
+    return f"state.url: {problem}" if problem else None
 
 
 def yaml_problem(path: Path, exc: yaml.YAMLError) -> str:

@@ -65,6 +65,12 @@ zai:
     web_search_enabled: false
     web_reader_enabled: false
     vision_enabled: false
+state:                     # state shared by workers (and boxes): cooldowns, sessions...
+  backend: sqlite          # sqlite (<home>/state.db, one box) | redis (several boxes)
+  url: ""                  # redis://[:password@]host:6379/0, rediss:// for TLS;
+                           # env ANTIGRAVITY_PROXY_STATE_URL (it selects redis)
+  prefix: "agp:"           # every Redis key starts with this
+  timeout_ms: 100          # per Redis connect and reply; past it, local state serves
 usage:
   retention_days: 90       # usage.db keeps each request this long (0 = forever)
 logging:

@@ -7,14 +7,13 @@ every handler as its first argument.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 from antigravity_proxy.accounts.service import AccountPool
 from antigravity_proxy.accounts.store import AccountStore
 from antigravity_proxy.config import Config
 from antigravity_proxy.dispatch import Dispatcher
-from antigravity_proxy.state import SharedState, SQLiteState
+from antigravity_proxy.state import SharedState, open_state
 from antigravity_proxy.upstream.cloudcode import CloudCodeClient
 from antigravity_proxy.upstream.zai import ZaiClient
 from antigravity_proxy.usage.ledger import Ledger, LedgerOptions
@@ -34,7 +33,7 @@ class Services:
     @classmethod
     def build(cls, config: Config) -> Services:
         store = AccountStore(config.accounts_dir)
-        state = SQLiteState(config.home_dir / "state.db", clock=time.time)
+        state = open_state(config)
         upstream = CloudCodeClient(config.upstream)
         pool = AccountPool(config, store, state, upstream)
         dispatcher = Dispatcher(pool, upstream, config.accounts.max_attempts)

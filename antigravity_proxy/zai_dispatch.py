@@ -65,20 +65,17 @@ class RoundRobin(Protocol):
 class SharedRoundRobin:
     """The ``pooled`` rotation counter, kept in the state shared by all workers.
 
-    Why shared: with several gunicorn workers a per-process counter would send
-    two consecutive requests to z.ai whenever they land on different workers.
-    The read-then-write is not atomic; two simultaneous requests may take the
-    same slot, which only shifts the rotation by one (never starves a member).
+    Why shared: with several gunicorn workers (or boxes) a per-process counter
+    would send two consecutive requests to z.ai whenever they land on different
+    workers. The increment is atomic, so simultaneous requests take distinct
+    slots.
     """
 
     def __init__(self, state: SharedState) -> None:
         self.state = state
 
     def next(self) -> int:
-        raw = self.state.get(COUNTER_NAMESPACE, COUNTER_KEY)
-        value = int(raw) if raw and raw.isdigit() else 0
-        self.state.put(COUNTER_NAMESPACE, COUNTER_KEY, str(value + 1), COUNTER_TTL)
-        return value
+        return self.state.incr(COUNTER_NAMESPACE, COUNTER_KEY, COUNTER_TTL) - 1
 
 
 def zai_ready(zai: ZaiConfig) -> bool:

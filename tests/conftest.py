@@ -12,6 +12,9 @@ from werkzeug.test import Client
 from antigravity_proxy.config import load_config
 from antigravity_proxy.wsgi import create_app
 
+# A real redis-server for the shared-state tests (tests/redis_env.py).
+pytest_plugins = ["tests.redis_env"]
+
 API_KEY = "sk-test-0123456789abcdef0123456789abcdef"
 
 

@@ -40,7 +40,16 @@ WEB_SEARCH_SUFFIX: Final = "-online"
 
 
 def healthz(services: Services, request: Request) -> Response:
-    return json_response({"status": "ok", "version": __version__})
+    """Always 200 while the gateway serves; ``state`` says whether the shared
+    state answers (the gateway serves from local state when it does not)."""
+    state = services.state.health()
+    return json_response(
+        {
+            "status": "ok",
+            "version": __version__,
+            "state": {"backend": state.backend, "ok": state.ok},
+        }
+    )
 
 
 def event_logging(services: Services, request: Request) -> Response:

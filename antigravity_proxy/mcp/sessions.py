@@ -46,5 +46,4 @@ class SessionStore:
         return bool(self.state.get(NAMESPACE, session_id))
 
     def end(self, session_id: str) -> None:
-        # SharedState has no delete: an empty value that expires now is gone.
-        self.state.put(NAMESPACE, session_id, "", 0.0)
+        self.state.delete(NAMESPACE, session_id)

@@ -21,7 +21,11 @@ def test_serve_answers_health_and_enforces_auth(gateway_factory):
     ) as gw:
         with requests.get(gw.base_url + "/healthz", timeout=5) as health:
             assert health.status_code == 200
-            assert health.json() == {"status": "ok", "version": __version__}
+            assert health.json() == {
+                "status": "ok",
+                "version": __version__,
+                "state": {"backend": "sqlite", "ok": True},
+            }
         with requests.post(gw.base_url + "/v1/messages", json={}, timeout=5) as denied:
             assert denied.status_code == 401
             assert denied.json()["error"]["type"] == "authentication_error"

@@ -15,7 +15,11 @@ from antigravity_proxy.wsgi import create_app
 def test_healthz_reports_version(client):
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.json == {"status": "ok", "version": __version__}
+    assert response.json == {
+        "status": "ok",
+        "version": __version__,
+        "state": {"backend": "sqlite", "ok": True},
+    }
     assert response.mimetype == "application/json"
 
 

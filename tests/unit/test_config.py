@@ -194,6 +194,31 @@ INVALID = [
         "audio: {max_bytes: -1}\n",
         "audio.max_bytes: expected an integer >= 1",
     ),
+    (
+        "state backend",
+        "state: {backend: memcached}\n",
+        "state.backend: expected one of sqlite, redis, got 'memcached'",
+    ),
+    (
+        "state url scheme",
+        "state: {backend: redis, url: 'http://h:1/0'}\n",
+        "state.url: expected a URL starting with redis://, rediss://, unix://",
+    ),
+    (
+        "state url missing",
+        "state: {backend: redis}\n",
+        "state.url: expected a Redis URL such as redis://host:6379/0, got nothing",
+    ),
+    (
+        "state url for sqlite",
+        "state: {backend: sqlite, url: 'redis://h'}\n",
+        "state.url: only used with state.backend redis",
+    ),
+    (
+        "state url db",
+        "state: {url: 'redis://h:6379/zero'}\n",
+        "state.url: the URL's path must be a database number, such as /0",
+    ),
 ]
 
 
@@ -224,6 +249,11 @@ def test_load_config_rejects_invalid_file_naming_the_key(tmp_path, text, message
         (
             {"ANTIGRAVITY_PROXY_PORT": "0"},
             "ANTIGRAVITY_PROXY_PORT: expected 1-65535, got 0 (it sets server.port)",
+        ),
+        (
+            {"ANTIGRAVITY_PROXY_STATE_URL": "memcache://:pw@h:1"},
+            "ANTIGRAVITY_PROXY_STATE_URL: expected a URL starting with redis://, "
+            "rediss://, unix:// (it sets state.url)",
         ),
     ],
 )
@@ -343,3 +373,45 @@ def test_config_created_says_whether_this_load_wrote_the_file(tmp_path):
     path = tmp_path / "config.yaml"
     assert load_config(path, env={}).config_created
     assert not load_config(path, env={}).config_created
+
+
+def test_state_defaults_to_sqlite_in_the_home(tmp_path):
+    config = load_config(write(tmp_path, "proxy: {api_key: sk-x}\n"), env={})
+    assert (config.state.backend, config.state.url) == ("sqlite", "")
+    assert (config.state.prefix, config.state.timeout_ms) == ("agp:", 100)
+
+
+def test_state_url_from_env_selects_redis_over_the_file(tmp_path):
+    path = write(
+        tmp_path,
+        "state: {backend: sqlite, prefix: 'team:', timeout_ms: 50}\n",
+    )
+    url = "rediss://:s3cret@cache.internal:6380/2"
+    config = load_config(path, env={"ANTIGRAVITY_PROXY_STATE_URL": url})
+    assert config.state.backend == "redis"
+    assert config.state.url == url
+    assert (config.state.prefix, config.state.timeout_ms) == ("team:", 50)
+    assert "ANTIGRAVITY_PROXY_STATE_URL" in config.env_sources
+
+
+def test_state_url_alone_in_the_file_selects_redis(tmp_path):
+    path = write(tmp_path, "state: {url: 'redis://10.0.0.5:6379/0'}\n")
+    assert load_config(path, env={}).state.backend == "redis"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "redis://:s3cret@host:99999/0",
+        "redis://user:s3cret@[::1/0",
+        "http://:s3cret@host/0",
+        "redis://:s3cret@host/db",
+    ],
+)
+def test_state_url_errors_never_quote_the_password(tmp_path, url):
+    path = write(tmp_path, "proxy: {api_key: sk-x}\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path, env={"ANTIGRAVITY_PROXY_STATE_URL": url})
+    message = str(info.value)
+    assert message.startswith("ANTIGRAVITY_PROXY_STATE_URL: ")
+    assert "s3cret" not in message and "\n" not in message

@@ -1,19 +1,16 @@
-"""State shared by every gunicorn worker on the box: cooldowns, sticky sessions,
-failure counters and small keyed values (thought signatures, stored responses).
+"""``SQLiteState``: the shared state of one box in ``<home>/state.db``.
 
-A 429 seen by worker 1 must steer worker 2 too, so none of this lives in process
-memory. ``SharedState`` is the interface; ``SQLiteState`` keeps it in
-``<home>/state.db`` (WAL mode, one connection per thread, short transactions). A
-store spanning several boxes (Redis) would implement the same methods.
+Every gunicorn worker of the box opens the same file (WAL mode, one connection
+per thread, short transactions), so a 429 seen by worker 1 steers worker 2 too.
+This is the default backend: nothing to install. For several boxes, see
+``state/redis.py``.
 
-The state is advisory: losing a cooldown or a sticky binding costs one extra
-upstream attempt, while failing the request costs the client everything. So a
-database that stays busy past ``busy_timeout`` or turns out corrupt never fails a
-request: reads find nothing, writes are skipped, and a warning is logged. A file
-found corrupt at start-up is moved aside (``state.db.corrupt-<time>``) and a fresh
-one is created. Expired rows are purged every ``PURGE_INTERVAL`` seconds.
-
-Times are wall-clock Unix seconds, the only clock all processes share.
+Failures raise ``sqlite3.Error`` (after dropping the thread's connection, so the
+next call reconnects); ``AdvisoryState`` turns them into defaults and a warning.
+A database that stays busy past ``busy_timeout`` therefore never fails a
+request. A file found corrupt at start-up is moved aside
+(``state.db.corrupt-<time>``) and a fresh one is created. Expired rows are
+purged every ``PURGE_INTERVAL`` seconds.
 """
 
 from __future__ import annotations
@@ -25,7 +22,9 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Final, Protocol, TypeVar
+from typing import Final, TypeVar
+
+from antigravity_proxy.state.protocol import FAILURE_RESET_AFTER, STICKY_TTL
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +43,6 @@ CREATE TABLE IF NOT EXISTS kv (
     expires REAL NOT NULL, PRIMARY KEY (namespace, key)
 );
 """
-STICKY_TTL: Final = 3600.0
-FAILURE_RESET_AFTER: Final = 3600.0
 PURGE_INTERVAL: Final = 600.0
 BUSY_TIMEOUT: Final = 2.0
 WAL_SIZE_LIMIT: Final = 4 * 1024 * 1024
@@ -57,26 +54,9 @@ T = TypeVar("T")
 Query = Callable[[sqlite3.Connection], T]
 
 
-class SharedState(Protocol):
-    def set_cooldown(self, key: str, until: float, reason: str) -> None: ...
-    def clear_cooldown(self, key: str) -> None: ...
-    def active_cooldowns(self) -> dict[str, tuple[float, str]]: ...
-    def sticky_account(self, session: str) -> str | None: ...
-    def bind_sticky(self, session: str, account: str) -> None: ...
-    def unbind_sticky(self, session: str) -> None: ...
-    def record_failure(self, account: str) -> int: ...
-    def reset_failures(self, account: str) -> None: ...
-    def put(self, namespace: str, key: str, value: str, ttl: float) -> None: ...
-    def put_bounded(
-        self, namespace: str, key: str, value: str, ttl: float, max_total: int
-    ) -> bool: ...
-    def get(self, namespace: str, key: str) -> str | None: ...
-    def get_many(self, namespace: str, keys: Sequence[str]) -> dict[str, str]: ...
-    def claim(self, name: str, ttl: float) -> bool: ...
-
-
 class SQLiteState:
-    """``SharedState`` in one SQLite file; safe across threads and processes.
+    """The ``Backend`` operations in one SQLite file; safe across threads and
+    processes.
 
     :param busy_timeout: seconds a write waits for another writer's lock before
         it is skipped (SQLite's busy handler).
@@ -89,6 +69,8 @@ class SQLiteState:
         *,
         busy_timeout: float = BUSY_TIMEOUT,
     ) -> None:
+        self.name = "sqlite"
+        self.where = str(path)
         self.path = path
         self.clock = clock
         self.busy_timeout = busy_timeout
@@ -117,7 +99,7 @@ class SQLiteState:
             )
             return {key: (until, reason) for key, until, reason in rows}
 
-        return self._run(query, {})
+        return self._run(query)
 
     def sticky_account(self, session: str) -> str | None:
         return self._scalar(
@@ -137,11 +119,7 @@ class SQLiteState:
         self._write("DELETE FROM sticky WHERE session = ?", (session,))
 
     def record_failure(self, account: str) -> int:
-        """Count consecutive quota failures; a quiet hour starts the count afresh.
-
-        Answers 1 when the database cannot be written: the first rung of any
-        backoff ladder, never a made-up escalation.
-        """
+        """Count consecutive quota failures; a quiet hour starts the count afresh."""
         now = self.clock()
 
         def query(conn: sqlite3.Connection) -> int:
@@ -158,7 +136,7 @@ class SQLiteState:
             )
             return int(row.fetchone()[0])
 
-        return self._run(query, 1)
+        return self._run(query)
 
     def reset_failures(self, account: str) -> None:
         """Called on every success, so the common case is a read, not a write."""
@@ -179,7 +157,7 @@ class SQLiteState:
 
         Why: stored values that clients fill (Responses conversations) must not
         grow the database without bound. A value larger than ``max_total`` on its
-        own is not stored (``False``); so is any value when SQLite fails.
+        own is not stored (``False``).
         """
         size = len(value.encode("utf-8"))
         if size > max_total:
@@ -204,7 +182,7 @@ class SQLiteState:
             conn.execute("COMMIT")
             return True
 
-        return self._run(query, False)
+        return self._run(query)
 
     def get(self, namespace: str, key: str) -> str | None:
         return self._scalar(
@@ -223,15 +201,14 @@ class SQLiteState:
         unique = list(dict.fromkeys(keys))
         for start in range(0, len(unique), GET_MANY_BATCH):
             batch = unique[start : start + GET_MANY_BATCH]
-            empty: dict[str, str] = {}
-            found.update(self._run(_select_many(namespace, batch, now), empty))
+            found.update(self._run(_select_many(namespace, batch, now)))
         return found
 
     def claim(self, name: str, ttl: float) -> bool:
         """Take a named lease for ``ttl`` seconds if nobody holds it.
 
         Why: periodic work (quota refresh) should run once per box, not once per
-        worker process. An unwritable database grants no lease.
+        worker process.
         """
         now = self.clock()
 
@@ -245,7 +222,7 @@ class SQLiteState:
             )
             return cursor.rowcount == 1
 
-        return self._run(query, False)
+        return self._run(query)
 
     def purge_expired(self) -> None:
         now = self.clock()
@@ -255,15 +232,43 @@ class SQLiteState:
             conn.execute("DELETE FROM kv WHERE expires <= ?", (now,))
             conn.execute("DELETE FROM sticky WHERE updated <= ?", (now - STICKY_TTL,))
 
-        self._run(query, None)
+        self._run(query)
+
+    def delete(self, namespace: str, key: str) -> None:
+        self._write("DELETE FROM kv WHERE namespace = ? AND key = ?", (namespace, key))
+
+    def incr(self, namespace: str, key: str, ttl: float) -> int:
+        """Add one, atomically: SQLite's write lock serializes the upsert."""
+        now = self.clock()
+
+        def query(conn: sqlite3.Connection) -> int:
+            row = conn.execute(
+                "INSERT INTO kv (namespace, key, value, expires) "
+                "VALUES (?, ?, '1', ?) "
+                "ON CONFLICT(namespace, key) DO UPDATE SET "
+                "value = CASE WHEN kv.expires <= ? THEN 1 "
+                "ELSE CAST(kv.value AS INTEGER) + 1 END, "
+                "expires = excluded.expires RETURNING value",
+                (namespace, key, now + ttl, now),
+            ).fetchone()
+            return int(row[0])
+
+        return self._run(query)
+
+    def ping(self) -> None:
+        self._run(lambda conn: conn.execute("SELECT 1").fetchone())
+
+    def explain(self, exc: Exception) -> str:
+        kind = getattr(exc, "sqlite_errorname", type(exc).__name__)
+        return f"{exc} ({kind})"
 
     def close(self) -> None:
         """Close this thread's connection (e.g. in gunicorn's master before a fork)."""
         self._disconnect()
 
     def _write(self, sql: str, params: tuple[object, ...]) -> None:
-        done = self._run(lambda conn: conn.execute(sql, params) is not None, False)
-        if done and self.clock() >= self._next_purge:
+        self._run(lambda conn: conn.execute(sql, params))
+        if self.clock() >= self._next_purge:
             self._next_purge = self.clock() + PURGE_INTERVAL
             self.purge_expired()
 
@@ -272,21 +277,15 @@ class SQLiteState:
             row = conn.execute(sql, params).fetchone()
             return str(row[0]) if row else None
 
-        return self._run(query, None)
+        return self._run(query)
 
-    def _run(self, query: Query[T], default: T) -> T:
-        """``query`` on this thread's connection; ``default`` if SQLite fails."""
+    def _run(self, query: Query[T]) -> T:
+        """``query`` on this thread's connection, dropped if SQLite fails."""
         try:
             return query(self._connect())
-        except sqlite3.Error as exc:
-            log.warning(
-                "shared state %s unavailable, carrying on without it: %s (%s)",
-                self.path,
-                exc,
-                getattr(exc, "sqlite_errorname", type(exc).__name__),
-            )
+        except sqlite3.Error:
             self._disconnect()
-            return default
+            raise
 
     def _connect(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
