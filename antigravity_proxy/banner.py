@@ -26,6 +26,7 @@ from antigravity_proxy.accounts.onboarding import is_pending
 from antigravity_proxy.accounts.store import Account, AccountStore
 from antigravity_proxy.auth import effective_mode, is_loopback
 from antigravity_proxy.config import Config
+from antigravity_proxy.redis_url import redacted
 from antigravity_proxy.state import open_state
 
 SCRIPT: Final = "antigravity-proxy"
@@ -58,6 +59,7 @@ class BannerFacts:
     accounts: AccountCounts
     command: str
     version: str = __version__
+    state: str = ""  # which shared state, its URL redacted; empty: not said
 
 
 def command_name() -> str:
@@ -101,6 +103,7 @@ def collect(config: Config, *, show_key: bool) -> BannerFacts:
         key=config.proxy.api_key if show_key else None,
         accounts=_account_counts(config),
         command=command_name(),
+        state=state_line(config),
     )
 
 
@@ -128,6 +131,14 @@ def _account_counts(config: Config) -> AccountCounts:
     finally:
         state.close()  # no connection may cross gunicorn's fork
     return count_accounts(accounts, cooldowns, time.time())
+
+
+def state_line(config: Config) -> str:
+    """The shared state in a few words; a Redis URL only in its redacted form."""
+    state = config.state
+    if state.backend == "redis":
+        return f"redis at {redacted(state.url)} (keys {state.prefix}*)"
+    return f"sqlite {config.home_dir / 'state.db'} (this box only)"
 
 
 def _key_source(config: Config) -> str:
@@ -177,6 +188,7 @@ def _status_lines(facts: BannerFacts) -> list[str]:
         f"  auth       {facts.auth_mode} ({facts.auth_reason}); {reach}",
         f"  API key    {_key_line(facts)}",
         f"  accounts   {_accounts_line(facts)}",
+        *([f"  state      {facts.state}"] if facts.state else []),
     ]
 
 

@@ -8,8 +8,10 @@ error messages: the user name and password become ``***``.
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final
 from urllib.parse import SplitResult, urlsplit
+
+from redis.connection import parse_url
 
 SCHEMES: Final = ("redis", "rediss", "unix")
 
@@ -31,13 +33,23 @@ def url_problem(url: str) -> str | None:
         return "the URL names no host"
     if port == 0:
         return "the URL's port must be 1-65535"
-    return _db_problem(parts)
+    return _db_problem(parts) or _options_problem(url)
 
 
 def _db_problem(parts: SplitResult) -> str | None:
     db = parts.path.strip("/")
     if db and not db.isdigit():
         return "the URL's path must be a database number, such as /0"
+    return None
+
+
+def _options_problem(url: str) -> str | None:
+    """redis-py's own reading of the query options (``?ssl_ca_certs=...``)."""
+    reader: Any = parse_url
+    try:
+        reader(url)
+    except ValueError as exc:
+        return f"the URL's options: {str(exc).rstrip('.')}"
     return None
 
 

@@ -7,6 +7,8 @@ Registered for every test by ``tests/conftest.py`` (``pytest_plugins``):
 - ``own_redis_server`` (function): a server of the test's own, to kill, restart
   or slow down (``DEBUG SLEEP`` is enabled for loopback clients).
 - ``redis_state(server, prefix)``: the config's ``state`` section for a server.
+- ``RedisServer(dir, password=..., tls=True)``: a server behind a password, or
+  speaking only TLS (``rediss://``) with a certificate made for the test.
 
 Each server runs in its own temporary directory with persistence off
 (``--save '' --appendonly no``), bound to 127.0.0.1, so a system Redis (the
@@ -29,6 +31,8 @@ from pathlib import Path
 import pytest
 import redis
 
+from tests.tls_env import TlsFiles, make_tls_files
+
 START_TIMEOUT = 10.0
 
 
@@ -41,16 +45,19 @@ def free_port() -> int:
 class RedisServer:
     """A ``redis-server`` process the test owns: ``start``, ``stop``, ``restart``."""
 
-    def __init__(self, workdir: Path, *, password: str = "") -> None:
+    def __init__(self, workdir: Path, *, password: str = "", tls: bool = False) -> None:
         self.workdir = workdir
         self.password = password
+        self.tls: TlsFiles | None = make_tls_files(workdir) if tls else None
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
         auth = f":{self.password}@" if self.password else ""
-        return f"redis://{auth}127.0.0.1:{self.port}/0"
+        if self.tls is None:
+            return f"redis://{auth}127.0.0.1:{self.port}/0"
+        return f"rediss://{auth}127.0.0.1:{self.port}/0?ssl_ca_certs={self.tls.ca}"
 
     def start(self) -> RedisServer:
         binary = shutil.which("redis-server")
@@ -60,7 +67,7 @@ class RedisServer:
                 "`sudo apt-get install redis-server`",
                 pytrace=False,
             )
-        command = [binary, "--port", str(self.port), "--bind", "127.0.0.1"]
+        command = [binary, "--bind", "127.0.0.1", *self._listen()]
         command += ["--save", "", "--appendonly", "no", "--dir", str(self.workdir)]
         command += ["--enable-debug-command", "local", "--loglevel", "warning"]
         if self.password:
@@ -70,6 +77,17 @@ class RedisServer:
         )
         self._wait_ready()
         return self
+
+    def _listen(self) -> list[str]:
+        if self.tls is None:
+            return ["--port", str(self.port)]
+        return [
+            "--port", "0", "--tls-port", str(self.port),
+            "--tls-cert-file", str(self.tls.cert),
+            "--tls-key-file", str(self.tls.key),
+            "--tls-ca-cert-file", str(self.tls.ca),
+            "--tls-auth-clients", "no",
+        ]  # fmt: skip
 
     def stop(self) -> None:
         """Kill the server at once (as a crash would), and reap it."""

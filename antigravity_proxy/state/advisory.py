@@ -10,10 +10,13 @@ first call after it tries the backend again: redis-py opens a new connection,
 SQLite reopens the file. A warning is logged at most once per ``WARN_EVERY``
 seconds, and after each such warning one line when the backend answers again.
 
-What is written during an outage stays in this process; after recovery the
-backend's view wins. Leases (``claim``) are never granted locally: periodic
-work that must run once per group waits for the shared store rather than
-running on every process at once.
+What is written during an outage stays in this process, and stays usable after
+recovery until it expires: a cooldown, sticky binding or value the backend does
+not have is looked up in the local copy (the backend's answer wins where it has
+one), and deletions reach both. Counters (``record_failure``, ``incr``) restart
+from the backend's. Leases (``claim``) are never granted locally: periodic work
+that must run once per group waits for the shared store rather than running on
+every process at once.
 """
 
 from __future__ import annotations
@@ -65,24 +68,33 @@ class AdvisoryState:
 
     def clear_cooldown(self, key: str) -> None:
         self._call(lambda s: s.clear_cooldown(key))
+        self.fallback.clear_cooldown(key)
 
     def active_cooldowns(self) -> dict[str, tuple[float, str]]:
-        return self._call(lambda s: s.active_cooldowns())
+        shared = self._call(lambda s: s.active_cooldowns())
+        local = self.fallback.active_cooldowns()
+        for key, record in local.items():
+            if key not in shared or record[0] > shared[key][0]:
+                shared[key] = record
+        return shared
 
     def sticky_account(self, session: str) -> str | None:
-        return self._call(lambda s: s.sticky_account(session))
+        found = self._call(lambda s: s.sticky_account(session))
+        return found if found is not None else self.fallback.sticky_account(session)
 
     def bind_sticky(self, session: str, account: str) -> None:
         self._call(lambda s: s.bind_sticky(session, account))
 
     def unbind_sticky(self, session: str) -> None:
         self._call(lambda s: s.unbind_sticky(session))
+        self.fallback.unbind_sticky(session)
 
     def record_failure(self, account: str) -> int:
         return self._call(lambda s: s.record_failure(account))
 
     def reset_failures(self, account: str) -> None:
         self._call(lambda s: s.reset_failures(account))
+        self.fallback.reset_failures(account)
 
     def put(self, namespace: str, key: str, value: str, ttl: float) -> None:
         self._call(lambda s: s.put(namespace, key, value, ttl))
@@ -95,13 +107,19 @@ class AdvisoryState:
         )
 
     def get(self, namespace: str, key: str) -> str | None:
-        return self._call(lambda s: s.get(namespace, key))
+        found = self._call(lambda s: s.get(namespace, key))
+        return found if found is not None else self.fallback.get(namespace, key)
 
     def get_many(self, namespace: str, keys: Sequence[str]) -> dict[str, str]:
-        return self._call(lambda s: s.get_many(namespace, keys))
+        found = self._call(lambda s: s.get_many(namespace, keys))
+        if self.fallback.holds_values():
+            missing = [key for key in keys if key not in found]
+            found.update(self.fallback.get_many(namespace, missing))
+        return found
 
     def delete(self, namespace: str, key: str) -> None:
         self._call(lambda s: s.delete(namespace, key))
+        self.fallback.delete(namespace, key)
 
     def incr(self, namespace: str, key: str, ttl: float) -> int:
         return self._call(lambda s: s.incr(namespace, key, ttl))

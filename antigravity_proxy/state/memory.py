@@ -132,6 +132,10 @@ class MemoryState:
             self._store(LEASE_NAMESPACE, name, "", ttl)
             return True
 
+    def holds_values(self) -> bool:
+        """Whether any value is stored (expired ones included): a cheap test."""
+        return bool(self._kv)
+
     def ping(self) -> None:
         """Memory always answers."""
 

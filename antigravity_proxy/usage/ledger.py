@@ -12,7 +12,9 @@ one loses only what was still queued (requests in flight).
 
 The same thread publishes this worker's live numbers (streams open, rows failed)
 to the ``live`` table, and prunes rows older than ``usage.retention_days`` once per
-box per interval (the lease ``usage-prune`` in the shared state).
+box per interval (the lease ``usage-prune:<host>:<usage.db path>`` in the shared
+state: named after the file, since with Redis the state spans boxes while each
+box keeps its own ``usage.db``).
 """
 
 from __future__ import annotations
@@ -82,6 +84,7 @@ class Ledger:
         self.claim = claim
         self.clock = clock
         self.worker = f"{os.uname().nodename}:{os.getpid()}"
+        self.prune_lease = f"{PRUNE_LEASE}:{os.uname().nodename}:{path}"
         self.rows_written = 0
         self.rows_failed = 0
         self.streams_open = 0
@@ -280,10 +283,14 @@ class Ledger:
         except (sqlite3.Error, SchemaTooNew) as exc:
             log.warning("usage ledger could not publish live numbers: %s", exc)
 
+    def _prune_turn(self) -> bool:
+        """This process holds the prune lease, or there is no lease to take."""
+        return self.claim is None or self.claim(self.prune_lease, PRUNE_INTERVAL)
+
     def prune(self, now: float) -> int:
         """Delete rows older than the retention, in chunks; rows deleted."""
         days = self.options.retention_days
-        if days <= 0 or (self.claim and not self.claim(PRUNE_LEASE, PRUNE_INTERVAL)):
+        if days <= 0 or not self._prune_turn():
             return 0
         cutoff = now - days * 86400
         deleted = 0

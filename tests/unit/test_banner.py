@@ -14,6 +14,7 @@ from antigravity_proxy.banner import (
     count_accounts,
     is_loopback,
     render,
+    state_line,
 )
 
 FACTS = BannerFacts(
@@ -136,3 +137,14 @@ def test_count_accounts():
 )
 def test_is_loopback(host, loopback):
     assert is_loopback(host) is loopback
+
+
+def test_banner_names_the_shared_state_with_the_url_redacted(make_config):
+    url = "rediss://:s3cret@cache.internal:6380/0"
+    redis_config = make_config({"state": {"url": url, "prefix": "team:"}})
+    line = state_line(redis_config)
+    assert line == "redis at rediss://***@cache.internal:6380/0 (keys team:*)"
+    assert state_line(make_config()).startswith("sqlite ")
+    text = render(dataclasses.replace(FACTS, state=line))
+    assert "  state      redis at rediss://***@cache.internal:6380/0" in text
+    assert "state " not in render(FACTS)

@@ -215,6 +215,12 @@ INVALID = [
         "state.url: only used with state.backend redis",
     ),
     (
+        "state url options",
+        "state: {url: 'redis://h:6380/0?socket_timeout=soon'}\n",
+        "state.url: the URL's options: Invalid value for 'socket_timeout' "
+        "in connection URL",
+    ),
+    (
         "state url db",
         "state: {url: 'redis://h:6379/zero'}\n",
         "state.url: the URL's path must be a database number, such as /0",

@@ -125,6 +125,40 @@ def test_advisory_warns_once_a_minute_and_once_on_recovery(parts, caplog):
     assert state.health().ok is True
 
 
+def test_advisory_outage_writes_stay_usable_after_recovery(parts):
+    backend, clock, state = parts
+    far = time.time() + 60
+    state.set_cooldown("both", far, "shared")
+    state.put("sig", "both", "shared", 60)
+    backend.broken = True
+    state.set_cooldown("acc", far, "429 during the outage")
+    state.set_cooldown("both", far + 30, "longer, locally")
+    state.bind_sticky("sid", "acc-local")
+    state.put("sig", "k", "local", 60)
+    state.put("sig", "both", "local copy", 60)
+    backend.broken = False
+    clock.now += 1.01
+    assert state.active_cooldowns() == {
+        "acc": (far, "429 during the outage"),
+        "both": (far + 30, "longer, locally"),
+    }
+    assert state.sticky_account("sid") == "acc-local"
+    assert state.get("sig", "k") == "local"
+    assert state.get("sig", "both") == "shared"  # the backend's answer wins
+    assert state.get_many("sig", ["k", "both", "x"]) == {
+        "k": "local",
+        "both": "shared",
+    }
+    state.bind_sticky("sid", "acc-shared")
+    assert state.sticky_account("sid") == "acc-shared"
+    state.clear_cooldown("acc")
+    state.delete("sig", "k")
+    state.unbind_sticky("sid")
+    assert "acc" not in state.active_cooldowns()
+    assert state.get("sig", "k") is None and state.sticky_account("sid") is None
+    assert state.record_failure("acc") == 1  # counters are the backend's
+
+
 def advisory_redis(server, prefix, timeout_ms=100, backoff=1.0):
     backend = RedisState(RedisSettings(server.url, prefix, timeout_ms), time.time)
     return AdvisoryState(backend, MemoryState(time.time), backoff=backoff)

@@ -150,3 +150,24 @@ def test_redis_explain_scrubs_a_password_the_error_quotes(locked_server):
     backend = RedisState(RedisSettings(locked_server.url), time.time)
     error = redis.ConnectionError("AUTH s3cret-Pass refused")
     assert backend.explain(error) == "ConnectionError: AUTH *** refused"
+
+
+@pytest.fixture
+def tls_server(tmp_path):
+    server = RedisServer(tmp_path, password="s3cret-tls", tls=True).start()
+    yield server
+    server.stop()
+
+
+def test_redis_over_tls_with_a_password(tls_server, redis_prefix, caplog):
+    assert tls_server.url.startswith("rediss://:s3cret-tls@127.0.0.1:")
+    state = RedisState(RedisSettings(tls_server.url, redis_prefix, 5000), time.time)
+    state.put("sig", "k", "over tls", 60)
+    assert state.get("sig", "k") == "over tls"
+    assert state.where.startswith("rediss://***@127.0.0.1:")
+    plain = tls_server.url.replace("rediss://", "redis://").partition("?")[0]
+    refused = RedisState(RedisSettings(plain, redis_prefix, 500), time.time)
+    advisory = AdvisoryState(refused, MemoryState(time.time))
+    with caplog.at_level(logging.WARNING):
+        assert advisory.get("sig", "k") is None  # plain text is not TLS: refused
+    assert "unavailable" in caplog.text and "s3cret" not in caplog.text

@@ -11,6 +11,7 @@ import time
 import pytest
 
 from antigravity_proxy.exchange import Attempt, Ending, Exchange
+from antigravity_proxy.state import MemoryState
 from antigravity_proxy.usage import query, rollup, schema
 from antigravity_proxy.usage.ledger import Ledger, LedgerOptions
 from antigravity_proxy.usage.row import (
@@ -316,7 +317,29 @@ def test_prune_keeps_recent_rows_and_the_rollups(tmp_path):
     conn = read(ledger)
     assert conn.execute("SELECT request_id FROM requests").fetchall() == [("req_1",)]
     assert query.grand_total(conn, 0).requests == 2  # rollups are kept
-    assert claims == ["usage-prune", "usage-prune"]
+    assert claims == [ledger.prune_lease] * 2
+    assert ledger.prune_lease.startswith("usage-prune:")
+
+
+def test_prune_lease_is_per_file_so_each_box_prunes_its_own(tmp_path):
+    """With Redis the leases span boxes; each box's usage.db still gets pruned."""
+    shared = MemoryState(time.time)
+    now = BASE + 100 * 86400
+    ledgers = [
+        Ledger(
+            tmp_path / box / "usage.db",
+            LedgerOptions(retention_days=90),
+            claim=shared.claim,
+        )
+        for box in ("a", "b", "a")
+    ]
+    for ledger in ledgers:
+        ledger.path.parent.mkdir(exist_ok=True)
+    ledgers[0].record(make_row(0))
+    ledgers[0].flush()
+    ledgers[1].record(make_row(1))
+    ledgers[1].flush()
+    assert [ledger.prune(now) for ledger in ledgers] == [1, 1, 0]
 
 
 def test_schema_is_versioned_and_refuses_a_newer_file(tmp_path):
