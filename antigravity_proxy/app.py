@@ -82,12 +82,11 @@ def protocol_for_path(path: str, environ: WSGIEnvironment) -> str:
 
 
 def error_response(
-    err: errors.GatewayError, protocol: str, exchange: Exchange | None = None
+    err: errors.GatewayError, protocol: str, exchange: Exchange
 ) -> Response:
-    """``err`` as ``protocol``'s error body; noted in the request's ``exchange``."""
-    if exchange is not None:
-        exchange.failed(err)
-        err.request_id = exchange.request_id
+    """``err`` as ``protocol``'s error body; noted in the request's ``exchange``
+    (which puts the request id in the body)."""
+    exchange.failed(err)
     module = ERROR_MODULES[protocol]
     headers = dict(err.response_headers)
     if err.retry_after is not None:
@@ -134,6 +133,23 @@ class Gateway:
             if environ.get("HTTP_ANTHROPIC_VERSION"):
                 return "anthropic"
         return route.protocol
+
+    def protocol_for_target(self, method: str, path: str) -> str:
+        """The protocol of the route ``method path`` names, headers unknown.
+
+        Why: a request the server refused while reading its headers is still
+        answered in the error format of the route its request line named.
+        """
+        environ: dict[str, Any] = {
+            "REQUEST_METHOD": method,
+            "PATH_INFO": path,
+            "SCRIPT_NAME": "",
+            "QUERY_STRING": "",
+            "SERVER_NAME": "gateway",
+            "SERVER_PORT": "80",
+            "wsgi.url_scheme": "http",
+        }
+        return self.protocol_of(self._match(environ), environ)
 
     def __call__(
         self, environ: WSGIEnvironment, start_response: StartResponse

@@ -112,18 +112,15 @@ class Dispatcher:
             if exchange.cancelled:
                 raise ClientGone()
             lease = self._lease(request, tries)
-            started = time.monotonic()
             try:
-                response = self._call(request, lease)
+                response = self.call_on(request, lease, exchange)
             except UpstreamError as err:
-                self._note(exchange, lease, err, started)
                 if not isinstance(err, UpstreamStatus):
                     self._after_egress_failure(request, lease, err, tries)
                     continue
                 tries.last = err
                 self._after_failure(request, lease, err, attempt, tries, exchange)
                 continue
-            self._note(exchange, lease, response, started)
             exchange.served_by(lease.account.id)
             for suspect, failure in tries.suspects:  # it was them, not the request
                 self.pool.blame(suspect, request.model, failure)
@@ -168,24 +165,6 @@ class Dispatcher:
         # the (account, model) pair rests as for a 500 another account served.
         self.pool.blame(sent.lease, sent.model, cut)
         log.info("account %s: answer cut off mid-way", sent.lease.account.id)
-
-    @staticmethod
-    def _note(
-        exchange: Exchange,
-        lease: Lease,
-        outcome: requests.Response | UpstreamError,
-        started: float,
-    ) -> None:
-        if isinstance(outcome, requests.Response):
-            base, status, reason = base_of(outcome.url), outcome.status_code, "ok"
-        elif isinstance(outcome, UpstreamStatus):
-            base, status, reason = outcome.base_url, outcome.upstream_status, ""
-        else:
-            base, status, reason = "", 0, outcome.kind.value
-        duration = time.monotonic() - started
-        exchange.attempts.append(
-            Attempt(lease.account.id, base, status, reason, duration)
-        )
 
     def _lease(self, request: UpstreamRequest, tries: _Tries) -> Lease:
         """The account refreshed after a 401 again, else the pool's next choice."""
@@ -262,6 +241,23 @@ class Dispatcher:
             error.retry_after = self.pool.seconds_until_free(model) or error.retry_after
         return error
 
+    def call_on(
+        self, request: UpstreamRequest, lease: Lease, exchange: Exchange
+    ) -> requests.Response:
+        """One call of ``request`` on ``lease``, noted as an attempt of ``exchange``.
+
+        ``send`` makes each of its attempts so; a caller that must use one
+        given account (a warm-up) calls it directly.
+        """
+        started = time.monotonic()
+        try:
+            response = self._call(request, lease)
+        except UpstreamError as err:
+            _note(exchange, lease, err, started)
+            raise
+        _note(exchange, lease, response, started)
+        return response
+
     def _call(self, request: UpstreamRequest, lease: Lease) -> requests.Response:
         body = self._envelope(request, lease)
         response = self.upstream.call(
@@ -327,3 +323,20 @@ def _refused(last: UpstreamStatus) -> str:
 def _retry_after(err: UpstreamStatus) -> int:
     value = {k.lower(): v for k, v in err.headers.items()}.get("retry-after", "")
     return int(value) if value.isdigit() else 30
+
+
+def _note(
+    exchange: Exchange,
+    lease: Lease,
+    outcome: requests.Response | UpstreamError,
+    started: float,
+) -> None:
+    """One upstream call on ``lease``, as an ``Attempt`` of ``exchange``."""
+    if isinstance(outcome, requests.Response):
+        base, status, reason = base_of(outcome.url), outcome.status_code, "ok"
+    elif isinstance(outcome, UpstreamStatus):
+        base, status, reason = outcome.base_url, outcome.upstream_status, ""
+    else:
+        base, status, reason = "", 0, outcome.kind.value
+    duration = time.monotonic() - started
+    exchange.attempts.append(Attempt(lease.account.id, base, status, reason, duration))

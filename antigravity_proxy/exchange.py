@@ -30,7 +30,8 @@ Fields, with the unit of each (times are ``time.monotonic()`` seconds unless sai
   / ``first_byte`` / ``ended`` (monotonic; None until it happened)
 - ``usage``: tokens as the upstream reported them (``Usage``), images returned
 - ``status`` (the HTTP status sent), ``error_kind`` (``ErrorKind`` value or None)
-- ``bytes_in`` (request body, as declared), ``bytes_out`` (response body sent)
+- ``bytes_in`` (request body bytes the gateway read, chunked framing removed;
+  a body refused unread counts 0), ``bytes_out`` (response body sent)
 - ``ending``: how it ended (``Ending``)
 """
 
@@ -186,7 +187,14 @@ class Exchange:
         self.upstream_headers = time.monotonic()
 
     def failed(self, err: GatewayError) -> None:
+        """``err`` is what the client gets: noted here, and it names this request.
+
+        Why here: every error a client sees (a response, an in-band stream
+        error, a relayed stream's error event) is rendered after this call,
+        so the protocol's body can carry the id (``errors.request_id``).
+        """
         self.error_kind = err.kind.value
+        err.request_id = self.request_id
 
     def end(self, ending: Ending) -> None:
         """Say how the answer ended; the first word counts (a cut beats complete)."""

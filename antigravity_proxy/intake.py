@@ -7,13 +7,17 @@ nothing worth waiting for (the declared body is over the limit, the framing is
 broken, the head is too large). gunicorn's own parser then reads the same bytes
 and decides what they mean; this module only needs to know where a request ends,
 so it parses no more than ``Content-Length``, ``Transfer-Encoding`` (chunk sizes,
-never their data) and ``Expect``.
+never their data) and ``Expect``; and the request line's method and path
+(``target``), so that a request gunicorn refuses while parsing its head can
+still be answered in the error format of the route it named.
 """
 
 from __future__ import annotations
 
 import enum
+import re
 from typing import Final
+from urllib.parse import unquote, urlsplit
 
 # A head larger than this is handed on unfinished; gunicorn's own limits then
 # decide (usually 431/400) while the thread reads against the same deadline.
@@ -24,6 +28,9 @@ MAX_CHUNK_DIGITS: Final = 16
 HEAD_ENDS: Final = (b"\r\n\r\n", b"\n\n")
 CHUNKED: Final = -1
 SMALL_READ: Final = 64 * 1024
+# Longer request lines are gunicorn's 414 and name no route worth knowing.
+MAX_TARGET_LINE: Final = 8 * 1024
+METHOD: Final = re.compile(rb"[A-Za-z]{3,20}")
 
 
 class Phase(enum.Enum):
@@ -50,6 +57,8 @@ class Intake:
         self._lead = 0  # empty-line bytes before the request line
         self._remaining = 0  # sized body: bytes still to come
         self._chunks: _ChunkScanner | None = None
+        # (method, path) of the request line, once the head is in and sane.
+        self.target: tuple[str, str] | None = None
 
     def feed(self, data: bytes) -> Phase:
         """Take one read's bytes; the phase after them."""
@@ -102,6 +111,7 @@ class Intake:
         self._finish_head(head, rest, ready=False)
 
     def _finish_head(self, head: bytes, rest: bytes, *, ready: bool) -> None:
+        self.target = request_target(head)
         self._keep(head)
         self._head = bytearray()
         self.phase = Phase.READY if ready else Phase.BODY
@@ -178,6 +188,30 @@ class _ChunkScanner:
         self.decoded += size
         self.skip = size + 2  # the data and its CRLF
         return self.decoded > self.max_body
+
+
+def request_target(head: bytes) -> tuple[str, str] | None:
+    """The method and path (percent-decoded, no query) the request line names.
+
+    None when the line is not ``METHOD SP target SP version`` with an
+    origin-form or absolute-form target: gunicorn refuses those, and they name
+    no route. Nothing else is checked; gunicorn's parser decides what is valid.
+    """
+    line = head.lstrip(b"\r\n")[:MAX_TARGET_LINE].split(b"\n", 1)
+    if len(line) < 2:
+        return None
+    bits = line[0].rstrip(b"\r").split(b" ")
+    if len(bits) != 3 or not METHOD.fullmatch(bits[0]):
+        return None
+    target = bits[1].decode("latin-1")
+    if not target.startswith("/") and "://" not in target:
+        return None
+    try:
+        path = urlsplit(target).path if "://" in target else target
+    except ValueError:
+        return None
+    path = path.split("?", 1)[0].split("#", 1)[0]
+    return bits[0].decode("ascii"), unquote(path, encoding="latin-1")
 
 
 def _head_end(buffer: bytearray, start: int) -> int | None:

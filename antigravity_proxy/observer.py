@@ -2,10 +2,11 @@
 
 It makes the request's ``Exchange`` before anything else runs (so a CORS
 preflight, a 401 from the key check and a routing miss are observed too), sends
-``X-Request-Id`` on every response, counts the bytes that leave, notes when the
-first one left, and finishes the ``Exchange`` when the server closes the body: at
-its end, or early because the client went away. Log records written while the
-request is served carry its id (``RequestIdFilter``).
+``X-Request-Id`` on every response, counts the body bytes the application reads
+(``CountedInput``: a chunked upload has no declared length) and the bytes that
+leave, notes when the first one left, and finishes the ``Exchange`` when the
+server closes the body: at its end, or early because the client went away. Log
+records written while the request is served carry its id (``RequestIdFilter``).
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ from antigravity_proxy.exchange import (
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
+    from antigravity_proxy.refusal import Refusals
 
 CLIENT_SOCKET_KEYS = ("gunicorn.socket", "werkzeug.socket")
 
@@ -89,11 +92,44 @@ def client_watch(environ: WSGIEnvironment) -> Callable[[], bool]:
     return lambda: False
 
 
-def _declared_length(environ: WSGIEnvironment) -> int:
-    try:
-        return max(0, int(environ.get("CONTENT_LENGTH") or 0))
-    except ValueError:
-        return 0
+class CountedInput:
+    """``wsgi.input`` as the application reads it, each byte counted once.
+
+    Why count reads rather than trust ``Content-Length``: a chunked upload
+    declares none, and a body refused before it is read (413, 401) was never
+    taken in. Only the reading methods of the WSGI input are offered, so no
+    reader can go around the count (``readinto`` is left out on purpose).
+    """
+
+    def __init__(self, stream: Any, exchange: Exchange) -> None:
+        self.stream = stream
+        self.exchange = exchange
+
+    def _counted(self, data: bytes) -> bytes:
+        self.exchange.bytes_in += len(data)
+        return data
+
+    def read(self, size: int | None = -1) -> bytes:
+        if size is None or size < 0:
+            return self._counted(self.stream.read())
+        return self._counted(self.stream.read(size))
+
+    def readline(self, size: int | None = -1) -> bytes:
+        if size is None or size < 0:
+            return self._counted(self.stream.readline())
+        return self._counted(self.stream.readline(size))
+
+    def readlines(self, hint: int | None = -1) -> list[bytes]:
+        return [self._counted(line) for line in self.stream.readlines(hint)]
+
+    def __iter__(self) -> Iterator[bytes]:
+        while line := self.readline():
+            yield line
+
+    def close(self) -> None:
+        close = getattr(self.stream, "close", None)
+        if close is not None:
+            close()
 
 
 class ExchangeMiddleware:
@@ -104,6 +140,9 @@ class ExchangeMiddleware:
     ) -> None:
         self.app = app
         self.on_finish = list(on_finish)
+        # How the server answers a request it refused before the app ran
+        # (``worker.GatewayWorker``); set where the app is wired.
+        self.refusals: Refusals | None = None
 
     def __call__(
         self, environ: WSGIEnvironment, start_response: StartResponse
@@ -113,10 +152,11 @@ class ExchangeMiddleware:
             method=environ.get("REQUEST_METHOD", ""),
             path=environ.get("PATH_INFO", ""),
             user_agent=environ.get("HTTP_USER_AGENT", ""),
-            bytes_in=_declared_length(environ),
             client_gone=client_watch(environ),
             client_socket=client_socket(environ),
         )
+        if "wsgi.input" in environ:
+            environ["wsgi.input"] = CountedInput(environ["wsgi.input"], exchange)
         exchange.on_finish.extend(self.on_finish)
         environ[ENVIRON_KEY] = exchange
         bind_request_id(exchange.request_id)

@@ -85,7 +85,6 @@ def relay_raw(chunks: Iterator[bytes], exchange: Exchange) -> Iterator[bytes]:
     except GatewayError as err:
         exchange.end(_ending(err))
         exchange.failed(err)
-        err.request_id = exchange.request_id
         log.warning("relayed stream ended by an error: %s", err.message)
         closing = b"" if _between_events(tail) else b"\n\n"
         yield closing + error_event(err, exchange.protocol)

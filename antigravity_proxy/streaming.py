@@ -187,7 +187,6 @@ def _in_band_error(
 ) -> list[bytes]:
     log.warning("stream ended by an error after the first byte: %s", err.message)
     exchange.failed(err)
-    err.request_id = exchange.request_id
     return translator.error(err)
 
 

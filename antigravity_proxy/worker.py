@@ -14,6 +14,11 @@ The thread parses the received bytes with gunicorn's own parser; should it need
 more (a body past ``proxy.max_body_bytes``, read only to the limit before the
 413), each further read waits at most until the same deadline. TLS and HTTP/2
 connections keep stock gthread behaviour (the gateway serves neither itself).
+
+A request gunicorn refuses while parsing it (a control character in a header,
+too many headers, contradictory framing) gets the JSON error body of the
+protocol of the route its request line named (``refusal``), not gunicorn's HTML
+page: the intake read that line (``Intake.target``) before any thread ran.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any, Final
 
+from gunicorn import util
 from gunicorn.http.errors import NoMoreData
 from gunicorn.http.message import Request
 from gunicorn.http.parser import RequestParser
@@ -36,7 +42,9 @@ from gunicorn.http2 import negotiation
 from gunicorn.workers.gthread import TConn, ThreadWorker
 
 from antigravity_proxy.config import Config, load_config
+from antigravity_proxy.http import header_text
 from antigravity_proxy.intake import Intake, Phase
+from antigravity_proxy.refusal import Refusals, Target, error_from_parse
 from antigravity_proxy.release import MemoryRelease, malloc_trim
 from antigravity_proxy.threadpool import RequestThreads
 
@@ -94,11 +102,18 @@ class ReceivedParser(RequestParser):  # type: ignore[misc]
 class ReceivedUnreader(SocketUnreader):  # type: ignore[misc]
     """The request's bytes as received; further reads wait until ``deadline``."""
 
-    def __init__(self, sock: socket.socket, pieces: list[bytes], deadline: float):
+    def __init__(
+        self,
+        sock: socket.socket,
+        pieces: list[bytes],
+        deadline: float,
+        target: Target | None = None,
+    ):
         super().__init__(sock)
         self.pieces = deque(pieces)
         self.deadline = deadline
         self.received = sum(len(piece) for piece in pieces)
+        self.target = target  # the request line's (method, path), when sane
 
     def chunk(self, size_hint: int | None = None) -> bytes:
         if self.pieces:
@@ -137,6 +152,7 @@ class GatewayWorker(ThreadWorker):  # type: ignore[misc]
         self.release = MemoryRelease(malloc_trim())
         self.busy = 0  # requests handed to the pool and not yet finished
         self.next_sweep = 0.0  # when murder_pending next looks for late requests
+        self.serving = threading.local()  # the connection a pool thread handles
         if self.limits.thread_stack:
             # Before the pool starts its threads: each stream holds one.
             threading.stack_size(self.limits.thread_stack)
@@ -179,6 +195,45 @@ class GatewayWorker(ThreadWorker):  # type: ignore[misc]
             super().enqueue_req(conn)
             return
         self._receive(conn)
+
+    def handle(self, conn: TConn) -> Any:
+        """gthread's, with the connection known to ``handle_error`` (same thread)."""
+        self.serving.conn = conn
+        try:
+            return super().handle(conn)
+        finally:
+            self.serving.conn = None
+
+    def handle_error(
+        self, req: Any, client: Any, addr: Any, exc: BaseException
+    ) -> None:
+        """Answer in the protocol's JSON error format instead of gunicorn's HTML.
+
+        Why the intake's target: gunicorn raises most header errors before it
+        made a request object (``exc.req`` is None), so the route is only
+        known from the request line the intake read.
+        """
+        target = self._target_of(req)
+        if error_from_parse(exc) is None:
+            where = header_text(" ".join(target)) if target else "(no request line)"
+            self.log.exception("error handling request %s", where)
+        refusals = getattr(self.wsgi, "refusals", None)
+        if not isinstance(refusals, Refusals):
+            refusals = Refusals()  # an app without a route table: path prefixes
+        try:
+            util.write_nonblock(client, refusals.answer(exc, target))
+        except Exception:
+            self.log.debug("could not send the refusal")
+
+    def _target_of(self, req: Any) -> Target | None:
+        conn = getattr(self.serving, "conn", None)
+        unreader = getattr(getattr(conn, "parser", None), "unreader", None)
+        if isinstance(unreader, ReceivedUnreader) and unreader.target is not None:
+            return unreader.target
+        method, path = getattr(req, "method", None), getattr(req, "path", None)
+        if isinstance(method, str) and isinstance(path, str):
+            return method, path
+        return None
 
     def finish_request(self, conn: TConn, fs: Any) -> None:
         unreader = getattr(conn.parser, "unreader", None)
@@ -255,7 +310,9 @@ class GatewayWorker(ThreadWorker):  # type: ignore[misc]
         conn = arriving.conn
         pieces = arriving.intake.pieces
         parser = ReceivedParser(self.cfg, conn.sock, conn.client)
-        parser.unreader = ReceivedUnreader(conn.sock, pieces, arriving.deadline)
+        parser.unreader = ReceivedUnreader(
+            conn.sock, pieces, arriving.deadline, arriving.intake.target
+        )
         if conn.parser is not None:
             parser.req_count = conn.parser.req_count
         conn.parser = parser

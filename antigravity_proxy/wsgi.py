@@ -6,8 +6,6 @@ every worker builds its own upstream sessions after the fork.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from antigravity_proxy.accesslog import log_access
 from antigravity_proxy.accounts.refresher import QuotaRefresher
 from antigravity_proxy.apikeys import ApiKey, KeyRing
@@ -16,6 +14,7 @@ from antigravity_proxy.auth import AuthMiddleware, effective_mode
 from antigravity_proxy.config import Config, load_config
 from antigravity_proxy.cors import CorsMiddleware
 from antigravity_proxy.observer import ExchangeMiddleware
+from antigravity_proxy.refusal import Refusals
 from antigravity_proxy.routing import (
     DEFAULT_ROUTES_FILE,
     Route,
@@ -25,9 +24,6 @@ from antigravity_proxy.routing import (
 from antigravity_proxy.services import Services
 from antigravity_proxy.usage.observe import UsageMiddleware
 
-if TYPE_CHECKING:
-    from _typeshed.wsgi import WSGIApplication
-
 
 def routes_for(config: Config) -> list[Route]:
     """The route table named by ``routes_file``, else the one beside the package."""
@@ -36,7 +32,7 @@ def routes_for(config: Config) -> list[Route]:
 
 def create_app(
     config: Config | None = None, *, background: bool = True
-) -> WSGIApplication:
+) -> ExchangeMiddleware:
     """Build the WSGI application: the request's ``Exchange`` around the usage
     ledger's hook around CORS around auth around the dispatcher.
 
@@ -59,7 +55,9 @@ def create_app(
         watch_listener=config.proxy.auth_mode == "auto",
     )
     observed = UsageMiddleware(CorsMiddleware(auth), services.ledger)
-    return ExchangeMiddleware(observed, on_finish=[log_access])
+    app = ExchangeMiddleware(observed, on_finish=[log_access])
+    app.refusals = Refusals(gateway.protocol_for_target, [log_access])
+    return app
 
 
 def key_ring(config: Config) -> KeyRing:

@@ -70,7 +70,8 @@ def count_tokens(services: Services, request: Request) -> Response:
         path = "/v1/messages/count_tokens"
         return _to_zai(services, request, path, False, _model_name(body))
     check_depth(body)
-    return json_response({"input_tokens": input_tokens(services, body)})
+    pipe = Pipeline(services, request)
+    return pipe.json({"input_tokens": input_tokens(pipe, body)})
 
 
 def list_models(services: Services, request: Request) -> Response:

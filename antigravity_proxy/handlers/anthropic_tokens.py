@@ -7,7 +7,8 @@ concurrent identical requests in one process share a single upstream call
 (``SingleFlight``). When no account can serve, the local estimate of
 ``background.estimate_tokens`` is returned instead of an error, and so it is
 when the upstream fails on its side: a context meter that errors is worse than
-one that is a few percent off.
+one that is a few percent off. The upstream call goes through the request's
+``Pipeline``, so its attempts and serving account are in the ``Exchange``.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from antigravity_proxy.dispatch import UpstreamRequest
 from antigravity_proxy.errors import ErrorKind, GatewayError
 from antigravity_proxy.handlers.anthropic_common import fetch_url_media
 from antigravity_proxy.models import resolve_model
+from antigravity_proxy.pipeline import Pipeline
 from antigravity_proxy.protocols.anthropic.background import estimate_tokens
 from antigravity_proxy.protocols.anthropic.request import (
     as_model,
@@ -30,8 +32,6 @@ from antigravity_proxy.protocols.anthropic.request import (
 )
 from antigravity_proxy.protocols.anthropic.response import count_tokens_from_upstream
 from antigravity_proxy.protocols.anthropic.types import MessagesContext
-from antigravity_proxy.services import Services
-from antigravity_proxy.upstream.cloudcode import json_body
 from antigravity_proxy.upstream.envelope import unwrap_response
 
 log = logging.getLogger(__name__)
@@ -93,10 +93,11 @@ class SingleFlight:
 FLIGHTS: Final = SingleFlight()
 
 
-def input_tokens(services: Services, body: Mapping[str, Any]) -> int:
+def input_tokens(pipe: Pipeline, body: Mapping[str, Any]) -> int:
     """The request's input tokens: cache, else upstream, else the estimate."""
     model = as_model(body)
-    upstream_model = resolve_model(model, services.config.model_mapping)
+    upstream_model = resolve_model(model, pipe.services.config.model_mapping)
+    pipe.exchange.describe((model, upstream_model), False)
     ctx = MessagesContext(
         message_id="",
         id_seed="",
@@ -107,7 +108,7 @@ def input_tokens(services: Services, body: Mapping[str, Any]) -> int:
     inner = count_tokens_to_upstream(body, ctx)
     key = cache_key(inner)
     try:
-        return FLIGHTS.run(key, lambda: _cached_count(services, upstream_model, inner))
+        return FLIGHTS.run(key, lambda: _cached_count(pipe, upstream_model, inner))
     except GatewayError as err:
         if err.kind not in ESTIMATE_ON:
             raise
@@ -121,24 +122,23 @@ def cache_key(inner: Mapping[str, Any]) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def _cached_count(
-    services: Services, upstream_model: str, inner: Mapping[str, Any]
-) -> int:
+def _cached_count(pipe: Pipeline, upstream_model: str, inner: Mapping[str, Any]) -> int:
+    state = pipe.services.state
     key = cache_key(inner)
-    cached = services.state.get(COUNT_NAMESPACE, key)
+    cached = state.get(COUNT_NAMESPACE, key)
     if cached is not None and cached.isdigit():
         return int(cached)
-    count = _upstream_count(services, upstream_model, inner)
-    services.state.put(COUNT_NAMESPACE, key, str(count), COUNT_TTL)
+    count = _upstream_count(pipe, upstream_model, inner)
+    state.put(COUNT_NAMESPACE, key, str(count), COUNT_TTL)
     return count
 
 
 def _upstream_count(
-    services: Services, upstream_model: str, inner: Mapping[str, Any]
+    pipe: Pipeline, upstream_model: str, inner: Mapping[str, Any]
 ) -> int:
     request = UpstreamRequest(
         method="countTokens", model=upstream_model, inner=inner, stream=False
     )
-    sent = services.dispatcher.send(request)
-    answer = json_body(sent.response, "countTokens")
+    sent = pipe.send(request, pipe.exchange.client_model, stream=False)
+    answer = pipe.json_answer(sent, "countTokens")
     return count_tokens_from_upstream(unwrap_response(answer))["input_tokens"]

@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
@@ -22,17 +21,19 @@ from antigravity_proxy.accounts.store import (
     AccountLoadError,
     AccountNotFound,
 )
+from antigravity_proxy.dispatch import UpstreamRequest
 from antigravity_proxy.errors import (
     GatewayError,
     InvalidRequest,
     NotFoundError,
     UpstreamStatus,
 )
+from antigravity_proxy.exchange import Exchange
 from antigravity_proxy.http import json_response, read_json_object
 from antigravity_proxy.models import is_image_model, resolve_model
+from antigravity_proxy.pipeline import Pipeline
 from antigravity_proxy.protocols.openai.image_config import ImageConfig, image_model
 from antigravity_proxy.services import Services
-from antigravity_proxy.upstream.envelope import account_session_id, wrap_request
 
 DISCARD_CHUNK = 64 * 1024
 DEFAULT_WARMUP_MODEL: Final = "gemini-3-flash"
@@ -76,9 +77,10 @@ def warmup(services: Services, request: Request) -> Response:
     model = body.get("model") or DEFAULT_WARMUP_MODEL
     if not isinstance(model, str):
         raise InvalidRequest("'model' must be a string", param="model")
-    result = warm_up(services, account, model)
-    headers = {"X-Antigravity-Account": account.id, "X-Mapped-Model": result.model}
-    return json_response(result.body, status=result.status, headers=headers)
+    pipe = Pipeline(services, request)
+    result = warm_up(services, account, model, pipe.exchange)
+    pipe.exchange.describe((model, result.model), False)
+    return pipe.json(result.body, status=result.status)
 
 
 def detect_model(services: Services, request: Request) -> Response:
@@ -126,13 +128,20 @@ def describe_model(name: str, mapping: Mapping[str, str]) -> dict[str, Any]:
     return described
 
 
-def warm_up(services: Services, account: Account, model: str) -> WarmupResult:
+def warm_up(
+    services: Services,
+    account: Account,
+    model: str,
+    exchange: Exchange | None = None,
+) -> WarmupResult:
     """Send the smallest real request for ``model`` on ``account``.
 
     A 401 refreshes the token and tries once more; other upstream errors are
     reported to the pool (a 429 cools the account down, a 403 marks it) and
-    returned with the upstream's status.
+    returned with the upstream's status. Each upstream call is an attempt of
+    ``exchange`` (the route's request; the CLI has none).
     """
+    exchange = exchange if exchange is not None else Exchange("-")
     upstream_model = resolve_model(model, services.config.model_mapping)
     if not account.usable(time.time()):
         reason = f"account {account.id} is disabled or forbidden"
@@ -143,7 +152,7 @@ def warm_up(services: Services, account: Account, model: str) -> WarmupResult:
         except (OAuthError, AccountNotFound, AccountLoadError) as exc:
             message = f"Failed to get a token for {account.id}"
             return _failed(upstream_model, 502, message, str(exc))
-        result = _warm_call(services, lease, upstream_model)
+        result = _warm_call(services, lease, upstream_model, exchange)
         if isinstance(result, WarmupResult):
             return result
     return _failed(upstream_model, 401, "Warmup failed: HTTP 401", "token refused")
@@ -161,25 +170,31 @@ def warmup_request(upstream_model: str) -> dict[str, Any]:
 
 
 def _warm_call(
-    services: Services, lease: Lease, upstream_model: str
+    services: Services, lease: Lease, upstream_model: str, exchange: Exchange
 ) -> WarmupResult | Verdict:
-    body = wrap_request(
-        warmup_request(upstream_model),
-        project=lease.project,
+    image = is_image_model(upstream_model)
+    request = UpstreamRequest(
+        method="generateContent",
         model=upstream_model,
-        request_id=f"warmup/{uuid.uuid4().hex[:8]}",
-        request_type="image_gen" if is_image_model(upstream_model) else "agent",
-        session_id=account_session_id(lease.account.id),
+        inner=warmup_request(upstream_model),
+        stream=False,
+        request_type="image_gen" if image else "agent",
     )
     try:
-        response = services.upstream.call(
-            "generateContent",
-            body,
-            lease.access_token,
-            proxy_url=lease.proxy_url,
-            project=lease.project,
-        )
-    except UpstreamStatus as err:
+        response = services.dispatcher.call_on(request, lease, exchange)
+    except GatewayError as err:
+        return _warm_failure(services, lease, upstream_model, err)
+    exchange.served_by(lease.account.id)
+    response.close()
+    services.pool.report_success(lease)
+    message = f"Warmup triggered for {upstream_model}"
+    return WarmupResult(upstream_model, 200, {"success": True, "message": message})
+
+
+def _warm_failure(
+    services: Services, lease: Lease, upstream_model: str, err: GatewayError
+) -> WarmupResult | Verdict:
+    if isinstance(err, UpstreamStatus):
         verdict = services.pool.report_failure(lease, upstream_model, err)
         if verdict is Verdict.RETRY:
             return verdict
@@ -187,12 +202,7 @@ def _warm_call(
         return _failed(
             upstream_model, status, f"Warmup failed: HTTP {status}", err.message
         )
-    except GatewayError as err:
-        return _failed(upstream_model, err.status, "Warmup request failed", err.message)
-    response.close()
-    services.pool.report_success(lease)
-    message = f"Warmup triggered for {upstream_model}"
-    return WarmupResult(upstream_model, 200, {"success": True, "message": message})
+    return _failed(upstream_model, err.status, "Warmup request failed", err.message)
 
 
 def _failed(model: str, status: int, message: str, error: str) -> WarmupResult:

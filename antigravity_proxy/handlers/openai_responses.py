@@ -19,7 +19,6 @@ from typing import Any, Final
 
 from werkzeug.wrappers import Request, Response
 
-from antigravity_proxy.app import error_response
 from antigravity_proxy.errors import InvalidRequest, MethodNotAllowed
 from antigravity_proxy.handlers.openai_common import (
     ClientAsk,
@@ -84,17 +83,16 @@ def responses_websocket(services: Services, request: Request) -> Response:
     Required; anything slower or vaguer costs every Codex session a retry.
     """
     if "websocket" in request.headers.get("Upgrade", "").lower():
-        err = InvalidRequest(
+        raise InvalidRequest(
             "WebSocket transport is not supported by this gateway; "
             "use POST /v1/responses (HTTP streaming).",
             status=426,
             code="websocket_not_supported",
         )
-        return error_response(err, "openai")
-    refused = MethodNotAllowed("method GET is not allowed here; allowed: POST")
-    response = error_response(refused, "openai")
-    response.headers["Allow"] = "POST"
-    return response
+    raise MethodNotAllowed(
+        "method GET is not allowed here; allowed: POST",
+        response_headers={"Allow": "POST"},
+    )
 
 
 def previous_items(state: SharedState, body: Mapping[str, Any]) -> list[Item]:

@@ -35,7 +35,9 @@ def error_of(protocol: str, response) -> tuple[str, str]:
     error = response.json["error"]
     if protocol == "gemini":
         return error["status"], error["message"]
-    return error["type"], error["message"]
+    # OpenAI's message ends with the request id (it has no field for it).
+    suffix = f" (request id: {response.headers['X-Request-Id']})"
+    return error["type"], error["message"].removesuffix(suffix)
 
 
 def ask(client, protocol: str):

@@ -172,7 +172,11 @@ def test_disabled_route_is_404(make_client, tmp_path):
     client = make_client({"proxy": {"auth_mode": "off"}, "routes_file": str(routes)})
     response = client.get("/healthz")
     assert response.status_code == 404
-    assert response.json["error"]["message"] == "no route for /healthz"
+    rid = response.headers["X-Request-Id"]
+    assert (
+        response.json["error"]["message"]
+        == f"no route for /healthz (request id: {rid})"
+    )
 
 
 @pytest.mark.parametrize(

@@ -405,7 +405,7 @@ def test_upstream_404_is_model_not_found(client, fake_upstream):
     assert response.status_code == 404
     assert response.json["error"] == {
         "message": "The model 'no-such-model' does not exist or you do not have "
-        "access to it.",
+        f"access to it. (request id: {response.headers['X-Request-Id']})",
         "type": "invalid_request_error",
         "param": "model",
         "code": "model_not_found",

@@ -129,7 +129,8 @@ def test_unknown_previous_response_id_is_400(client, fake_upstream, store):
     )
     assert response.status_code == 400
     assert response.json["error"] == {
-        "message": f"Previous response with id '{previous}' not found.",
+        "message": f"Previous response with id '{previous}' not found. "
+        f"(request id: {response.headers['X-Request-Id']})",
         "type": "invalid_request_error",
         "param": "previous_response_id",
         "code": "previous_response_not_found",

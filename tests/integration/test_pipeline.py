@@ -9,6 +9,7 @@ A cut mid-stream must end in the protocol's error and count against the account.
 
 from __future__ import annotations
 
+import io
 import json
 import socket
 
@@ -116,6 +117,72 @@ def test_exchange_records_what_the_upstream_did(
     assert ex.request_id == response.headers["X-Request-Id"]
 
 
+def test_count_tokens_attempts_are_in_the_exchange(client, fake_upstream, finished):
+    """``count_tokens`` goes through the pipeline like every generation route."""
+    fake_upstream.script(rate_limited(), method="countTokens")
+    body = {**CASES[3][2], "messages": [{"role": "user", "content": "one two"}]}
+    response, data = _send(client, "/v1/messages/count_tokens", body)
+    assert response.status_code == 200, data
+    assert json.loads(data) == {"input_tokens": 2}
+    (ex,) = finished
+    calls = [r for r in fake_upstream.requests if r.path.endswith(":countTokens")]
+    assert [a.status for a in ex.attempts] == [429, 200]
+    assert [a.account + "@example.test" for a in ex.attempts] == [
+        c.account_email for c in calls
+    ]
+    assert ex.account == ex.attempts[1].account
+    assert response.headers["X-Antigravity-Account"] == ex.account
+    assert response.headers["X-Mapped-Model"] == ex.upstream_model == "gemini-3-flash"
+    assert ex.client_model == "gemini-3-flash" and ex.stream is False
+
+
+def test_warmup_attempts_and_account_header_come_from_the_exchange(
+    client, fake_upstream, finished
+):
+    """The warm-up's upstream calls are attempts; its header is the shared one."""
+    fake_upstream.script(rate_limited(), account="a@example.test")
+    refused, _ = _send(client, "/internal/warmup", {"account_id": "a"})
+    served, _ = _send(client, "/internal/warmup", {"account_id": "b"})
+    assert (refused.status_code, served.status_code) == (429, 200)
+    failed, ok = finished
+    assert [(a.account, a.status) for a in failed.attempts] == [("a", 429)]
+    assert failed.account is None and "X-Antigravity-Account" not in refused.headers
+    assert [(a.account, a.status, a.reason) for a in ok.attempts] == [("b", 200, "ok")]
+    assert ok.account == served.headers["X-Antigravity-Account"] == "b"
+    assert served.headers["X-Mapped-Model"] == ok.upstream_model == "gemini-3-flash"
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["sized", "chunked"])
+def test_bytes_in_is_what_was_read(client, fake_upstream, finished, chunked):
+    """A chunked upload declares no length; the Exchange counts what was read."""
+    body = json.dumps(CASES[0][2]).encode()
+    framing = {"wsgi.input_terminated": True, "CONTENT_LENGTH": ""} if chunked else {}
+    response = client.post(
+        "/v1/chat/completions",
+        input_stream=io.BytesIO(body),
+        content_type="application/json",
+        content_length=None if chunked else len(body),
+        headers={"Transfer-Encoding": "chunked"} if chunked else {},
+        environ_overrides=framing,
+    )
+    response.close()
+    assert response.status_code == 200
+    (ex,) = finished
+    assert ex.bytes_in == len(body)
+
+
+def test_bytes_in_of_a_body_refused_unread_is_zero(make_client, finished):
+    """Declared past the limit: 413 before a byte is read, so none came in."""
+    client = make_client({"proxy": {"auth_mode": "off", "max_body_bytes": 1000}})
+    response = client.post(
+        "/v1/chat/completions", data=b"x" * 5000, content_type="application/json"
+    )
+    response.close()
+    assert response.status_code == 413
+    (ex,) = finished
+    assert ex.bytes_in == 0
+
+
 STREAM_CASES = [
     ("chat", "/v1/chat/completions", CASES[0][2]),
     ("completions", "/v1/completions", CASES[1][2]),
@@ -150,6 +217,9 @@ def test_a_cut_stream_ends_in_the_protocol_error_and_counts_against_the_account(
     assert _terminal_error(name, data), data
     (ex,) = finished
     assert ex.ending is Ending.UPSTREAM_CUT and ex.error_kind == "upstream"
+    frames = data.decode().rstrip().split("\n\n")
+    last = frames[-2] if name in ("chat", "completions") else frames[-1]
+    assert ex.request_id in last  # the terminal error names the request
     assert any(key.startswith(ex.account) for key in _cooldowns(client))
 
 
@@ -161,6 +231,7 @@ def test_gemini_sse_cut_ends_in_an_error_object(client, fake_upstream, finished)
     last = data.decode().rstrip().split("\r\n\r\n")[-1].removeprefix("data: ")
     assert json.loads(last)["error"]["status"] == "INTERNAL"
     (ex,) = finished
+    assert json.loads(last)["error"]["details"][0]["requestId"] == ex.request_id
     assert ex.ending is Ending.UPSTREAM_CUT
     assert any(key.startswith(ex.account) for key in _cooldowns(client))
 

@@ -97,3 +97,65 @@ def test_handler_errors_name_the_request_id(make_client):
     )
     assert response.status_code == 400
     assert response.json["request_id"] == "rid-7"
+
+
+def id_in_body(body: dict) -> tuple[str, str | None]:
+    """(the protocol the error body is written in, the request id it names)."""
+    if body.get("jsonrpc") == "2.0":
+        return "mcp", (body["error"].get("data") or {}).get("request_id")
+    if body.get("type") == "error":
+        return "anthropic", body.get("request_id")
+    error = body["error"]
+    if "status" in error:
+        details = error.get("details") or [{}]
+        return "gemini", details[0].get("requestId")
+    message = error["message"]
+    found = message.rsplit(" (request id: ", 1)
+    return "openai", found[1].removesuffix(")") if len(found) == 2 else None
+
+
+def expected_protocol(route) -> str:
+    return "openai" if route.protocol == "internal" else route.protocol
+
+
+@pytest.mark.parametrize(
+    "route", ROUTES, ids=[f"{r.methods[0]} {r.path}" for r in ROUTES]
+)
+@pytest.mark.parametrize("case", ["401", "bad-body"])
+def test_every_error_body_names_the_request_id(make_client, route, case):
+    """Every route's error, in its protocol's place: the message for OpenAI,
+    ``request_id`` for Anthropic, a RequestInfo detail for Gemini, JSON-RPC
+    ``data`` for MCP."""
+    strict = case == "401"
+    client = make_client({"proxy": {"auth_mode": "strict" if strict else "off"}})
+    method = route.methods[0] if route.methods[0] != "ANY" else "POST"
+    sent = {"X-Request-Id": f"rid-{case}", "x-api-key": "wrong"}
+    response = client.open(
+        _concrete(route.path), method=method, data=b"{", headers=sent
+    )
+    if response.status_code < 400:
+        assert not strict or route.handler in PUBLIC
+        return
+    assert response.mimetype == "application/json", response.status
+    protocol, named = id_in_body(response.json)
+    assert (protocol, named) == (expected_protocol(route), f"rid-{case}")
+    if strict and route.handler not in PUBLIC:
+        assert response.status_code == 401
+
+
+@pytest.mark.parametrize(
+    "path,method,protocol",
+    [
+        ("/nowhere", "GET", "openai"),
+        ("/v1/chat/completions", "GET", "openai"),
+        ("/v1/messages", "GET", "anthropic"),
+        ("/v1/messages/nothing-here", "POST", "anthropic"),
+        ("/v1beta/nope", "DELETE", "gemini"),
+        ("/v1beta/models/x:generateContent", "PUT", "gemini"),
+        ("/mcp/nothing/mcp", "POST", "mcp"),
+    ],
+)
+def test_routing_misses_name_the_request_id(client, path, method, protocol):
+    response = client.open(path, method=method, headers={"X-Request-Id": "miss-1"})
+    assert response.status_code in (404, 405)
+    assert id_in_body(response.json) == (protocol, "miss-1")

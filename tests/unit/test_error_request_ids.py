@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from antigravity_proxy.errors import (
@@ -12,10 +14,15 @@ from antigravity_proxy.errors import (
     NotFoundError,
     UpstreamUnavailable,
 )
+from antigravity_proxy.exchange import Exchange
 from antigravity_proxy.protocols.anthropic import errors as anthropic
 from antigravity_proxy.protocols.gemini import errors as gemini
 from antigravity_proxy.protocols.mcp import errors as mcp
 from antigravity_proxy.protocols.openai import errors as openai
+from antigravity_proxy.protocols.openai.responses_stream import (
+    ResponsesStreamTranslator,
+)
+from antigravity_proxy.protocols.openai.responses_types import ResponsesContext
 
 
 def _err(request_id):
@@ -37,14 +44,30 @@ def test_request_id_in_error_body(module, found):
     assert found(module.error_body(_err(None))) is None
 
 
-def test_openai_body_keeps_its_four_fields():
-    """OpenAI's error object has no request id field; the SDK reads the header."""
-    assert set(openai.error_body(_err("req_x"))["error"]) == {
-        "message",
-        "type",
-        "param",
-        "code",
-    }
+def test_openai_message_names_the_request_id_and_keeps_four_fields():
+    """OpenAI's error object has no request id field: the message names it, as
+    OpenAI's own server errors do; the SDK also reads the header."""
+    error = openai.error_body(_err("req_x"))["error"]
+    assert set(error) == {"message", "type", "param", "code"}
+    assert error["message"] == "bad (request id: req_x)"
+    assert openai.error_body(_err(None))["error"]["message"] == "bad"
+
+
+def test_exchange_names_the_errors_it_records():
+    """The one place an error learns its request id: the Exchange noting it."""
+    exchange = Exchange("req_seen")
+    err = InvalidRequest("bad")
+    exchange.failed(err)
+    assert (err.request_id, exchange.error_kind) == ("req_seen", "invalid_request")
+
+
+def test_responses_stream_failure_names_the_request_id():
+    ctx = ResponsesContext("resp_1", 0, "m", "m", "seed")
+    translator = ResponsesStreamTranslator(ctx, {"model": "m", "input": "x"})
+    translator.start()
+    frames = translator.error(_err("req_r"))
+    failed = json.loads(frames[-1].split(b"data: ", 1)[1])
+    assert failed["response"]["error"]["message"] == "bad (request id: req_r)"
 
 
 @pytest.mark.parametrize(

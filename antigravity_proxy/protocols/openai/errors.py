@@ -2,7 +2,9 @@
 
 Types and codes follow the official API: 401 is ``invalid_request_error`` with code
 ``invalid_api_key``; 429 is ``rate_limit_error``; gateway-side failures are
-``api_error``.
+``api_error``. The object has no field for the request id, so the message names
+it, as OpenAI's own server errors do ("... include the request ID ... in your
+message"); the SDKs also read it from the ``X-Request-Id`` header.
 """
 
 from __future__ import annotations
@@ -35,10 +37,17 @@ DEFAULT_CODE: Final[Mapping[ErrorKind, str]] = {
 }
 
 
+def message_of(err: GatewayError) -> str:
+    """The client's message: ``err.message``, then the request id when known."""
+    if err.request_id:
+        return f"{err.message} (request id: {err.request_id})"
+    return err.message
+
+
 def error_body(err: GatewayError) -> dict[str, Any]:
     return {
         "error": {
-            "message": err.message,
+            "message": message_of(err),
             "type": ERROR_TYPE[err.kind],
             "param": err.param,
             "code": err.code or DEFAULT_CODE.get(err.kind),

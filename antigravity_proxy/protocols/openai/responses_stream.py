@@ -38,6 +38,7 @@ from antigravity_proxy.protocols.gemini.chunk import (
 )
 from antigravity_proxy.protocols.openai import responses_events as events
 from antigravity_proxy.protocols.openai.chat_stream import finish_reason_from_upstream
+from antigravity_proxy.protocols.openai.errors import message_of
 from antigravity_proxy.protocols.openai.responses_events import (
     response_object_skeleton,
     usage_from_upstream,
@@ -146,7 +147,7 @@ class ResponsesStreamTranslator:
         """``response.failed`` for a failure after the first byte."""
         if self.done:
             return []
-        return self._fail(ERROR_CODE.get(err.kind, DEFAULT_ERROR_CODE), err.message)
+        return self._fail(ERROR_CODE.get(err.kind, DEFAULT_ERROR_CODE), message_of(err))
 
     def response_object(self) -> JSONObject:
         """The response as it stands (the final one after ``finish()``)."""
