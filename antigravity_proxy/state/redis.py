@@ -27,10 +27,6 @@ from dataclasses import dataclass
 from typing import Final, cast
 from urllib.parse import unquote, urlsplit
 
-import redis
-from redis.backoff import NoBackoff
-from redis.retry import Retry
-
 from antigravity_proxy.redis_url import redacted
 from antigravity_proxy.state.protocol import FAILURE_RESET_AFTER, STICKY_TTL
 from antigravity_proxy.state.redis_scripts import PUT_BOUNDED, SET_COOLDOWN
@@ -61,6 +57,12 @@ class RedisState:
         self.prefix = settings.prefix
         self._cooldowns = f"{settings.prefix}cd"
         self._secret = _password(settings.url)
+        # Imported here: redis-py costs every gunicorn process ~8 MiB and a
+        # tenth of a second of start-up, and most boxes keep state in SQLite.
+        import redis
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
+
         seconds = settings.timeout_ms / 1000
         self._client = redis.Redis.from_url(
             settings.url,
