@@ -22,8 +22,9 @@ from pathlib import Path
 from typing import Any, Final
 
 from antigravity_proxy import __version__
+from antigravity_proxy.accounts.marks import account_store
 from antigravity_proxy.accounts.onboarding import is_pending
-from antigravity_proxy.accounts.store import Account, AccountStore
+from antigravity_proxy.accounts.store import Account
 from antigravity_proxy.auth import effective_mode, is_loopback
 from antigravity_proxy.config import Config
 from antigravity_proxy.redis_url import redacted
@@ -124,8 +125,8 @@ def count_accounts(
 
 
 def _account_counts(config: Config) -> AccountCounts:
-    accounts = AccountStore(config.accounts_dir).all()
     state = open_state(config)
+    accounts = account_store(config, state).all()
     try:
         cooldowns = state.active_cooldowns()
     finally:

@@ -40,6 +40,7 @@ from __future__ import annotations
 import enum
 import logging
 import re
+import socket
 import threading
 import time
 import uuid
@@ -160,6 +161,9 @@ class Exchange:
     ending: Ending | None = None
     on_finish: list[FinishHook] = field(default_factory=list)
     client_gone: Callable[[], bool] = field(default=lambda: False, repr=False)
+    # The client's connection, when the server exposes it: a stream's silence
+    # waits on it too, so a client that leaves is seen without polling.
+    client_socket: socket.socket | None = field(default=None, repr=False)
     _cancelled: threading.Event = field(default_factory=threading.Event, repr=False)
 
     @property

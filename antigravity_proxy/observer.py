@@ -63,9 +63,10 @@ def client_socket_gone(sock: socket.socket) -> bool:
     Why a peek: the request body has been read by now, so a readable socket
     either has a pipelined next request (still there) or is at end of file.
     """
+    poller = select.poll()  # select refuses descriptors past 1024
     try:
-        readable, _, _ = select.select([sock], [], [], 0)
-        if not readable:
+        poller.register(sock, select.POLLIN)
+        if not poller.poll(0):
             return False
         return sock.recv(1, socket.MSG_PEEK) == b""
     except ValueError:  # a TLS socket refuses MSG_PEEK: we cannot tell
@@ -74,12 +75,20 @@ def client_socket_gone(sock: socket.socket) -> bool:
         return True
 
 
-def client_watch(environ: WSGIEnvironment) -> Callable[[], bool]:
-    """A check of whether the client went away, from the server's socket."""
+def client_socket(environ: WSGIEnvironment) -> socket.socket | None:
+    """The server's socket to the client, when the server exposes it."""
     for key in CLIENT_SOCKET_KEYS:
         sock = environ.get(key)
         if isinstance(sock, socket.socket):
-            return lambda: client_socket_gone(sock)
+            return sock
+    return None
+
+
+def client_watch(environ: WSGIEnvironment) -> Callable[[], bool]:
+    """A check of whether the client went away, from the server's socket."""
+    sock = client_socket(environ)
+    if sock is not None:
+        return lambda: client_socket_gone(sock)
     return lambda: False
 
 
@@ -144,6 +153,7 @@ class ExchangeMiddleware:
             path=environ.get("PATH_INFO", ""),
             user_agent=environ.get("HTTP_USER_AGENT", ""),
             client_gone=client_watch(environ),
+            client_socket=client_socket(environ),
         )
         if "wsgi.input" in environ:
             environ["wsgi.input"] = CountedInput(environ["wsgi.input"], exchange)

@@ -11,8 +11,6 @@ from __future__ import annotations
 from typing import Any, Final
 from urllib.parse import SplitResult, urlsplit
 
-from redis.connection import parse_url
-
 SCHEMES: Final = ("redis", "rediss", "unix")
 
 
@@ -45,6 +43,9 @@ def _db_problem(parts: SplitResult) -> str | None:
 
 def _options_problem(url: str) -> str | None:
     """redis-py's own reading of the query options (``?ssl_ca_certs=...``)."""
+    # Imported only for a Redis URL: redis-py costs every process ~8 MiB.
+    from redis.connection import parse_url
+
     reader: Any = parse_url
     try:
         reader(url)

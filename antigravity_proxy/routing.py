@@ -26,6 +26,9 @@ PROTOCOLS: Final = ("openai", "anthropic", "gemini", "mcp", "internal")
 HTTP_METHODS: Final = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")
 ANY_METHODS: Final = ("GET", "POST", "PUT", "PATCH", "DELETE")
 ENTRY_KEYS: Final = frozenset({"method", "path", "handler", "protocol", "enabled"})
+# libyaml's safe loader where PyYAML has it: with the pure Python one, parsing
+# this table was most of a worker's start-up (the master and each worker parse it).
+SAFE_LOADER: Final[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 DEFAULT_ROUTES_FILE: Final = Path(
     str(importlib.resources.files("antigravity_proxy").joinpath("routes.yaml"))
 )
@@ -49,7 +52,7 @@ class Route:
 def load_routes(text: str, source: str = "routes.yaml") -> list[Route]:
     """Parse and validate a route table; raise ``RouteError`` naming the entry."""
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=SAFE_LOADER)  # noqa: S506 - a safe loader
     except yaml.YAMLError as exc:
         raise RouteError(f"{source}: not valid YAML: {exc}") from exc
     if not isinstance(data, list) or not data:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from antigravity_proxy.accounts.marks import account_store
 from antigravity_proxy.accounts.service import AccountPool
 from antigravity_proxy.accounts.store import AccountStore
 from antigravity_proxy.config import Config
@@ -32,8 +33,8 @@ class Services:
 
     @classmethod
     def build(cls, config: Config) -> Services:
-        store = AccountStore(config.accounts_dir)
         state = open_state(config)
+        store = account_store(config, state)
         upstream = CloudCodeClient(config.upstream)
         pool = AccountPool(config, store, state, upstream)
         dispatcher = Dispatcher(pool, upstream, config.accounts.max_attempts)

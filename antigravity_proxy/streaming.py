@@ -9,7 +9,8 @@ that serves the request:
   heartbeat (Anthropic's ``ping`` event, an SSE comment elsewhere), so idle
   timeouts of clients and proxies do not cut a model that thinks in silence;
 - a client that went away: while the upstream is silent the client's socket is
-  checked every tick (``upstream.watch``), and the upstream is closed at once;
+  watched (``upstream.watch``: it ends the wait when the client closes, else it
+  is checked every tick), and the upstream is closed at once;
   a write to a gone client ends the generator (``GeneratorExit``) and the
   ``finally`` closes the upstream too;
 - failures after the first byte (an upstream cut, a stall past the read timeout,
@@ -42,7 +43,12 @@ from antigravity_proxy.http import safe_headers
 from antigravity_proxy.protocols.gemini.chunk import TokenUsage
 from antigravity_proxy.sse import encode_event
 from antigravity_proxy.upstream.cloudcode import iter_events
-from antigravity_proxy.upstream.watch import SILENCE, watched_chunks
+from antigravity_proxy.upstream.watch import (
+    CLIENT_TICK,
+    DEFAULT_TICK,
+    SILENCE,
+    watched_chunks,
+)
 from antigravity_proxy.upstream.zai import Relayed
 
 log = logging.getLogger(__name__)
@@ -144,7 +150,7 @@ def _frames(
 ) -> Iterator[bytes]:
     """The translator's frames, with heartbeats and client checks in silence."""
     quiet_since = time.monotonic()
-    for event in iter_events(upstream, watched_chunks(upstream)):
+    for event in iter_events(upstream, _watched(upstream, watch)):
         if event is SILENCE:
             if watch.exchange.cancelled:
                 raise ClientGone("the client went away")
@@ -160,6 +166,16 @@ def _frames(
                 yield from frames
         if translator.done:
             break  # e.g. a stop sequence matched locally: stop reading early
+
+
+def _watched(upstream: requests.Response, watch: Watch) -> Iterator[bytes]:
+    """The upstream's chunks, silence ticks included; with the client's socket
+    watched, ticks are only as frequent as heartbeats need."""
+    return watched_chunks(
+        upstream,
+        client=watch.exchange.client_socket,
+        client_tick=min(CLIENT_TICK, max(DEFAULT_TICK, watch.interval / 3)),
+    )
 
 
 def _ending_of(err: GatewayError) -> Ending:
@@ -195,7 +211,7 @@ def collect(upstream: requests.Response, watch: Watch) -> list[dict[str, Any]]:
     events: list[dict[str, Any]] = []
     try:
         with upstream:
-            for event in iter_events(upstream, watched_chunks(upstream)):
+            for event in iter_events(upstream, _watched(upstream, watch)):
                 if event is SILENCE and watch.exchange.cancelled:
                     watch.exchange.end(Ending.CLIENT_GONE)
                     raise ClientGone("the client went away")

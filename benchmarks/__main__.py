@@ -21,6 +21,7 @@ from benchmarks import (
     gemini_path,
     memory,
     openai_path,
+    state_backend,
     stream_translation,
     usage_ledger,
 )
@@ -40,6 +41,7 @@ MODULES: Final[Sequence[Benchmark]] = (
     agent_request,
     stream_translation,
     usage_ledger,
+    state_backend,
     capacity,
     memory,
 )

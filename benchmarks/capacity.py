@@ -9,14 +9,19 @@ During the hold a prober times ``/healthz`` and a short non-stream Gemini
 and ``/proc`` is sampled for the process group's memory. A stream is intact when
 every scripted text arrived, in order, followed by ``message_stop``.
 
-The fake listens with a 4096-deep backlog here: the stock test server's 128
-would measure the fake's accept queue, not the gateway.
+The fake listens with a 4096-deep backlog here (the stock test server's 128
+would measure the fake's accept queue, not the gateway) and runs in a forked
+process of its own, scripted before the fork: sharing the bench's interpreter
+(one GIL with the 1,000-socket client loop, the prober and a thread per fake
+stream), it answered the gateway's upstream calls slowly enough that at one
+second into the hold a third of the gateway's started streams were still
+waiting for the fake's response headers.
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import tempfile
-import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -73,56 +78,58 @@ PROBE_BODY: Final = {"contents": [{"role": "user", "parts": [{"text": "hi"}]}]}
 
 
 @contextmanager
-def wide_fake() -> Iterator[tuple[FakeCloudCode, str]]:
-    """The fake upstream on a threaded server with a deep listen backlog."""
-    fake = FakeCloudCode()
+def wide_fake(fake: FakeCloudCode) -> Iterator[str]:
+    """``fake``, as scripted so far, served from a forked process; its URL."""
     server = make_server(
         "127.0.0.1", 0, fake, threaded=True, request_handler=QuietHandler
     )
     server.socket.listen(4096)
-    thread = threading.Thread(
+    child = multiprocessing.get_context("fork").Process(
         target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
     )
-    thread.start()
+    child.start()
+    server.server_close()  # the child listens; the parent's copy goes
     try:
-        yield fake, f"http://127.0.0.1:{server.port}"
+        yield f"http://127.0.0.1:{server.port}"
     finally:
-        server.shutdown()
-        server.server_close()
+        child.terminate()
+        child.join(10)
 
 
 def run() -> list[Measurement]:
-    with tempfile.TemporaryDirectory(prefix="agp-cap-") as tmp, wide_fake() as up:
-        fake, url = up
+    fake = FakeCloudCode()
+    with tempfile.TemporaryDirectory(prefix="agp-cap-") as tmp:
         home = Path(tmp) / "home"
         for name in ACCOUNTS:
             seed_account(home, fake, name)
-        data = {"proxy": {"auth_mode": "off"}, "upstream": upstream_section(url)}
-        starts = []
-        for _ in range(STARTS - 1):
-            with default_gateway(home, data) as gateway:
-                starts.append(gateway.started_to_healthy)
+        for _ in range(STREAMS):
+            fake.script(
+                Stream(scripted_chunks(CHUNK_TEXTS), delay=STREAM_GAP),
+                model=STREAM_MODEL,
+            )
+        with wide_fake(fake) as url:
+            return _measure(home, url)
+
+
+def _measure(home: Path, url: str) -> list[Measurement]:
+    """Start-up times, then the hold, against the fake at ``url``."""
+    data = {"proxy": {"auth_mode": "off"}, "upstream": upstream_section(url)}
+    starts = []
+    for _ in range(STARTS - 1):
         with default_gateway(home, data) as gateway:
             starts.append(gateway.started_to_healthy)
-            results = [
-                report(
-                    "serve to /healthz 200",
-                    median(starts),
-                    "s",
-                    START_GOAL,
-                    f"(median of {STARTS}: {spread(starts)} s)",
-                )
-            ]
-            results += hold(fake, gateway.url, gateway.process.pid)
-    return results
+    with default_gateway(home, data) as gateway:
+        starts.append(gateway.started_to_healthy)
+        note = f"(median of {STARTS}: {spread(starts)} s)"
+        start = report("serve to /healthz 200", median(starts), "s", START_GOAL, note)
+        return [start, *hold(gateway.url, gateway.process.pid)]
 
 
-def hold(fake: FakeCloudCode, url: str, pid: int) -> list[Measurement]:
-    """``STREAMS`` streams at once, probed and sampled; the figures reported."""
-    for _ in range(STREAMS):
-        fake.script(
-            Stream(scripted_chunks(CHUNK_TEXTS), delay=STREAM_GAP), model=STREAM_MODEL
-        )
+def hold(url: str, pid: int) -> list[Measurement]:
+    """``STREAMS`` streams at once, probed and sampled; the figures reported.
+
+    The fake must have ``STREAMS`` streams scripted for ``STREAM_MODEL``.
+    """
     memory = MemorySampler(pid)
     idle_rss, _ = memory.sample()
     prober = Prober({"healthz": _get(url + "/healthz"), "short": _short(url)})

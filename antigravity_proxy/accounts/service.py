@@ -2,9 +2,10 @@
 
 ``acquire`` picks an account for a model (pure ranking from ``pool.py`` over the
 files in ``store.py`` and the cooldowns in the shared state), then makes sure it
-has a fresh access token and a project. Token refresh happens inside the account
-file's lock, so one refresh per account happens at a time across every thread and
-worker process; whoever waited re-reads the file and finds the new token.
+has a fresh access token and a project. Token refresh (``tokens.py``) runs under a
+lease in the shared state and inside the account file's lock, so one refresh per
+account happens at a time across every thread, worker and box; whoever waited
+finds the new token.
 ``report_failure`` turns an upstream error into a cooldown, a forbidden mark or
 a disabled account, and says whether to try another account; what each status
 blames is the table in ``blame.py``. ``blame`` rests an account whose failure
@@ -38,11 +39,11 @@ from antigravity_proxy.accounts.edits import (
     mark_forbidden,
     set_project,
     set_quota,
-    set_token,
 )
 from antigravity_proxy.accounts.oauth import InvalidGrant, OAuthClient, OAuthError
 from antigravity_proxy.accounts.pool import Candidate, choose
 from antigravity_proxy.accounts.store import Account, AccountLoadError, AccountStore
+from antigravity_proxy.accounts.tokens import TokenRefresh, is_fresh
 from antigravity_proxy.config import Config
 from antigravity_proxy.errors import (
     GatewayError,
@@ -53,11 +54,9 @@ from antigravity_proxy.errors import (
 )
 from antigravity_proxy.state import SharedState
 from antigravity_proxy.upstream.cloudcode import CloudCodeClient
-from antigravity_proxy.upstream.egress import egress_session
 
 log = logging.getLogger(__name__)
 
-REFRESH_MARGIN: Final = 90
 NO_ACCOUNTS: Final = (
     'no Google account is configured: run "antigravity-proxy accounts login"'
 )
@@ -112,6 +111,7 @@ class AccountPool:
         self.state = state
         self.upstream = upstream
         self.oauth = OAuthClient.from_config(config)
+        self.tokens = TokenRefresh(store, state, self.oauth, clock=clock)
         self.clock = clock
         self.rng = rng or random.Random()
         self._fallback_logged: set[str] = set()
@@ -302,7 +302,7 @@ class AccountPool:
 
     def _ready(self, account: Account) -> Lease:
         """A fresh token and a project; quota data is not needed to serve."""
-        if self._now() >= account.expiry_timestamp - REFRESH_MARGIN:
+        if not is_fresh(account, self.clock()):
             account = self._refresh(account, force=False)
         if not account.project_id:
             account = self._resolve_project(account)
@@ -310,29 +310,7 @@ class AccountPool:
         return Lease(account, account.access_token, project)
 
     def _refresh(self, account: Account, *, force: bool) -> Account:
-        """Refresh inside the file lock; a waiter finds the token already fresh."""
-        session = egress_session(account.proxy_url)
-
-        def mutate(raw: dict[str, Any]) -> None:
-            token = raw.get("token") or {}
-            expiry = int(token.get("expiry_timestamp") or 0)
-            fresh = self._now() < expiry - REFRESH_MARGIN
-            if fresh and (
-                not force or token.get("access_token") != account.access_token
-            ):
-                return
-            grant = self.oauth.refresh(session, str(token.get("refresh_token", "")))
-            set_token(
-                raw,
-                grant.access_token,
-                grant.expires_in,
-                self._now(),
-                refresh_token=grant.refresh_token,
-                id_token=grant.id_token,
-            )
-
-        with session:
-            return self.store.update(account.id, mutate)
+        return self.tokens.refresh(account, force=force)
 
     def _force_refresh(self, account: Account) -> bool:
         try:

@@ -91,7 +91,7 @@ class MemoryState:
     def put_bounded(
         self, namespace: str, key: str, value: str, ttl: float, max_total: int
     ) -> bool:
-        size = len(value.encode("utf-8"))
+        size = _size(value)
         if size > max_total:
             return False
         with self._lock:
@@ -155,11 +155,11 @@ class MemoryState:
     def _evict(self, namespace: str, room: int) -> None:
         """Drop the namespace's soonest-expiring values until ``room`` bytes remain."""
         mine = [(e[1], k) for k, e in self._kv.items() if k[0] == namespace]
-        used = sum(len(self._kv[k][0].encode("utf-8")) for _, k in mine)
+        used = sum(_size(self._kv[k][0]) for _, k in mine)
         for _, doomed in sorted(mine):
             if used <= room:
                 break
-            used -= len(self._kv.pop(doomed)[0].encode("utf-8"))
+            used -= _size(self._kv.pop(doomed)[0])
 
     def _trim(self, table: dict[K, V], expiry: Callable[[V], float]) -> None:
         """Keep ``table`` within ``max_entries``: the soonest-expiring go first."""
@@ -172,6 +172,11 @@ class MemoryState:
         )
         for key in doomed:
             del table[key]
+
+
+def _size(text: str) -> int:
+    """UTF-8 bytes; a lone surrogate counts too, since this store must not raise."""
+    return len(text.encode("utf-8", "surrogatepass"))
 
 
 def _live(entry: Entry | None, now: float) -> str | None:

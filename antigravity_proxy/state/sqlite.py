@@ -1,12 +1,17 @@
 """``SQLiteState``: the shared state of one box in ``<home>/state.db``.
 
-Every gunicorn worker of the box opens the same file (WAL mode, one connection
-per thread, short transactions), so a 429 seen by worker 1 steers worker 2 too.
+Every gunicorn worker of the box opens the same file (WAL mode, short
+transactions), so a 429 seen by worker 1 steers worker 2 too. A worker's threads
+share a few connections (``IDLE_CONNECTIONS`` kept open), each used by one
+thread at a time: why not one per thread, as before, is memory. A worker holds a
+thread per open stream, and an SQLite connection costs about 130 KiB (its
+lookaside and page cache), which at 1,000 streams was more than half the
+gateway's memory.
 This is the default backend: nothing to install. For several boxes, see
 ``state/redis.py``.
 
-Failures raise ``sqlite3.Error`` (after dropping the thread's connection, so the
-next call reconnects); ``AdvisoryState`` turns them into defaults and a warning.
+Failures raise ``sqlite3.Error`` (after closing the connection that failed, so
+the next call opens another); ``AdvisoryState`` turns them into defaults and a warning.
 A database that stays busy past ``busy_timeout`` therefore never fails a
 request. A file found corrupt at start-up is moved aside
 (``state.db.corrupt-<time>``) and a fresh one is created. Expired rows are
@@ -46,6 +51,9 @@ CREATE TABLE IF NOT EXISTS kv (
 PURGE_INTERVAL: Final = 600.0
 BUSY_TIMEOUT: Final = 2.0
 WAL_SIZE_LIMIT: Final = 4 * 1024 * 1024
+# Connections a worker keeps open between calls; more are opened while more
+# threads query at once, and closed when handed back past this many.
+IDLE_CONNECTIONS: Final = 8
 # SQLite's default limit on bound parameters is 999 on older builds.
 GET_MANY_BATCH: Final = 500
 CORRUPT_ERRORS: Final = frozenset({"SQLITE_CORRUPT", "SQLITE_NOTADB"})
@@ -74,7 +82,8 @@ class SQLiteState:
         self.path = path
         self.clock = clock
         self.busy_timeout = busy_timeout
-        self._local = threading.local()
+        self._idle: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
         self._next_purge = 0.0
         path.parent.mkdir(parents=True, exist_ok=True)
         _recover_if_corrupt(path, busy_timeout)
@@ -263,8 +272,11 @@ class SQLiteState:
         return f"{exc} ({kind})"
 
     def close(self) -> None:
-        """Close this thread's connection (e.g. in gunicorn's master before a fork)."""
-        self._disconnect()
+        """Close the idle connections (e.g. in gunicorn's master before a fork)."""
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.close()
 
     def _write(self, sql: str, params: tuple[object, ...]) -> None:
         self._run(lambda conn: conn.execute(sql, params))
@@ -280,25 +292,31 @@ class SQLiteState:
         return self._run(query)
 
     def _run(self, query: Query[T]) -> T:
-        """``query`` on this thread's connection, dropped if SQLite fails."""
+        """``query`` on a connection of its own; one that fails is closed."""
+        conn = self._take()
         try:
-            return query(self._connect())
-        except sqlite3.Error:
-            self._disconnect()
-            raise
-
-    def _connect(self) -> sqlite3.Connection:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = _open(self.path, self.busy_timeout)
-            self._local.conn = conn
-        return conn
-
-    def _disconnect(self) -> None:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        self._local.conn = None
-        if conn is not None:
+            result = query(conn)
+        except BaseException:
             conn.close()
+            raise
+        self._give_back(conn)
+        return result
+
+    def _take(self) -> sqlite3.Connection:
+        with self._lock:
+            if self._idle:
+                return self._idle.pop()
+        return _open(self.path, self.busy_timeout)
+
+    def _give_back(self, conn: sqlite3.Connection) -> None:
+        if conn.in_transaction:  # a query that left one open: not reusable
+            conn.close()
+            return
+        with self._lock:
+            if len(self._idle) < IDLE_CONNECTIONS:
+                self._idle.append(conn)
+                return
+        conn.close()
 
 
 def _evict_oldest(
@@ -344,7 +362,10 @@ def _select_many(
 
 
 def _open(path: Path, busy_timeout: float) -> sqlite3.Connection:
-    conn = sqlite3.connect(path, timeout=busy_timeout, isolation_level=None)
+    # Used by one thread at a time, but not always the one that opened it.
+    conn = sqlite3.connect(
+        path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
+    )
     try:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")

@@ -11,9 +11,18 @@ buffered file over the socket, and a socket timeout would leave that file unusab
 So the socket is never read with a short timeout; instead, before each read, the
 buffered file is asked, without blocking, whether bytes are already waiting (a
 non-blocking peek fills the buffer, TLS's decrypted bytes included), and
-otherwise ``select`` waits up to a tick for the socket to become readable. A
+otherwise ``poll`` waits up to a tick for the socket to become readable. A
 read is started only when bytes (or the end) are there, so it returns at once.
 Bodies without a socket (a test double) are read as they are, with no ticks.
+
+Given the client's socket (``client``), the same ``poll`` waits on it too: a
+client that closes its end ends the wait at once with a ``b""``, so the caller
+notices it within milliseconds, and the tick can be long (``client_tick``). Why:
+with a short tick every open stream woke four times a second whether or not
+anything happened, and a worker holding hundreds of them spent its CPU and its
+main loop's turns at the GIL on those wake-ups. Should the client's socket be
+readable without having closed (it sent its next request early), it is no
+longer watched and the short tick takes over.
 """
 
 from __future__ import annotations
@@ -31,6 +40,8 @@ from antigravity_proxy.errors import UpstreamTimeout, UpstreamUnavailable
 
 SILENCE: Final = b""
 DEFAULT_TICK: Final = 0.25
+CLIENT_TICK: Final = 5.0
+_UPSTREAM, _CLIENT, _QUIET = "upstream", "client", "quiet"
 
 
 class _Transport:
@@ -44,18 +55,28 @@ class _Transport:
         self.sock: socket.socket | None = sock if ok else None
         self.limit: float | None = self.sock.gettimeout() if self.sock else None
 
-    def ready(self, tick: float) -> bool:
-        """True when a read would not block: bytes buffered, arriving, or the end."""
+    def ready(self, tick: float, client: socket.socket | None = None) -> str:
+        """``_UPSTREAM`` when a read would not block (bytes buffered, arriving,
+        or the end), ``_CLIENT`` when the client's socket stirred, else
+        ``_QUIET`` after ``tick`` seconds."""
         fp, sock = self.fp, self.sock
         if fp is None or sock is None or fp.closed or sock.fileno() < 0:
-            return True
+            return _UPSTREAM
         if self._buffered(fp, sock):
-            return True
+            return _UPSTREAM
+        # poll, not select: a worker holding hundreds of streams has
+        # descriptors past select's limit of 1024.
+        poller = select.poll()
         try:
-            readable, _, _ = select.select([sock], [], [], tick)
+            poller.register(sock, select.POLLIN)
+            if client is not None:
+                poller.register(client, select.POLLIN)
+            events = poller.poll(tick * 1000)
         except (OSError, ValueError):
-            return True  # the read will say what went wrong
-        return bool(readable)
+            return _UPSTREAM  # the read will say what went wrong
+        if any(fd == sock.fileno() for fd, _ in events):
+            return _UPSTREAM
+        return _CLIENT if events else _QUIET
 
     @staticmethod
     def _buffered(fp: io.BufferedReader, sock: socket.socket) -> bool:
@@ -70,14 +91,22 @@ class _Transport:
 
 
 def watched_chunks(
-    response: requests.Response, tick: float = DEFAULT_TICK
+    response: requests.Response,
+    tick: float = DEFAULT_TICK,
+    *,
+    client: socket.socket | None = None,
+    client_tick: float = CLIENT_TICK,
 ) -> Iterator[bytes]:
-    """Each chunk of ``response``'s body as it arrives; ``b""`` per silent tick."""
+    """Each chunk of ``response``'s body as it arrives; ``b""`` per silent tick,
+    and at once when ``client``'s socket stirs (the caller checks it)."""
     transport = _Transport(response)
     chunks = response.iter_content(chunk_size=None)
     silent_since: float | None = None
     while True:
-        if not transport.ready(tick):
+        state = transport.ready(client_tick if client else tick, client)
+        if state is not _UPSTREAM:
+            if state is _CLIENT:
+                client = None  # gone (the caller stops) or readable for good
             now = time.monotonic()
             silent_since = silent_since or now
             if transport.limit is not None and now - silent_since > transport.limit:

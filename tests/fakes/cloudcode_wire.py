@@ -105,8 +105,10 @@ def pause(seconds: float, peer: socket.socket | None) -> bool:
         if peer is None:
             time.sleep(left)
             return True
-        readable, _, _ = select.select([peer], [], [], left)
+        poller = select.poll()  # select refuses descriptors past 1024
         try:
+            poller.register(peer, select.POLLIN)
+            readable = poller.poll(left * 1000)
             if readable and peer.recv(1, socket.MSG_PEEK) == b"":
                 return False
         except OSError:

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import threading
-import time
 from pathlib import Path
 
+from antigravity_proxy.accounts.files import AccountFiles
 from antigravity_proxy.accounts.service import AccountPool
-from antigravity_proxy.accounts.store import AccountStore
 from antigravity_proxy.config import Config, UpstreamConfig
-from antigravity_proxy.state import SQLiteState
 from antigravity_proxy.upstream.cloudcode import CloudCodeClient
 from tests.fakes.cloudcode import FakeCloudCode, serve
+from tests.state_env import sqlite_state
 from tests.upstream_env import read_account, seed_account, upstream_section
 
 
@@ -40,10 +39,10 @@ def make_pool(home: Path, base: str) -> AccountPool:
     upstream = UpstreamConfig(
         **{k: (tuple(v) if isinstance(v, list) else v) for k, v in section.items()}
     )
-    state = SQLiteState(home / "state.db", clock=time.time)
+    state = sqlite_state(home / "state.db")
     return AccountPool(
         Config(home=str(home), upstream=upstream),
-        AccountStore(home / "accounts"),
+        AccountFiles(home / "accounts"),
         state,
         CloudCodeClient(upstream),
     )
@@ -52,10 +51,10 @@ def make_pool(home: Path, base: str) -> AccountPool:
 def test_store_threads_sharing_and_not_sharing_a_store_lose_no_update(tmp_path):
     fake = FakeCloudCode()
     seed_account(tmp_path, fake, "a")
-    shared = AccountStore(tmp_path / "accounts")
+    shared = AccountFiles(tmp_path / "accounts")
 
     def bump(index: int) -> None:
-        store = shared if index % 2 else AccountStore(tmp_path / "accounts")
+        store = shared if index % 2 else AccountFiles(tmp_path / "accounts")
         for _ in range(20):
             store.update("a", lambda raw: raw.update(counter=raw.get("counter", 0) + 1))
 
@@ -70,7 +69,7 @@ def test_store_update_that_changes_nothing_does_not_rewrite(tmp_path):
     seed_account(tmp_path, fake, "a")
     path = tmp_path / "accounts" / "a.json"
     before = path.stat()
-    AccountStore(tmp_path / "accounts").update("a", lambda raw: None)
+    AccountFiles(tmp_path / "accounts").update("a", lambda raw: None)
     after = path.stat()
     assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
 

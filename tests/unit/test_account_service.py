@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
+from antigravity_proxy.accounts.files import AccountFiles
 from antigravity_proxy.accounts.quota import reset_timestamp
 from antigravity_proxy.accounts.service import AccountPool
-from antigravity_proxy.accounts.store import AccountStore
 from antigravity_proxy.config import Config
-from antigravity_proxy.state import SQLiteState
 from antigravity_proxy.upstream.cloudcode import CloudCodeClient
 from tests.fakes.cloudcode import FakeCloudCode
+from tests.state_env import sqlite_state
 from tests.upstream_env import seed_account
 
 
@@ -55,10 +55,10 @@ class Clock:
 
 def make_pool(home: Path, clock: Clock) -> AccountPool:
     config = Config(home=str(home))
-    state = SQLiteState(home / "state.db", clock=clock)
+    state = sqlite_state(home / "state.db", clock)
     return AccountPool(
         config,
-        AccountStore(home / "accounts"),
+        AccountFiles(home / "accounts"),
         state,
         CloudCodeClient(config.upstream),
         clock=clock,

@@ -20,12 +20,12 @@ from antigravity_proxy.accounts.edits import (
     set_token,
     truncate_utf8,
 )
+from antigravity_proxy.accounts.files import AccountFiles
 from antigravity_proxy.accounts.quota import ModelQuota
 from antigravity_proxy.accounts.store import (
     Account,
     AccountLoadError,
     AccountNotFound,
-    AccountStore,
     account_from_raw,
 )
 
@@ -158,7 +158,7 @@ def test_account_usable_follows_loading_rules(changes, usable):
 def test_store_round_trip_preserves_unknown_fields(tmp_path):
     original = load_fixture("full")
     install(tmp_path, original)
-    store = AccountStore(tmp_path)
+    store = AccountFiles(tmp_path)
 
     account = store.update(FULL_ID, lambda raw: set_project(raw, "other-project"))
 
@@ -172,14 +172,14 @@ def test_store_round_trip_preserves_unknown_fields(tmp_path):
 def test_store_get_and_all_return_accounts(tmp_path):
     install(tmp_path, load_fixture("full"))
     install(tmp_path, load_fixture("minimal"))
-    store = AccountStore(tmp_path)
+    store = AccountFiles(tmp_path)
     assert store.ids() == [FULL_ID, "minimal-1"]
     assert store.get("minimal-1") == account_from_raw(load_fixture("minimal"))
     assert [account.id for account in store.all()] == [FULL_ID, "minimal-1"]
 
 
 def test_store_missing_directory_is_empty(tmp_path):
-    store = AccountStore(tmp_path / "absent")
+    store = AccountFiles(tmp_path / "absent")
     assert store.ids() == []
     assert store.all() == []
 
@@ -189,7 +189,7 @@ def test_store_ids_ignore_lock_and_temp_files(tmp_path):
     for name in ("minimal-1.json.lock", ".minimal-1.json.abc.tmp", ".create.lock"):
         (tmp_path / name).write_text("x")
     (tmp_path / "notes.txt").write_text("x")
-    assert AccountStore(tmp_path).ids() == ["minimal-1"]
+    assert AccountFiles(tmp_path).ids() == ["minimal-1"]
 
 
 def test_store_all_skips_invalid_files_and_names_them(tmp_path, caplog):
@@ -203,7 +203,7 @@ def test_store_all_skips_invalid_files_and_names_them(tmp_path, caplog):
     (tmp_path / "folder.json").mkdir()
 
     with caplog.at_level(logging.WARNING):
-        accounts = AccountStore(tmp_path).all()
+        accounts = AccountFiles(tmp_path).all()
 
     assert [account.id for account in accounts] == ["minimal-1"]
     warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
@@ -218,7 +218,7 @@ def test_store_all_skips_invalid_files_and_names_them(tmp_path, caplog):
     "account_id", ["", ".", "..", ".hidden", "../x", "a/b", "a\\b", "x y", "é", "a\0"]
 )
 def test_store_rejects_unsafe_ids(tmp_path, account_id):
-    store = AccountStore(tmp_path / "accounts")
+    store = AccountFiles(tmp_path / "accounts")
     with pytest.raises(ValueError, match="invalid account id"):
         store.get(account_id)
     with pytest.raises(ValueError, match="invalid account id"):
@@ -232,7 +232,7 @@ def test_store_rejects_unsafe_ids(tmp_path, account_id):
 
 @pytest.mark.parametrize("account_id", ["a", "A-b_c.d", "5f0c2a8e-1b7d", "x.json"])
 def test_store_accepts_safe_ids(tmp_path, account_id):
-    store = AccountStore(tmp_path)
+    store = AccountFiles(tmp_path)
     assert (
         store.create(minimal(id=account_id, email=f"{account_id}@x")).id == account_id
     )
@@ -241,20 +241,20 @@ def test_store_accepts_safe_ids(tmp_path, account_id):
 
 def test_store_get_missing_raises_not_found(tmp_path):
     with pytest.raises(AccountNotFound):
-        AccountStore(tmp_path).get("nobody")
+        AccountFiles(tmp_path).get("nobody")
     with pytest.raises(AccountNotFound):
-        AccountStore(tmp_path).update("nobody", lambda raw: None)
+        AccountFiles(tmp_path).update("nobody", lambda raw: None)
 
 
 def test_store_get_invalid_file_raises_load_error(tmp_path):
     (tmp_path / "bad.json").write_text("{not json")
     with pytest.raises(AccountLoadError, match="bad.json: not valid JSON"):
-        AccountStore(tmp_path).get("bad")
+        AccountFiles(tmp_path).get("bad")
 
 
 def test_store_update_writes_whole_file_with_private_mode(tmp_path):
     path = install(tmp_path, load_fixture("minimal"))
-    store = AccountStore(tmp_path)
+    store = AccountFiles(tmp_path)
     store.update("minimal-1", lambda raw: raw.update(counter=1))
     assert json.loads(path.read_text("utf-8"))["counter"] == 1
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
@@ -266,7 +266,7 @@ def test_store_update_leaving_invalid_file_writes_nothing(tmp_path):
     path = install(tmp_path, load_fixture("minimal"))
     before = path.read_bytes()
     with pytest.raises(AccountLoadError, match="token.refresh_token"):
-        AccountStore(tmp_path).update(
+        AccountFiles(tmp_path).update(
             "minimal-1", lambda raw: raw["token"].pop("refresh_token")
         )
     assert path.read_bytes() == before
@@ -281,12 +281,12 @@ def test_store_update_mutator_exception_writes_nothing(tmp_path):
         raise RuntimeError("boom")
 
     with pytest.raises(RuntimeError, match="boom"):
-        AccountStore(tmp_path).update("minimal-1", explode)
+        AccountFiles(tmp_path).update("minimal-1", explode)
     assert path.read_bytes() == before
 
 
 def increment_counter(directory: str, account_id: str, times: int, start: Any) -> None:
-    store = AccountStore(Path(directory))
+    store = AccountFiles(Path(directory))
 
     def bump(raw: dict[str, Any]) -> None:
         raw["counter"] = raw.get("counter", 0) + 1
@@ -309,13 +309,13 @@ def test_store_concurrent_updates_from_two_processes_lose_nothing(tmp_path):
     for worker in workers:
         worker.join(timeout=120)
     assert [worker.exitcode for worker in workers] == [0, 0]
-    assert AccountStore(tmp_path).get_raw("minimal-1")["counter"] == 100
+    assert AccountFiles(tmp_path).get_raw("minimal-1")["counter"] == 100
 
 
 def test_store_create_assigns_uuid_and_created_at(tmp_path):
     raw = load_fixture("minimal")
     del raw["id"]
-    store = AccountStore(tmp_path / "accounts", clock=lambda: 1234.9)
+    store = AccountFiles(tmp_path / "accounts", clock=lambda: 1234.9)
 
     account = store.create(raw)
 
@@ -326,7 +326,7 @@ def test_store_create_assigns_uuid_and_created_at(tmp_path):
 
 
 def test_store_create_same_email_updates_token_instead(tmp_path):
-    store = AccountStore(tmp_path)
+    store = AccountFiles(tmp_path)
     first = store.create(minimal(quota={"subscription_tier": "Pro"}))
     disabled = store.update(first.id, lambda raw: disable(raw, "invalid_grant: x", NOW))
     assert not disabled.usable(NOW)
@@ -344,13 +344,13 @@ def test_store_create_same_email_updates_token_instead(tmp_path):
 
 
 def test_store_create_same_email_keeps_other_disable_reasons(tmp_path):
-    store = AccountStore(tmp_path)
+    store = AccountFiles(tmp_path)
     store.create(minimal(disabled=True, disabled_reason="manual"))
     assert not store.create(minimal()).usable(NOW)
 
 
 def test_store_create_refuses_existing_id_with_other_email(tmp_path):
-    store = AccountStore(tmp_path)
+    store = AccountFiles(tmp_path)
     store.create(minimal())
     with pytest.raises(FileExistsError):
         store.create(minimal(email="other@example.com"))
@@ -358,14 +358,14 @@ def test_store_create_refuses_existing_id_with_other_email(tmp_path):
 
 
 def test_store_create_refuses_invalid_account(tmp_path):
-    store = AccountStore(tmp_path)
+    store = AccountFiles(tmp_path)
     with pytest.raises(AccountLoadError, match="token.access_token"):
         store.create({"email": "a@b"})
     assert store.ids() == []
 
 
 def test_store_remove_deletes_file_and_lock(tmp_path):
-    store = AccountStore(tmp_path)
+    store = AccountFiles(tmp_path)
     store.create(minimal())
     store.update("minimal-1", lambda raw: None)
     store.remove("minimal-1")

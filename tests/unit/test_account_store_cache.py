@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from antigravity_proxy.accounts.edits import disable
-from antigravity_proxy.accounts.store import AccountStore
+from antigravity_proxy.accounts.files import AccountFiles
 
 RAW = {
     "id": "a",
@@ -21,7 +21,7 @@ RAW = {
 
 def test_store_cache_sees_updates_from_another_instance(tmp_path):
     (tmp_path / "a.json").write_text(json.dumps(RAW))
-    reader, writer = AccountStore(tmp_path), AccountStore(tmp_path)
+    reader, writer = AccountFiles(tmp_path), AccountFiles(tmp_path)
     assert reader.get("a").disabled is False
     writer.update("a", lambda raw: disable(raw, "invalid_grant: x", 5))
     assert reader.get("a").disabled is True
@@ -31,7 +31,7 @@ def test_store_cache_sees_updates_from_another_instance(tmp_path):
 def test_store_cache_sees_same_size_rewrite(tmp_path):
     path = tmp_path / "a.json"
     path.write_text(json.dumps(RAW))
-    store = AccountStore(tmp_path)
+    store = AccountFiles(tmp_path)
     assert store.get("a").access_token == "t1"
     store.update("a", lambda raw: raw["token"].update(access_token="t2"))
     assert store.get("a").access_token == "t2"
@@ -49,8 +49,8 @@ def test_store_all_snapshot_follows_every_kind_of_change(tmp_path):
     """Writes, new and removed files show at once; a hand edit within a second."""
     (tmp_path / "a.json").write_text(json.dumps(RAW))
     ticks = Ticks()
-    reader = AccountStore(tmp_path, monotonic=ticks)
-    writer = AccountStore(tmp_path)
+    reader = AccountFiles(tmp_path, monotonic=ticks)
+    writer = AccountFiles(tmp_path)
     assert [a.disabled for a in reader.all()] == [False]
     writer.update("a", lambda raw: disable(raw, "invalid_grant: x", 5))
     assert [a.disabled for a in reader.all()] == [True]
@@ -65,4 +65,4 @@ def test_store_all_snapshot_follows_every_kind_of_change(tmp_path):
 
 
 def test_store_all_of_a_missing_directory_is_empty(tmp_path):
-    assert AccountStore(tmp_path / "absent").all() == []
+    assert AccountFiles(tmp_path / "absent").all() == []

@@ -9,7 +9,8 @@ import pytest
 import requests
 
 from antigravity_proxy.accounts.edits import set_proxy_url
-from antigravity_proxy.accounts.store import AccountLoadError, AccountStore
+from antigravity_proxy.accounts.files import AccountFiles
+from antigravity_proxy.accounts.store import AccountLoadError
 from antigravity_proxy.upstream.egress import (
     ProxyUrlError,
     egress_session,
@@ -129,7 +130,7 @@ def write_account(folder, **fields):
 
 def test_account_reads_proxy_url_and_hides_it_from_repr(tmp_path):
     write_account(tmp_path, proxy_url="127.0.0.1:7890")
-    account = AccountStore(tmp_path).get("a")
+    account = AccountFiles(tmp_path).get("a")
     assert account.proxy_url == "http://127.0.0.1:7890"
     assert "7890" not in repr(account)
 
@@ -144,7 +145,7 @@ def test_account_reads_proxy_url_and_hides_it_from_repr(tmp_path):
 def test_account_with_unusable_proxy_url_does_not_load(tmp_path, value, message):
     """Failing closed: such an account is skipped, never used without its proxy."""
     write_account(tmp_path, proxy_url=value)
-    store = AccountStore(tmp_path)
+    store = AccountFiles(tmp_path)
     with pytest.raises(AccountLoadError, match=f"field proxy_url: {message}") as info:
         store.get("a")
     assert "secret" not in str(info.value)
@@ -154,7 +155,7 @@ def test_account_with_unusable_proxy_url_does_not_load(tmp_path, value, message)
 @pytest.mark.parametrize("value", [None, ""])
 def test_account_without_proxy_url_goes_direct(tmp_path, value):
     write_account(tmp_path, proxy_url=value)
-    assert AccountStore(tmp_path).get("a").proxy_url == ""
+    assert AccountFiles(tmp_path).get("a").proxy_url == ""
 
 
 def test_set_proxy_url_sets_and_removes_only_that_field():

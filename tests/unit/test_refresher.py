@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import time
-
+from antigravity_proxy.accounts.files import AccountFiles
 from antigravity_proxy.accounts.onboarding import is_pending, pending_raw
 from antigravity_proxy.accounts.refresher import QuotaRefresher
 from antigravity_proxy.accounts.service import AccountPool
-from antigravity_proxy.accounts.store import AccountNotFound, AccountStore
+from antigravity_proxy.accounts.store import AccountNotFound
 from antigravity_proxy.config import Config, UpstreamConfig
-from antigravity_proxy.state import SQLiteState
 from antigravity_proxy.upstream.cloudcode import CloudCodeClient
 from tests.fakes.cloudcode import FakeCloudCode, serve
+from tests.state_env import sqlite_state
 from tests.upstream_env import read_account, seed_account, upstream_section
 
 
@@ -23,9 +22,9 @@ def make_pool(home, base) -> AccountPool:
         }
     )
     config = Config(home=str(home), upstream=upstream)
-    state = SQLiteState(home / "state.db", clock=time.time)
+    state = sqlite_state(home / "state.db")
     return AccountPool(
-        config, AccountStore(home / "accounts"), state, CloudCodeClient(upstream)
+        config, AccountFiles(home / "accounts"), state, CloudCodeClient(upstream)
     )
 
 
@@ -54,7 +53,7 @@ def test_refresher_periodic_round_uses_a_lease(tmp_path):
         assert len(fake.calls(":fetchAvailableModels")) == 1
 
 
-class VanishingStore(AccountStore):
+class VanishingStore(AccountFiles):
     """A store in which account ``a`` is removed between listing and updating."""
 
     def update(self, account_id, mutate):

@@ -258,7 +258,7 @@ def test_state_put_bounded_without_a_database_keeps_the_value_locally(tmp_path):
     state = advisory(backend, clock)
     (tmp_path / "state.db").unlink()
     (tmp_path / "state.db").mkdir()
-    backend._disconnect()
+    backend.close()  # the idle connections: the next call opens the file anew
     with pytest.raises(sqlite3.Error):
         backend.put_bounded("ns", "k", "v", 60, 100)
     assert state.put_bounded("ns", "k", "v", 60, 100)
@@ -286,5 +286,5 @@ def test_state_get_many_on_an_unusable_database_finds_nothing(tmp_path):
     state.put("sig", "a", "1", ttl=100)
     (tmp_path / "state.db").unlink()
     (tmp_path / "state.db").mkdir()  # no longer openable as a database
-    backend._disconnect()
+    backend.close()  # the idle connections: the next call opens the file anew
     assert state.get_many("sig", ["a"]) == {}

@@ -159,6 +159,18 @@ def test_advisory_outage_writes_stay_usable_after_recovery(parts):
     assert state.record_failure("acc") == 1  # counters are the backend's
 
 
+def test_advisory_text_a_store_cannot_encode_is_kept_locally(
+    redis_server, redis_prefix
+):
+    """A lone surrogate (invalid in UTF-8) makes redis-py raise; no caller sees it."""
+    state = advisory_redis(redis_server, redis_prefix)
+    odd = "call-\ud800"
+    state.put("sig", odd, "v\udfff", 60)
+    assert state.put_bounded("resp", "r", "x\ud800", 60, 100)
+    assert state.get("sig", odd) == "v\udfff"
+    assert state.get_many("sig", [odd]) == {odd: "v\udfff"}
+
+
 def advisory_redis(server, prefix, timeout_ms=100, backoff=1.0):
     backend = RedisState(RedisSettings(server.url, prefix, timeout_ms), time.time)
     return AdvisoryState(backend, MemoryState(time.time), backoff=backoff)

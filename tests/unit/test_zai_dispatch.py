@@ -9,8 +9,8 @@ import time
 
 import pytest
 
+from antigravity_proxy.accounts.files import AccountFiles
 from antigravity_proxy.accounts.service import AccountPool
-from antigravity_proxy.accounts.store import AccountStore
 from antigravity_proxy.config import Config, UpstreamConfig, ZaiConfig, ZaiModelsConfig
 from antigravity_proxy.state import SQLiteState
 from antigravity_proxy.upstream.cloudcode import CloudCodeClient
@@ -192,7 +192,7 @@ def test_account_pool_available_count_skips_disabled_and_cooling(tmp_path):
     state = SQLiteState(tmp_path / "state.db", clock=time.time)
     config = Config(home=str(tmp_path))
     pool = AccountPool(
-        config, AccountStore(folder), state, CloudCodeClient(UpstreamConfig())
+        config, AccountFiles(folder), state, CloudCodeClient(UpstreamConfig())
     )
     assert pool.available_count("claude-sonnet-4-6") == 3
     state.set_cooldown("a", time.time() + 60, "rate_limited")
