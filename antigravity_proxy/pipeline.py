@@ -85,6 +85,17 @@ class Pipeline:
                 break
         return events
 
+    def chunks(self, sent: Sent) -> list[Chunk]:
+        """Every upstream event, each read once (a non-streaming client)."""
+        chunks = [
+            chunk_from_upstream(e) for e in collect(sent.response, self._watch(sent))
+        ]
+        for chunk in reversed(chunks):
+            if chunk.usage is not None:
+                self.exchange.usage.record(chunk.usage)
+                break
+        return chunks
+
     def fold(self, sent: Sent, translator: StreamTranslator) -> None:
         """Feed every upstream event to ``translator``, then finish it.
 

@@ -24,11 +24,7 @@ from antigravity_proxy.protocols.gemini.request import (
     parse_model_method,
     request_to_upstream,
 )
-from antigravity_proxy.protocols.gemini.response import (
-    merge_chunks,
-    response_to_client,
-    signatures_from_chunk,
-)
+from antigravity_proxy.protocols.gemini.response import merge_read, response_to_client
 from antigravity_proxy.protocols.gemini.shapes import GENERATE_SHAPE
 from antigravity_proxy.protocols.gemini.stream import GeminiStreamTranslator
 from antigravity_proxy.protocols.shape import check_shape
@@ -59,10 +55,12 @@ def generate(services: Services, request: Request, model: str) -> Response:
     sent = pipe.send(upstream, name, stream)
     if stream:
         return _stream(services, request, pipe, sent)
-    chunks = [unwrap_response(c) for c in pipe.events(sent)]
+    chunks = pipe.chunks(sent)
+    found: dict[str, str] = {}
     for chunk in chunks:
-        remember_signatures(services.state, signatures_from_chunk(chunk))
-    return pipe.json(response_to_client(merge_chunks(chunks)))
+        found.update(chunk.signatures)
+    remember_signatures(services.state, found)
+    return pipe.json(response_to_client(merge_read(chunks)))
 
 
 def count_tokens(services: Services, request: Request, model: str) -> Response:

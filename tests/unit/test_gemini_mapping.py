@@ -9,6 +9,7 @@ import pytest
 
 from antigravity_proxy.errors import ErrorKind, GatewayError, InvalidRequest
 from antigravity_proxy.protocols.gemini.catalogue import list_models, model_object
+from antigravity_proxy.protocols.gemini.chunk import chunk_from_upstream
 from antigravity_proxy.protocols.gemini.request import (
     SKIP_SIGNATURE,
     GeminiContext,
@@ -16,11 +17,7 @@ from antigravity_proxy.protocols.gemini.request import (
     parse_model_method,
     request_to_upstream,
 )
-from antigravity_proxy.protocols.gemini.response import (
-    merge_chunks,
-    response_to_client,
-    signatures_from_chunk,
-)
+from antigravity_proxy.protocols.gemini.response import merge_chunks, response_to_client
 from antigravity_proxy.protocols.gemini.stream import GeminiStreamTranslator
 from tests.golden_files import check_bytes, check_json, load
 
@@ -203,7 +200,7 @@ def test_merge_chunks_without_candidates_keeps_prompt_feedback():
     assert merge_chunks([{"response": blocked}]) == blocked
 
 
-def test_signatures_from_chunk_keys_by_id_then_name():
+def test_chunk_signatures_key_by_id_then_name():
     chunk = {
         "response": {
             "candidates": [
@@ -224,7 +221,7 @@ def test_signatures_from_chunk_keys_by_id_then_name():
             ]
         }
     }
-    assert signatures_from_chunk(chunk) == {"c1": "s1", "b": "s2"}
+    assert chunk_from_upstream(chunk).signatures == {"c1": "s1", "b": "s2"}
 
 
 @pytest.mark.parametrize(

@@ -20,13 +20,14 @@ upstream's own objects; nothing here copies or mutates it.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, Final, TypeGuard
 
+from antigravity_proxy.records import record
 from antigravity_proxy.upstream.envelope import unwrap_response
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class FunctionCall:
     """A ``functionCall`` part's call: Gemini always sends it whole.
 
@@ -44,7 +45,7 @@ class FunctionCall:
         return self.id or self.name
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class InlineData:
     """An ``inlineData`` part's blob: base64 ``data`` and its declared type."""
 
@@ -52,7 +53,7 @@ class InlineData:
     data: str
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Part:
     """One content part; the fields that do not apply are None / False / ""."""
 
@@ -64,7 +65,7 @@ class Part:
     inline_data: InlineData | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class WebSource:
     """A ``groundingChunks[].web`` source; the title falls back to the URL."""
 
@@ -72,7 +73,7 @@ class WebSource:
     title: str
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Support:
     """A ``groundingSupports`` entry: an answer segment and the sources behind it."""
 
@@ -80,7 +81,7 @@ class Support:
     chunk_indices: tuple[int, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Grounding:
     """A candidate's Google Search ``groundingMetadata``.
 
@@ -93,7 +94,7 @@ class Grounding:
     supports: tuple[Support, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class TokenUsage:
     """``usageMetadata``, as the upstream counts (absent counts are 0).
 
@@ -115,7 +116,7 @@ class TokenUsage:
         return sum(tokens for kind, tokens in self.prompt_details if kind == modality)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Candidate:
     """One candidate of a chunk; its ``index`` says which choice it continues."""
 
@@ -129,7 +130,7 @@ class Candidate:
 EMPTY_CANDIDATE: Final = Candidate()
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Chunk:
     """One upstream chunk: its candidates, usage and prompt feedback.
 
@@ -179,14 +180,14 @@ def chunk_from_upstream(event: Any) -> Chunk:
         return Chunk()
     raw = response.get("candidates")
     feedback = response.get("promptFeedback")
-    block = feedback.get("blockReason") if isinstance(feedback, Mapping) else None
+    block = feedback.get("blockReason") if isinstance(feedback, dict) else None
     meta = response.get("usageMetadata")
     return Chunk(
         response,
-        tuple([_candidate(c) for c in raw if isinstance(c, Mapping)])
+        tuple([_candidate(c) for c in raw if isinstance(c, dict)])
         if isinstance(raw, list)
         else (),
-        usage_from_metadata(meta) if isinstance(meta, Mapping) else None,
+        usage_from_metadata(meta) if isinstance(meta, dict) else None,
         str(block) if block else None,
     )
 
@@ -214,14 +215,14 @@ def _candidate(raw: Mapping[str, Any]) -> Candidate:
     reason = raw.get("finishReason")
     grounding = raw.get("groundingMetadata")
     content = raw.get("content")
-    parts = content.get("parts") if isinstance(content, Mapping) else None
+    parts = content.get("parts") if isinstance(content, dict) else None
     return Candidate(
         index if _is_int(index) else 0,
-        tuple([_part(p) for p in parts if isinstance(p, Mapping)])
+        tuple([_part(p) for p in parts if isinstance(p, dict)])
         if isinstance(parts, list)
         else (),
         reason if isinstance(reason, str) and reason else None,
-        _grounding(grounding) if isinstance(grounding, Mapping) else None,
+        _grounding(grounding) if isinstance(grounding, dict) else None,
         raw,
     )
 
@@ -238,8 +239,8 @@ def _part(raw: Mapping[str, Any]) -> Part:
         text if isinstance(text, str) else None,
         raw.get("thought") is True,
         signature if isinstance(signature, str) else "",
-        _function_call(call) if isinstance(call, Mapping) else None,
-        _inline_data(inline) if isinstance(inline, Mapping) else None,
+        _function_call(call) if isinstance(call, dict) else None,
+        _inline_data(inline) if isinstance(inline, dict) else None,
     )
 
 
@@ -296,11 +297,11 @@ def _count(meta: Mapping[str, Any], key: str) -> int:
 
 
 def _is_int(value: Any) -> TypeGuard[int]:
-    return isinstance(value, int) and not isinstance(value, bool)
+    return type(value) is int  # JSON numbers: never a bool, never a subclass
 
 
-def _is_object(value: Any) -> TypeGuard[Mapping[str, Any]]:
-    return isinstance(value, Mapping)
+def _is_object(value: Any) -> TypeGuard[dict[str, Any]]:
+    return isinstance(value, dict)
 
 
 def _list(value: Any) -> list[Any]:

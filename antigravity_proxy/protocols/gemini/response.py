@@ -9,11 +9,14 @@ parts, signatures, ``modelVersion`` and ``responseId``, as the real API does.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
-from antigravity_proxy.protocols.gemini.chunk import Candidate, chunk_from_upstream
+from antigravity_proxy.protocols.gemini.chunk import (
+    Candidate,
+    Chunk,
+    chunk_from_upstream,
+)
 from antigravity_proxy.upstream.envelope import unwrap_response
 
 TEXT_PART_KEYS: Final = frozenset({"text", "thought", "thoughtSignature"})
@@ -32,13 +35,22 @@ def merge_chunks(chunks: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     (``usageMetadata``, ``modelVersion``, ``responseId``, ``promptFeedback``...)
     takes its last value. Candidates are sorted by index.
     """
+    return merge_read([chunk_from_upstream(event) for event in chunks])
+
+
+def merge_read(chunks: Sequence[Chunk]) -> dict[str, Any]:
+    """``merge_chunks`` of chunks already read (each upstream event is read once).
+
+    The result shares nested values with the chunks instead of copying them: it
+    is built to be serialised, and neither it nor the chunks are changed after.
+    Only the parts it joins text into are its own (shallow) copies.
+    """
     top: dict[str, Any] = {}
     candidates: dict[int, dict[str, Any]] = {}
-    for event in chunks:
-        chunk = chunk_from_upstream(event)
+    for chunk in chunks:
         for key, value in chunk.response.items():
             if key != "candidates":
-                top[key] = copy.deepcopy(value)
+                top[key] = value
         for candidate in chunk.candidates:
             _merge_candidate(candidates.setdefault(candidate.index, {}), candidate)
     if not candidates:
@@ -48,16 +60,7 @@ def merge_chunks(chunks: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
 
 def response_to_client(merged: Mapping[str, Any]) -> dict[str, Any]:
     """The Gemini client's ``generateContent`` body: the response, unwrapped."""
-    return copy.deepcopy(unwrap_response(dict(merged)))
-
-
-def signatures_from_chunk(chunk: Mapping[str, Any]) -> dict[str, str]:
-    """functionCall id (or name, when it has no id) → its ``thoughtSignature``.
-
-    Why: Gemini clients may replay a call without its signature; the handler
-    stores these so ``request_to_upstream`` can restore them.
-    """
-    return chunk_from_upstream(chunk).signatures
+    return unwrap_response(dict(merged))
 
 
 def _merge_candidate(target: dict[str, Any], candidate: Candidate) -> None:
@@ -65,7 +68,7 @@ def _merge_candidate(target: dict[str, Any], candidate: Candidate) -> None:
         if key == "content" and isinstance(value, Mapping):
             _merge_content(target.setdefault("content", {}), value)
         else:
-            target[key] = copy.deepcopy(value)
+            target[key] = value
 
 
 def _merge_content(target: dict[str, Any], content: Mapping[str, Any]) -> None:
@@ -78,7 +81,7 @@ def _merge_content(target: dict[str, Any], content: Mapping[str, Any]) -> None:
         elif key == "role":
             target.setdefault("role", value)
         else:
-            target[key] = copy.deepcopy(value)
+            target[key] = value
 
 
 def _append_part(parts: list[dict[str, Any]], part: Mapping[str, Any]) -> None:
@@ -95,7 +98,7 @@ def _append_part(parts: list[dict[str, Any]], part: Mapping[str, Any]) -> None:
         and not part.get("thoughtSignature")
     ):
         return
-    parts.append(copy.deepcopy(dict(part)))
+    parts.append(dict(part))  # its own copy: later text is joined into it
 
 
 def _joinable(last: Mapping[str, Any], part: Mapping[str, Any]) -> bool:
