@@ -34,7 +34,11 @@ from antigravity_proxy.errors import (
     UpstreamUnavailable,
 )
 from antigravity_proxy.sse import SSEDecoder
-from antigravity_proxy.upstream.egress import proxies_for, thread_session
+from antigravity_proxy.upstream.egress import (
+    prepared_post,
+    proxies_for,
+    thread_session,
+)
 from antigravity_proxy.upstream.message_text import TextMeaning, first_match, says
 from antigravity_proxy.upstream.watch import SILENCE
 
@@ -132,13 +136,12 @@ class CloudCodeClient:
         for base in self.config.base_urls:
             url = f"{base}:{method}{query}"
             try:
-                response = self.session.post(
-                    url,
-                    data=post.data,
-                    headers=post.headers,
+                session = self.session
+                response = session.send(
+                    prepared_post(session, url, post.data, post.headers),
                     stream=post.stream,
                     timeout=self.timeout,
-                    proxies=post.proxies,
+                    **_route(post.proxies),
                 )
             except requests.Timeout as exc:
                 log.warning("upstream %s timed out at %s", method, base)
@@ -167,6 +170,11 @@ class CloudCodeClient:
                 "upstream %s answered %s at %s", method, response.status_code, base
             )
         raise last
+
+
+def _route(proxies: dict[str, str] | None) -> dict[str, Any]:
+    """``send``'s ``proxies``: the account's own, else (absent) the session's."""
+    return {} if proxies is None else {"proxies": proxies}
 
 
 def json_body(response: requests.Response, method: str) -> dict[str, Any]:

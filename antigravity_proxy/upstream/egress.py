@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import threading
 import urllib.request
+from collections.abc import Mapping
 from typing import Final
 from urllib.parse import SplitResult, urlsplit, urlunsplit
 
@@ -108,3 +109,23 @@ def thread_session(local: threading.local) -> requests.Session:
         session.proxies.update(ENVIRONMENT_PROXIES)
         local.session = session
     return session
+
+
+def prepared_post(
+    session: requests.Session, url: str, data: bytes, headers: Mapping[str, str]
+) -> requests.PreparedRequest:
+    """A POST for ``session.send``: what ``session.post`` would send, made cheaply.
+
+    Why not ``session.post``: ``Session.request`` merges the session's settings
+    into every call through ``isinstance`` checks against runtime Protocols
+    (requests 2.33+), about 0.2 ms a call on Python 3.11, for settings this
+    gateway never uses (params, cookies, auth, hooks). The session's default
+    headers (``User-Agent``, ``Accept-Encoding``...) still go first, overridden
+    by ``headers`` whatever their case, and ``prepare`` still checks the URL
+    and every header value (no line breaks reach the wire).
+    """
+    prepared = requests.PreparedRequest()
+    prepared.prepare(
+        method="POST", url=url, headers={**session.headers, **headers}, data=data
+    )
+    return prepared

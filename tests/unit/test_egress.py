@@ -12,6 +12,7 @@ from antigravity_proxy.accounts.edits import set_proxy_url
 from antigravity_proxy.accounts.files import AccountFiles
 from antigravity_proxy.accounts.store import AccountLoadError
 from antigravity_proxy.upstream.egress import (
+    prepared_post,
     ProxyUrlError,
     egress_session,
     normalize_proxy_url,
@@ -164,3 +165,33 @@ def test_set_proxy_url_sets_and_removes_only_that_field():
     assert raw == {"id": "a", "custom": 1, "proxy_url": "http://h:1"}
     set_proxy_url(raw, "")
     assert raw == {"id": "a", "custom": 1}
+
+
+HEADER_CASES = [
+    {"authorization": "Bearer t", "content-type": "application/json"},
+    {"User-Agent": "antigravity/1.0", "x-goog-user-project": "p-1"},
+    {"user-agent": "antigravity/1.0", "accept-encoding": "identity"},
+    {"Accept": "text/event-stream", "Connection": "close"},
+    {},
+]
+
+
+@pytest.mark.parametrize("headers", HEADER_CASES)
+@pytest.mark.parametrize("data", [b"", b'{"a":1}', "é".encode() * 3000])
+def test_prepared_post_equals_what_session_post_prepares(headers, data):
+    session = requests.Session()
+    session.headers["X-Session-Default"] = "kept"
+    url = "https://cloudcode-pa.example.test/v1internal:streamGenerateContent?alt=sse"
+    ours = prepared_post(session, url, data, headers)
+    theirs = session.prepare_request(
+        requests.Request("POST", url, data=data, headers=headers)
+    )
+    assert (ours.method, ours.url, ours.body) == (theirs.method, theirs.url, theirs.body)
+    assert dict(ours.headers.lower_items()) == dict(theirs.headers.lower_items())
+    assert list(ours.headers.lower_items()) == list(theirs.headers.lower_items())
+
+
+@pytest.mark.parametrize("value", ["a\r\nX-Injected: 1", "a\nb", " leading"])
+def test_prepared_post_refuses_header_values_that_would_break_the_request(value):
+    with pytest.raises(requests.exceptions.InvalidHeader):
+        prepared_post(requests.Session(), "https://x.test/", b"", {"x-h": value})
