@@ -51,6 +51,7 @@ from antigravity_proxy.threadpool import RequestThreads
 RECV_SIZE: Final = 256 * 1024
 ACCEPT_BATCH: Final = 64
 SWEEP_GAP: Final = 0.1  # seconds between looks for connections past their deadline
+HEARTBEAT_GAP: Final = 1.0  # at most this long between heartbeats to the master
 CONTINUE: Final = b"HTTP/1.1 100 Continue\r\n\r\n"
 TIMED_OUT_TEXT: Final = b"request not received in time\n"
 TIMED_OUT: Final = (
@@ -152,11 +153,25 @@ class GatewayWorker(ThreadWorker):  # type: ignore[misc]
         self.release = MemoryRelease(malloc_trim())
         self.busy = 0  # requests handed to the pool and not yet finished
         self.next_sweep = 0.0  # when murder_pending next looks for late requests
+        self.last_heartbeat = float("-inf")
         self.serving = threading.local()  # the connection a pool thread handles
         if self.limits.thread_stack:
             # Before the pool starts its threads: each stream holds one.
             threading.stack_size(self.limits.thread_stack)
         super().init_process()
+
+    def notify(self) -> None:
+        """The heartbeat the master checks, sent at most every ``HEARTBEAT_GAP``.
+
+        Why: gthread's loop beats on every wake-up, a file-time syscall per
+        request or more under load, for a master that only looks whether a
+        beat came within half the worker ``timeout`` (60 s by default).
+        """
+        now = time.monotonic()
+        gap = min(HEARTBEAT_GAP, self.timeout / 4) if self.timeout else HEARTBEAT_GAP
+        if now - self.last_heartbeat >= gap:
+            self.last_heartbeat = now
+            super().notify()
 
     def get_thread_pool(self) -> RequestThreads:
         """gthread's pool, except that ``submit`` never waits for a thread to start."""
