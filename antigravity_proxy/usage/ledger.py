@@ -2,7 +2,9 @@
 
 ``Ledger.record`` is all a request pays: one ``put_nowait`` on an in-process
 queue. A daemon thread drains the queue, inserts the rows and adds them to the
-hourly rollups in one transaction per batch. A database that is busy (another
+hourly rollups in one transaction per batch; a lone row waits up to
+``LedgerOptions.linger`` (0.1 s) for others, so rows reach ``usage.db`` that much
+later and one request at a time costs one transaction per linger, not per row. A database that is busy (another
 worker holds the write lock past ``busy_timeout``) is retried with a growing
 pause; a batch that still cannot be written, or a row that finds the queue full,
 is counted (``rows_failed``, also published for ``/metrics``) and logged with its
@@ -62,6 +64,10 @@ class LedgerOptions:
     retries: int = 6
     retry_pause: float = 0.05
     busy_timeout: float = 2.0
+    # Seconds a lone row waits for company before its batch is written: a
+    # trickle of requests (one at a time) then costs one transaction per
+    # ``linger``, not one each. ``flush`` and ``close`` cut the wait short.
+    linger: float = 0.1
 
 
 class Ledger:
@@ -89,6 +95,7 @@ class Ledger:
         self.rows_failed = 0
         self.streams_open = 0
         self._queue: queue.Queue[object] = queue.Queue(options.queue_max)
+        self._hurry = threading.Event()  # set: a flush or close waits
         self._lock = threading.Lock()
         self._readers = threading.local()
         self._thread: threading.Thread | None = None
@@ -136,6 +143,7 @@ class Ledger:
             return
         done = threading.Event()
         self._queue.put(done)
+        self._hurry.set()
         done.wait(timeout)
 
     def close(self, timeout: float = CLOSE_TIMEOUT) -> None:
@@ -144,6 +152,7 @@ class Ledger:
         thread, self._thread = self._thread, None
         if thread is not None and thread.is_alive():
             self._queue.put(_STOP)
+            self._hurry.set()
             thread.join(timeout)
             if thread.is_alive():
                 self._give_up()
@@ -173,6 +182,9 @@ class Ledger:
                 item = None
             if item is _STOP:
                 return
+            if isinstance(item, UsageRow) and self.options.linger:
+                self._hurry.wait(self.options.linger)
+                self._hurry.clear()
             try:
                 self._handle(item)
             except Exception:  # the writer must outlive any bug in one batch

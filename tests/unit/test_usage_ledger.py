@@ -473,3 +473,45 @@ def test_ledger_rows_keep_the_key_name(ledger):
     ledger.flush()
     names = read(ledger).execute("SELECT key_name FROM requests ORDER BY ts").fetchall()
     assert names == [("alice",), ("",)]
+
+
+def counted_inserts(monkeypatch, ledger: Ledger) -> list[int]:
+    """The size of each batch the writer inserts, in order."""
+    sizes: list[int] = []
+    insert = ledger._insert
+
+    def counted(rows):
+        sizes.append(len(rows))
+        insert(rows)
+
+    monkeypatch.setattr(ledger, "_insert", counted)
+    return sizes
+
+
+def test_a_trickle_of_rows_is_written_in_one_batch_per_linger(tmp_path, monkeypatch):
+    ledger = Ledger(tmp_path / "usage.db", LedgerOptions(linger=0.5))
+    sizes = counted_inserts(monkeypatch, ledger)
+    ledger.start()
+    for i in range(5):  # one at a time, as sequential requests finish
+        ledger.record(make_row(i))
+        time.sleep(0.01)
+    deadline = time.monotonic() + 10
+    while ledger.rows_written < 5 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    ledger.close()
+    assert sizes == [5]
+
+
+@pytest.mark.parametrize("finish", ["flush", "close"])
+def test_flush_and_close_do_not_wait_out_the_linger(tmp_path, monkeypatch, finish):
+    ledger = Ledger(tmp_path / "usage.db", LedgerOptions(linger=60.0)).start()
+    ledger.record(make_row(1))
+    time.sleep(0.05)  # the writer now lingers on the row
+    started = time.monotonic()
+    if finish == "flush":
+        ledger.flush(timeout=30)
+    else:
+        ledger.close(timeout=30)
+    assert time.monotonic() - started < 30  # well short of the 60 s linger
+    assert ledger.rows_written == 1
+    ledger.close()
