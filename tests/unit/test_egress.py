@@ -12,10 +12,10 @@ from antigravity_proxy.accounts.edits import set_proxy_url
 from antigravity_proxy.accounts.files import AccountFiles
 from antigravity_proxy.accounts.store import AccountLoadError
 from antigravity_proxy.upstream.egress import (
-    prepared_post,
     ProxyUrlError,
     egress_session,
     normalize_proxy_url,
+    prepared_post,
     proxies_for,
     redact,
 )
@@ -186,7 +186,11 @@ def test_prepared_post_equals_what_session_post_prepares(headers, data):
     theirs = session.prepare_request(
         requests.Request("POST", url, data=data, headers=headers)
     )
-    assert (ours.method, ours.url, ours.body) == (theirs.method, theirs.url, theirs.body)
+    assert (ours.method, ours.url, ours.body) == (
+        theirs.method,
+        theirs.url,
+        theirs.body,
+    )
     assert dict(ours.headers.lower_items()) == dict(theirs.headers.lower_items())
     assert list(ours.headers.lower_items()) == list(theirs.headers.lower_items())
 
