@@ -3,14 +3,15 @@
 ``Ledger.record`` is all a request pays: one ``put_nowait`` on an in-process
 queue. A daemon thread drains the queue, inserts the rows and adds them to the
 hourly rollups in one transaction per batch; a lone row waits up to
-``LedgerOptions.linger`` (0.1 s) for others, so rows reach ``usage.db`` that much
-later and one request at a time costs one transaction per linger, not per row.
-A database that is busy (another worker holds the write lock past
-``busy_timeout``) is retried with a growing pause; a batch that still cannot
-be written, or a row that finds the queue full, is counted (``rows_failed``, also published for ``/metrics``) and logged with its
-request ids, never dropped silently. ``close`` writes what is queued; it runs at
-interpreter exit, so a worker stopped by gunicorn loses nothing, and a SIGKILLed
-one loses only what was still queued (requests in flight).
+``LedgerOptions.linger`` (0.1 s) for others, so rows reach ``usage.db`` that
+much later and one request at a time costs one transaction per linger, not per
+row. A database that is busy (another worker holds the write lock past
+``busy_timeout``) is retried with a growing pause; a batch that still cannot be
+written, or a row that finds the queue full, is counted (``rows_failed``, also
+published for ``/metrics``) and logged with its request ids, never dropped
+silently. ``close`` writes what is queued; it runs at interpreter exit, so a
+worker stopped by gunicorn loses nothing, and a SIGKILLed one loses only what
+was still queued (requests in flight).
 
 The same thread publishes this worker's live numbers (streams open, rows failed)
 to the ``live`` table, and prunes rows older than ``usage.retention_days`` once per
