@@ -13,6 +13,7 @@ from antigravity_proxy.app import Gateway
 from antigravity_proxy.auth import AuthMiddleware, effective_mode
 from antigravity_proxy.config import Config, load_config
 from antigravity_proxy.cors import CorsMiddleware
+from antigravity_proxy.heap import freeze_startup
 from antigravity_proxy.observer import ExchangeMiddleware
 from antigravity_proxy.refusal import Refusals
 from antigravity_proxy.routing import (
@@ -37,7 +38,8 @@ def create_app(
     ledger's hook around CORS around auth around the dispatcher.
 
     ``background`` starts the periodic quota refresh and the usage ledger's
-    writer thread (off in unit tests, where ``ledger.flush()`` writes).
+    writer thread (off in unit tests, where ``ledger.flush()`` writes), and
+    freezes what start-up built out of the garbage collector's way (``heap``).
     """
     config = config if config is not None else load_config()
     routes = routes_for(config)
@@ -46,6 +48,7 @@ def create_app(
     if background:
         QuotaRefresher(services.pool, config.accounts.quota_refresh_minutes).start()
         services.ledger.start()
+        freeze_startup()
     gateway = Gateway(routes, handlers, services)
     mode, _ = effective_mode(config)
     auth = AuthMiddleware(

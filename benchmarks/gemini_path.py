@@ -15,6 +15,7 @@ import json
 from typing import Final
 
 from benchmarks.harness import (
+    Goal,
     Measurement,
     Send,
     StreamCall,
@@ -41,6 +42,7 @@ REQUESTS: Final = 300
 WARMUP: Final = 30
 CONCURRENCY: Final = 16
 LOAD_SECONDS: Final = 5.0
+THROUGHPUT_GOAL: Final = Goal(0.6, higher_is_better=True)  # issue 13, goal 3
 
 
 def run() -> list[Measurement]:
@@ -52,7 +54,7 @@ def run() -> list[Measurement]:
         hop = get_sender(stack.gateway_url + HEALTH)
         return [
             *latencies(gateway, direct, hop),
-            throughput(gateway, direct),
+            *throughput(gateway, direct),
             *event_delays(stack, StreamCall(STREAM, BODY)),
         ]
 
@@ -72,12 +74,17 @@ def latencies(gateway: Send, direct: Send, hop: Send) -> list[Measurement]:
     ]
 
 
-def throughput(gateway: Send, direct: Send) -> Measurement:
-    """Requests per second through the gateway at concurrency 16 (direct for scale)."""
+def throughput(gateway: Send, direct: Send) -> list[Measurement]:
+    """Requests per second through the gateway at concurrency 16, and as a
+    fraction of the direct call's (the goal)."""
     through = concurrent_load(gateway, CONCURRENCY, LOAD_SECONDS)
     bare = concurrent_load(direct, CONCURRENCY, LOAD_SECONDS)
     failed = through.failed + bare.failed
     note = f"(direct {bare.per_second:.0f}/s" + (
         f", {failed} failed)" if failed else ")"
     )
-    return report(f"req/s at c={CONCURRENCY}", through.per_second, "req/s", None, note)
+    ratio = through.per_second / bare.per_second if bare.per_second else 0.0
+    return [
+        report(f"req/s at c={CONCURRENCY}", through.per_second, "req/s", None, note),
+        report("  of direct", ratio, "x", THROUGHPUT_GOAL),
+    ]

@@ -219,11 +219,10 @@ def fetch_url_media(messages: Any) -> dict[str, tuple[str, str]]:
     for i, message in enumerate(messages if isinstance(messages, list) else []):
         content = message.get("content") if isinstance(message, dict) else None
         for j, block in enumerate(_blocks(content)):
-            kind = block.get("type")
-            if isinstance(kind, str) and kind in MEDIA_BLOCKS:
-                refs.extend(_url_source(block, f"messages[{i}].content[{j}]"))
-            elif kind == "tool_result":
-                refs.extend(_nested_url_sources(block, f"messages[{i}].content[{j}]"))
+            if block.get("type") == "tool_result":
+                refs.extend(_nested_url_sources(block, i, j))
+            elif _has_url_source(block):
+                refs.append(_url_source(block, f"messages[{i}].content[{j}]"))
     fetched = fetch_images(refs)
     return {
         url: (media.mime_type, base64.b64encode(media.data).decode("ascii"))
@@ -231,35 +230,44 @@ def fetch_url_media(messages: Any) -> dict[str, tuple[str, str]]:
     }
 
 
-def _nested_url_sources(block: Mapping[str, Any], where: str) -> list[ImageRef]:
+def _nested_url_sources(block: Mapping[str, Any], i: int, j: int) -> list[ImageRef]:
     """The ``url`` images inside a ``tool_result``'s content blocks."""
-    refs: list[ImageRef] = []
-    for k, item in enumerate(_blocks(block.get("content"))):
-        if isinstance(item.get("type"), str) and item["type"] in MEDIA_BLOCKS:
-            refs.extend(_url_source(item, f"{where}.content[{k}]"))
-    return refs
+    return [
+        _url_source(item, f"messages[{i}].content[{j}].content[{k}]")
+        for k, item in enumerate(_blocks(block.get("content")))
+        if _has_url_source(item)
+    ]
 
 
-def _url_source(block: Mapping[str, Any], param: str) -> list[ImageRef]:
-    source, kind = block.get("source"), block.get("type")
-    if not isinstance(kind, str) or kind not in MEDIA_BLOCKS:
-        return []
-    if not isinstance(source, Mapping):
-        return []
-    if source.get("type") != "url":
-        return []
-    if kind != "image":
+def _has_url_source(block: Mapping[str, Any]) -> bool:
+    """An ``image`` or ``document`` block whose source is a ``url``.
+
+    Why a test apart from ``_url_source``: history holds thousands of blocks,
+    and only these few need their path spelled out.
+    """
+    kind, source = block.get("type"), block.get("source")
+    return (
+        isinstance(kind, str)
+        and kind in MEDIA_BLOCKS
+        and isinstance(source, Mapping)
+        and source.get("type") == "url"
+    )
+
+
+def _url_source(block: Mapping[str, Any], param: str) -> ImageRef:
+    """The ``ImageRef`` of a block ``_has_url_source`` found (``param`` is its path)."""
+    if block.get("type") != "image":
         raise InvalidRequest(
             f"{param}.source: 'url' document sources are not supported by this "
             "gateway; send the file as a 'base64' source",
             param=f"{param}.source.type",
         )
-    url = source.get("url")
+    url = block["source"].get("url")
     if not isinstance(url, str) or not url:
         raise InvalidRequest(
             f"{param}.source.url: Field required", param=f"{param}.source.url"
         )
-    return [ImageRef(url, f"{param}.source.url")]
+    return ImageRef(url, f"{param}.source.url")
 
 
 def _blocks(content: Any) -> list[dict[str, Any]]:

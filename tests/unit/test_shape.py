@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
 import pytest
 
 from antigravity_proxy.errors import InvalidRequest
@@ -13,6 +15,11 @@ from antigravity_proxy.protocols.openai.shapes import (
     RESPONSES_SHAPE,
 )
 from antigravity_proxy.protocols.shape import Shape, check_shape, kind_of
+
+
+class Tag(str):
+    """A string that is not exactly ``str``."""
+
 
 SHAPE = Shape.of(
     {
@@ -32,6 +39,11 @@ PASS = {
     "integer-is-number": {"grid": [[1, 2.5], [], "row"]},
     "object-allowed": {"config": {"level": {"a": 1}}},
     "config-not-object": {"config": [1]},
+    # Types JSON parsing never makes take the slow check, by kind, and pass.
+    "other-types": {
+        "config": {"level": OrderedDict(a=1)},
+        "input": [{"content": [{"type": None}, {"type": Tag("text")}]}],
+    },
 }
 FAIL = {
     "model-list": ({"model": ["m"]}, "model", "a string", "an array"),

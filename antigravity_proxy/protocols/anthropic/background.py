@@ -85,14 +85,16 @@ def estimate_tokens(body: Any) -> int:
 
 
 def _last_task_text(messages: Any) -> str | None:
-    users = [
+    # From the end: a long session's history need not be walked for its tail.
+    users = (
         m
-        for m in (messages if isinstance(messages, list) else [])
+        for m in reversed(messages if isinstance(messages, list) else [])
         if isinstance(m, Mapping) and m.get("role") == "user"
-    ]
-    if not users:
+    )
+    last = next(users, None)
+    if last is None:
         return None
-    content = users[-1].get("content")
+    content = last.get("content")
     if isinstance(content, str):
         return content.strip()
     blocks = (

@@ -56,15 +56,19 @@ class Replay:
 
 def tool_names(messages: list[Any]) -> dict[str, str]:
     """tool_use id -> name for every well-formed ``tool_use`` block in history."""
-    names: dict[str, str] = {}
-    for message in messages:
-        content = message.get("content") if isinstance(message, dict) else None
-        for block in content if isinstance(content, list) else []:
-            if isinstance(block, dict) and block.get("type") == "tool_use":
-                call_id, name = block.get("id"), block.get("name")
-                if isinstance(call_id, str) and isinstance(name, str):
-                    names[call_id] = name
-    return names
+    contents = [m.get("content") for m in messages if isinstance(m, dict)]
+    calls = [
+        block
+        for content in contents
+        if isinstance(content, list)
+        for block in content
+        if isinstance(block, dict) and block.get("type") == "tool_use"
+    ]
+    return {
+        call["id"]: call["name"]
+        for call in calls
+        if isinstance(call.get("id"), str) and isinstance(call.get("name"), str)
+    }
 
 
 def message_parts(message: JsonObject, param: str, replay: Replay) -> list[Part]:
@@ -166,8 +170,9 @@ class _Turn:
         Why: the upstream pairs a turn's calls with a contiguous run of
         ``functionResponse`` parts; images inside results follow that run.
         """
-        self.parts.extend(self.result_media)
-        self.result_media = []
+        if self.result_media:
+            self.parts.extend(self.result_media)
+            self.result_media = []
 
     def text(self, block: JsonObject, param: str) -> None:
         text = as_str(block.get("text"), f"{param}.text")

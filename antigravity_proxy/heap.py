@@ -1,0 +1,20 @@
+"""``freeze_startup``: keep what start-up built out of every later garbage collection.
+
+Why: a worker holds tens of thousands of long-lived objects (modules, routes,
+config, sessions) that the cyclic collector would otherwise walk in every full
+collection, and an agent-sized request (hundreds of KB of parsed history) makes
+full collections come every few requests: about 2 ms of CPU per such request
+on the 2-core build machine, measured in-process. ``gc.freeze`` moves them to
+the permanent generation, so a collection walks only what requests made. The
+collection first makes sure no garbage is frozen along with them.
+"""
+
+from __future__ import annotations
+
+import gc
+
+
+def freeze_startup() -> None:
+    """Collect once, then freeze every object alive now (call after start-up)."""
+    gc.collect()
+    gc.freeze()
