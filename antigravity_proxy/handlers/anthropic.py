@@ -31,6 +31,7 @@ from antigravity_proxy.protocols.anthropic.stream import MessagesStreamTranslato
 from antigravity_proxy.protocols.anthropic.types import check_depth
 from antigravity_proxy.services import Services
 from antigravity_proxy.streaming import relayed_response
+from antigravity_proxy.upstream.zai_errors import anthropic_error_with_id
 from antigravity_proxy.zai_dispatch import SharedRoundRobin, use_zai
 
 
@@ -87,12 +88,17 @@ def _model_name(body: dict[str, object]) -> str:
 def _to_zai(
     services: Services, request: Request, path: str, stream: bool, model: str
 ) -> Response:
-    """The request as the client sent it, relayed to z.ai with the z.ai key."""
+    """The request as the client sent it, relayed to z.ai with the z.ai key.
+
+    z.ai's error answer gets this request's id, as the gateway's own errors do.
+    """
     query = request.query_string.decode("latin-1")
     target = f"{path}?{query}" if query else path
     exchange = exchange_of(request.environ)
     exchange.describe((model, ""), stream)
-    answer = services.zai.anthropic(target, read_body(request), request.headers, stream)
+    answer = services.zai.anthropic(
+        target, read_body(request), request.headers, stream
+    ).error_stamped(anthropic_error_with_id, exchange.request_id)
     exchange.upstream_model = answer.headers.get("X-Mapped-Model", "")
     exchange.account = "z.ai"
     return watched(relayed_response(answer), exchange)

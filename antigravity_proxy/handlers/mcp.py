@@ -5,6 +5,7 @@ hosted MCP servers (``upstream/zai.py``); ``zai_mcp_server`` is the built-in
 vision server (``antigravity_proxy/mcp``). Each endpoint answers 404 while it is
 disabled in the config (``zai.mcp.enabled`` and its own flag) and 400 while
 z.ai has no key, both as JSON-RPC error bodies (``protocols/mcp/errors.py``).
+z.ai's own error answers get the request id in ``error.data`` as those do.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from antigravity_proxy.passthrough import watched
 from antigravity_proxy.services import Services
 from antigravity_proxy.streaming import relayed_response
 from antigravity_proxy.upstream.zai import Upload
+from antigravity_proxy.upstream.zai_errors import rpc_error_with_id
 
 # handler name -> (endpoint name, its own switch under ``zai.mcp``)
 ENDPOINTS: Final = {
@@ -74,5 +76,8 @@ def _proxy(services: Services, server: str, request: Request) -> Response:
     length = request.content_length
     chunked = "chunked" in request.headers.get("Transfer-Encoding", "").lower()
     body = Upload(request.stream, length) if length or chunked else None
-    answer = services.zai.mcp(server, request.method, request.headers, body)
-    return watched(relayed_response(answer), exchange_of(request.environ))
+    exchange = exchange_of(request.environ)
+    answer = services.zai.mcp(
+        server, request.method, request.headers, body
+    ).error_stamped(rpc_error_with_id, exchange.request_id)
+    return watched(relayed_response(answer), exchange)

@@ -7,8 +7,10 @@ exceptions become ``GatewayError`` here (``raise ... from exc``) and nowhere
 else. Requests carry the z.ai key, never the client's or the gateway's; only
 listed headers cross in either direction. Answers are relayed verbatim and
 streamed chunk by chunk as they arrive (``iter_content(chunk_size=None)``);
-z.ai's own error statuses pass through with their body. After the first byte a
-cut cannot change the status, so the relay logs it and ends the stream.
+z.ai's own error statuses pass through with their body, which the handler
+stamps with the request id (``Relayed.error_stamped``, ``zai_errors``). After
+the first byte a cut cannot change the status, so the relay logs it and ends
+the stream.
 """
 
 from __future__ import annotations
@@ -16,8 +18,8 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, replace
 from typing import IO, Any, Final, Protocol
 from urllib.parse import parse_qsl, urlencode
 
@@ -38,6 +40,7 @@ from antigravity_proxy.protocols.mcp import errors as mcp_errors
 from antigravity_proxy.upstream.cloudcode import json_body
 from antigravity_proxy.upstream.egress import thread_session
 from antigravity_proxy.upstream.watch import watched_chunks
+from antigravity_proxy.upstream.zai_errors import is_rpc_error
 from antigravity_proxy.zai_dispatch import model_for_zai
 
 log = logging.getLogger(__name__)
@@ -113,6 +116,20 @@ class Relayed:
     headers: dict[str, str]
     body: bytes | Iterator[bytes]
     stream: bool = False
+
+    def error_stamped(
+        self, stamp: Callable[[bytes, str], bytes], request_id: str
+    ) -> Relayed:
+        """This answer, an error body read whole passed through ``stamp``.
+
+        Why only that body: a 2xx answer is the client's data and a stream
+        must pass as it arrives, so neither is ever parsed. ``stamp`` puts
+        the request id in the body (``zai_errors``); the body's length is
+        the response's to compute.
+        """
+        if 200 <= self.status < 300 or not isinstance(self.body, bytes):
+            return self
+        return replace(self, body=stamp(self.body, request_id))
 
 
 class ZaiClient:
@@ -254,7 +271,7 @@ def _mcp_error(upstream: requests.Response, relayed: dict[str, str]) -> Relayed:
     """
     content = _error_content(upstream)
     status = upstream.status_code
-    if _is_rpc_error(content):
+    if is_rpc_error(content):
         return Relayed(status, relayed, content)
     text = content.decode("utf-8", errors="replace").strip()[:500]
     kind = KIND_FROM_STATUS.get(status, ErrorKind.UPSTREAM)
@@ -276,18 +293,6 @@ def _error_content(upstream: requests.Response) -> bytes:
         except requests.RequestException as exc:
             log.warning("z.ai error answer was cut off: %s", type(exc).__name__)
     return content[:MAX_ERROR_BODY]
-
-
-def _is_rpc_error(content: bytes) -> bool:
-    try:
-        parsed = json.loads(content)
-    except ValueError:
-        return False
-    return (
-        isinstance(parsed, dict)
-        and parsed.get("jsonrpc") == "2.0"
-        and isinstance(parsed.get("error"), dict)
-    )
 
 
 def _configured(zai: ZaiConfig) -> ZaiConfig:

@@ -188,7 +188,8 @@ def test_mcp_proxy_error_answers_are_json_rpc(tmp_path, status, content, server)
     assert response.mimetype == "application/json"
     body = response.json
     assert body["jsonrpc"] == "2.0" and body["id"] is None
-    assert set(body["error"]) == {"code", "message"}
+    assert set(body["error"]) == {"code", "message", "data"}
+    assert body["error"]["data"] == {"request_id": response.headers["X-Request-Id"]}
     assert isinstance(body["error"]["code"], int)
     assert body["error"]["message"].startswith(f"z.ai MCP answered HTTP {status}")
 
@@ -199,4 +200,5 @@ def test_mcp_proxy_passes_a_json_rpc_error_through(tmp_path):
         client = mcp_gateway(tmp_path, base)
         response = client.post("/mcp/web_reader/mcp", json=INIT, headers=ACCEPT)
     assert response.status_code == 400
-    assert response.json == RPC_ERROR
+    data = {"request_id": response.headers["X-Request-Id"]}
+    assert response.json == {**RPC_ERROR, "error": {**RPC_ERROR["error"], "data": data}}
