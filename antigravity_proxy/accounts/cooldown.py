@@ -282,16 +282,18 @@ def cooldown_key(account: str, group: str, scope: Scope) -> str:
 def live_records(
     records: Records, now: float, max_seconds: int
 ) -> dict[str, tuple[float, str]]:
-    """The records that can still be true at ``now``.
+    """The records that can still be true at ``now``: not yet over, and not
+    ending further away than a rest can last.
 
-    Why: every rest is at most ``max_seconds`` long when it is recorded, so a
-    record ending further away than that was written before the wall clock
-    stepped back (a VM restore, an NTP correction); honouring it would bench the
-    account for as long as the step. Such a record is ignored: the worst case is
-    one more upstream attempt, which records a fresh rest.
+    Why the first: records read a moment ago (the pool's kept view) may have
+    ended since. Why the second: every rest is at most ``max_seconds`` long when
+    it is recorded, so a record ending further away than that was written before
+    the wall clock stepped back (a VM restore, an NTP correction); honouring it
+    would bench the account for as long as the step. Such a record is ignored:
+    the worst case is one more upstream attempt, which records a fresh rest.
     """
     horizon = now + max_seconds + 1
-    return {key: value for key, value in records.items() if value[0] <= horizon}
+    return {k: v for k, v in records.items() if now < v[0] <= horizon}
 
 
 def resting_until(account: str, group: str, records: Records) -> float | None:

@@ -153,7 +153,16 @@ class AccountPool:
             return lease
 
     def report_success(self, lease: Lease) -> None:
-        self.state.reset_failures(lease.account.id)
+        """Reset the account's consecutive-failure count, if it has one.
+
+        The pool view says which accounts have one (``state.POOL_VIEW_SECONDS``
+        old at most, and fresh after this worker's own failures), so a success
+        costs the store no write; one within that bound after another box's
+        failure may leave that count standing, to be reset by the next success.
+        """
+        account = lease.account.id
+        if account in self.state.pool_view().failing:
+            self.state.reset_failures(account)
 
     def report_failure(self, lease: Lease, model: str, err: UpstreamStatus) -> Verdict:
         """Record what the error proves (``blame.STATUS_RULES``); say what next."""
@@ -400,7 +409,7 @@ class AccountPool:
 
     def _cooldowns(self) -> dict[str, tuple[float, str]]:
         cap = self.config.accounts.max_cooldown_seconds
-        return live_records(self.state.active_cooldowns(), self.clock(), cap)
+        return live_records(self.state.pool_view().cooldowns, self.clock(), cap)
 
 
 def _with_cause(err: GatewayError, cause: str | None) -> GatewayError:

@@ -18,8 +18,10 @@ from antigravity_proxy.state.advisory import AdvisoryState
 from antigravity_proxy.state.memory import MemoryState
 from antigravity_proxy.state.protocol import (
     FAILURE_RESET_AFTER,
+    POOL_VIEW_SECONDS,
     STICKY_TTL,
     Backend,
+    PoolView,
     SharedState,
     StateHealth,
     StateOps,
@@ -29,10 +31,12 @@ from antigravity_proxy.state.sqlite import SQLiteState
 
 __all__ = [
     "FAILURE_RESET_AFTER",
+    "POOL_VIEW_SECONDS",
     "STICKY_TTL",
     "AdvisoryState",
     "Backend",
     "MemoryState",
+    "PoolView",
     "RedisSettings",
     "RedisState",
     "SQLiteState",

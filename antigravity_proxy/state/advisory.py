@@ -17,6 +17,12 @@ one), and deletions reach both. Counters (``record_failure``, ``incr``) restart
 from the backend's. Leases (``claim``) are never granted locally: periodic work
 that must run once per group waits for the shared store rather than running on
 every process at once.
+
+``pool_view`` (what the account pool reads for every request) is kept for
+``POOL_VIEW_SECONDS``: a cooldown or failure another process or box records
+steers this one within that bound, while this process's own cooldown and
+failure writes drop the kept view at once. It is why a request costs the store
+one round trip (the sticky binding) rather than three.
 """
 
 from __future__ import annotations
@@ -28,7 +34,12 @@ from collections.abc import Callable, Sequence
 from typing import Final, TypeVar
 
 from antigravity_proxy.state.memory import MemoryState
-from antigravity_proxy.state.protocol import Backend, StateHealth
+from antigravity_proxy.state.protocol import (
+    POOL_VIEW_SECONDS,
+    Backend,
+    PoolView,
+    StateHealth,
+)
 
 log = logging.getLogger(__name__)
 
@@ -37,12 +48,15 @@ WARN_EVERY: Final = 60.0
 
 T = TypeVar("T")
 Op = Callable[[Backend], T]
+Cooldowns = dict[str, tuple[float, str]]
 
 
 class AdvisoryState:
     """``SharedState``: ``backend`` while it answers, this process's memory when not.
 
-    :param monotonic: the clock for the backoff and the warning interval.
+    :param monotonic: the clock for the backoff, the warning interval and the
+        age of the kept ``pool_view``.
+    :param view_seconds: how long a ``pool_view`` is kept (0: never).
     """
 
     def __init__(
@@ -52,6 +66,7 @@ class AdvisoryState:
         *,
         monotonic: Callable[[], float] = time.monotonic,
         backoff: float = BACKOFF,
+        view_seconds: float = POOL_VIEW_SECONDS,
     ) -> None:
         self.backend = backend
         self.fallback = fallback
@@ -62,21 +77,40 @@ class AdvisoryState:
         self._next_warning = float("-inf")
         self._down = False
         self._announced = False
+        self.view_seconds = view_seconds
+        self._view: tuple[float, PoolView] | None = None  # (kept until, view)
+        self._view_generation = 0
 
     def set_cooldown(self, key: str, until: float, reason: str) -> None:
         self._call(lambda s: s.set_cooldown(key, until, reason))
+        self._forget_view()
 
     def clear_cooldown(self, key: str) -> None:
         self._call(lambda s: s.clear_cooldown(key))
         self.fallback.clear_cooldown(key)
+        self._forget_view()
 
     def active_cooldowns(self) -> dict[str, tuple[float, str]]:
         shared = self._call(lambda s: s.active_cooldowns())
-        local = self.fallback.active_cooldowns()
-        for key, record in local.items():
-            if key not in shared or record[0] > shared[key][0]:
-                shared[key] = record
-        return shared
+        return _merged(shared, self.fallback.active_cooldowns())
+
+    def pool_view(self) -> PoolView:
+        """The backend's view merged with the local one, kept ``view_seconds``."""
+        now = self.monotonic()
+        kept = self._view
+        if kept is not None and now < kept[0]:
+            return kept[1]
+        generation = self._view_generation
+        shared = self._call(lambda s: s.pool_view())
+        local = self.fallback.pool_view()
+        view = PoolView(
+            _merged(dict(shared.cooldowns), dict(local.cooldowns)),
+            shared.failing | local.failing,
+        )
+        with self._lock:  # unless a write of ours landed during the read
+            if generation == self._view_generation:
+                self._view = (now + self.view_seconds, view)
+        return view
 
     def sticky_account(self, session: str) -> str | None:
         found = self._call(lambda s: s.sticky_account(session))
@@ -90,11 +124,14 @@ class AdvisoryState:
         self.fallback.unbind_sticky(session)
 
     def record_failure(self, account: str) -> int:
-        return self._call(lambda s: s.record_failure(account))
+        count = self._call(lambda s: s.record_failure(account))
+        self._forget_view()
+        return count
 
     def reset_failures(self, account: str) -> None:
         self._call(lambda s: s.reset_failures(account))
         self.fallback.reset_failures(account)
+        self._forget_view()
 
     def put(self, namespace: str, key: str, value: str, ttl: float) -> None:
         self._call(lambda s: s.put(namespace, key, value, ttl))
@@ -148,6 +185,13 @@ class AdvisoryState:
                 return result
         return local() if local is not None else op(self.fallback)
 
+    def _forget_view(self) -> None:
+        """Drop the kept ``pool_view``, after a write of ours (so a read that
+        overlapped the write is not kept either)."""
+        with self._lock:
+            self._view = None
+            self._view_generation += 1
+
     def _failed(self, exc: Exception) -> None:
         now = self.monotonic()
         with self._lock:
@@ -174,6 +218,14 @@ class AdvisoryState:
                 self.backend.name,
                 self.backend.where,
             )
+
+
+def _merged(shared: Cooldowns, local: Cooldowns) -> Cooldowns:
+    """``shared`` (updated in place) with the local records it lacks or outlasts."""
+    for key, record in local.items():
+        if key not in shared or record[0] > shared[key][0]:
+            shared[key] = record
+    return shared
 
 
 def _ping(backend: Backend) -> bool:

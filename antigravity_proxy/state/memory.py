@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Final, TypeVar
 
-from antigravity_proxy.state.protocol import FAILURE_RESET_AFTER, STICKY_TTL
+from antigravity_proxy.state.protocol import FAILURE_RESET_AFTER, STICKY_TTL, PoolView
 
 MAX_ENTRIES: Final = 10_000
 LEASE_NAMESPACE: Final = "\x00lease"
@@ -57,6 +57,14 @@ class MemoryState:
         now = self.clock()
         with self._lock:
             return {k: v for k, v in self._cooldowns.items() if v[0] > now}
+
+    def pool_view(self) -> PoolView:
+        now = self.clock()
+        quiet = now - FAILURE_RESET_AFTER
+        with self._lock:
+            cooldowns = {k: v for k, v in self._cooldowns.items() if v[0] > now}
+            failing = frozenset(a for a, f in self._failures.items() if f[1] >= quiet)
+        return PoolView(cooldowns, failing)
 
     def sticky_account(self, session: str) -> str | None:
         with self._lock:

@@ -10,12 +10,15 @@ Times are wall-clock Unix seconds, the only clock every process and box shares.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final, Protocol
 
 STICKY_TTL: Final = 3600.0
 FAILURE_RESET_AFTER: Final = 3600.0
+POOL_VIEW_SECONDS: Final = 1.0
+"""How old a worker's ``pool_view`` may be (``AdvisoryState`` caches it): a
+cooldown or failure another worker or box records reaches this one within it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +27,20 @@ class StateHealth:
 
     backend: str
     ok: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PoolView:
+    """What the account pool reads for each request, in one round trip.
+
+    ``cooldowns`` are the live ones (as ``active_cooldowns``); ``failing`` are
+    the accounts with a consecutive-failure count (a failure recorded within
+    ``FAILURE_RESET_AFTER`` and not reset since): only their successes need a
+    reset, so a success costs no write in the common case.
+    """
+
+    cooldowns: Mapping[str, tuple[float, str]]
+    failing: frozenset[str]
 
 
 class StateOps(Protocol):
@@ -39,6 +56,7 @@ class StateOps(Protocol):
     def set_cooldown(self, key: str, until: float, reason: str) -> None: ...
     def clear_cooldown(self, key: str) -> None: ...
     def active_cooldowns(self) -> dict[str, tuple[float, str]]: ...
+    def pool_view(self) -> PoolView: ...
     def sticky_account(self, session: str) -> str | None: ...
     def bind_sticky(self, session: str, account: str) -> None: ...
     def unbind_sticky(self, session: str) -> None: ...

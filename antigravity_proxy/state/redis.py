@@ -5,12 +5,15 @@ box A must be skipped on box B, and a signature, stored response or MCP session
 created on A must be found on B. Every key lives under ``prefix``:
 
 - ``cd``: one hash of cooldowns, key -> ``until|reason`` (read whole, at once)
-- ``st:<session>``, ``fl:<account>``, ``ls:<lease>``: sticky bindings, failure
-  counters and leases, each a string with its own expiry (``SET PX``, ``NX``)
+- ``fl``: one hash of consecutive-failure counts, account -> ``count|updated``
+  (the pool reads it with ``cd`` in one pipelined round trip, ``pool_view``)
+- ``st:<session>``, ``ls:<lease>``: sticky bindings and leases, each a string
+  with its own expiry (``SET PX``, ``NX``)
 - ``kv:<namespace>:<key>``: values with their TTL; ``bz:``/``bs:``/``bt:<ns>``
   hold the bookkeeping of ``put_bounded`` (expiries, sizes, byte total)
 
-Expiry is Redis's own (TTLs instead of sweeps). Keys longer than ``KEY_MAX``
+Expiry is Redis's own (TTLs instead of sweeps; the two hashes drop their
+stale fields on each write). Keys longer than ``KEY_MAX``
 characters (client-chosen ids) are stored under their SHA-256. Every call is
 one round trip, bounded by the socket timeouts (``state.timeout_ms``); redis-py
 retries nothing here and reconnects on the next call. Replies are parsed by
@@ -28,8 +31,12 @@ from typing import Final, cast
 from urllib.parse import unquote, urlsplit
 
 from antigravity_proxy.redis_url import redacted
-from antigravity_proxy.state.protocol import FAILURE_RESET_AFTER, STICKY_TTL
-from antigravity_proxy.state.redis_scripts import PUT_BOUNDED, SET_COOLDOWN
+from antigravity_proxy.state.protocol import FAILURE_RESET_AFTER, STICKY_TTL, PoolView
+from antigravity_proxy.state.redis_scripts import (
+    PUT_BOUNDED,
+    RECORD_FAILURE,
+    SET_COOLDOWN,
+)
 
 KEY_MAX: Final = 200
 # MGET batches sent in one pipeline: one round trip however many keys.
@@ -56,6 +63,7 @@ class RedisState:
         self.clock = clock
         self.prefix = settings.prefix
         self._cooldowns = f"{settings.prefix}cd"
+        self._failures = f"{settings.prefix}fl"
         self._secret = _password(settings.url)
         # Imported here: redis-py costs every gunicorn process ~8 MiB and a
         # tenth of a second of start-up, and most boxes keep state in SQLite.
@@ -72,6 +80,7 @@ class RedisState:
             retry=Retry(NoBackoff(), 0),
         )
         self._set_cooldown = self._client.register_script(SET_COOLDOWN)
+        self._record_failure = self._client.register_script(RECORD_FAILURE)
         self._put_bounded = self._client.register_script(PUT_BOUNDED)
 
     def set_cooldown(self, key: str, until: float, reason: str) -> None:
@@ -83,14 +92,17 @@ class RedisState:
         self._client.hdel(self._cooldowns, key)
 
     def active_cooldowns(self) -> dict[str, tuple[float, str]]:
-        now = self.clock()
-        found: dict[str, tuple[float, str]] = {}
         raw = cast(dict[str, str], self._client.hgetall(self._cooldowns))
-        for key, held in raw.items():
-            until, _, reason = held.partition("|")
-            if float(until) > now:
-                found[key] = (float(until), reason)
-        return found
+        return _live_cooldowns(raw, self.clock())
+
+    def pool_view(self) -> PoolView:
+        """Both hashes in one round trip (a pipeline, not a transaction)."""
+        pipe = self._client.pipeline(transaction=False)
+        pipe.hgetall(self._cooldowns)
+        pipe.hgetall(self._failures)
+        cooldowns, failures = cast(list[dict[str, str]], pipe.execute())
+        now = self.clock()
+        return PoolView(_live_cooldowns(cooldowns, now), _failing(failures, now))
 
     def sticky_account(self, session: str) -> str | None:
         return cast(str | None, self._client.get(self._key("st", session)))
@@ -102,12 +114,15 @@ class RedisState:
         self._client.delete(self._key("st", session))
 
     def record_failure(self, account: str) -> int:
-        """Count consecutive quota failures; a quiet hour (the key's expiry,
-        pushed back by each failure) starts the count afresh."""
-        return self._incr(self._key("fl", account), FAILURE_RESET_AFTER)
+        """Count consecutive quota failures (atomically, in Lua); a quiet hour
+        starts the count afresh."""
+        now = self.clock()
+        args = [account, repr(now), repr(now - FAILURE_RESET_AFTER)]
+        args.append(str(_ms(FAILURE_RESET_AFTER)))
+        return int(self._record_failure(keys=[self._failures], args=args))
 
     def reset_failures(self, account: str) -> None:
-        self._client.delete(self._key("fl", account))
+        self._client.hdel(self._failures, account)
 
     def put(self, namespace: str, key: str, value: str, ttl: float) -> None:
         name = self._kv(namespace, key)
@@ -195,6 +210,30 @@ class RedisState:
 
     def _kv(self, namespace: str, key: str) -> str:
         return f"{self.prefix}kv:{namespace}:{_part(key)}"
+
+
+def _live_cooldowns(raw: dict[str, str], now: float) -> dict[str, tuple[float, str]]:
+    """``until|reason`` fields -> key: (until, reason), those still running."""
+    found: dict[str, tuple[float, str]] = {}
+    for key, held in raw.items():
+        until, _, reason = held.partition("|")
+        if float(until) > now:
+            found[key] = (float(until), reason)
+    return found
+
+
+def _failing(raw: dict[str, str], now: float) -> frozenset[str]:
+    """The accounts of ``count|updated`` fields updated within the reset window
+    (a field that does not parse counts too: resetting it is harmless)."""
+    quiet = now - FAILURE_RESET_AFTER
+    return frozenset(a for a, held in raw.items() if _updated(held) >= quiet)
+
+
+def _updated(held: str) -> float:
+    try:
+        return float(held.partition("|")[2])
+    except ValueError:
+        return float("inf")
 
 
 def _part(text: str) -> str:

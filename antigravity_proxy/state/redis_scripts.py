@@ -29,6 +29,31 @@ end
 return 1
 """
 
+# KEYS[1] failure hash; ARGV: account, now, quiet (now minus the reset window,
+# both wall-clock seconds), the hash's ttl (ms).
+# A field holds "count|updated"; a count last bumped before ``quiet`` starts
+# afresh. Fields past ``quiet`` are dropped on every write, and the hash
+# expires after a quiet window with no failure at all.
+RECORD_FAILURE: Final = """
+local quiet = tonumber(ARGV[3])
+local count = 1
+local current = redis.call('HGET', KEYS[1], ARGV[1])
+if current then
+  local held, at = string.match(current, '^(%d+)|(.*)$')
+  if held and tonumber(at) and tonumber(at) >= quiet then
+    count = tonumber(held) + 1
+  end
+end
+redis.call('HSET', KEYS[1], ARGV[1], count .. '|' .. ARGV[2])
+local all = redis.call('HGETALL', KEYS[1])
+for i = 1, #all, 2 do
+  local at = tonumber(string.match(all[i + 1], '|(.*)$'))
+  if not at or at < quiet then redis.call('HDEL', KEYS[1], all[i]) end
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+return count
+"""
+
 # KEYS: 1 zset member -> expiry (ms, server time), 2 hash member -> bytes,
 #       3 byte total, 4 the value key.
 # ARGV: 1 member, 2 value, 3 size, 4 ttl (ms), 5 max total, 6 value key prefix.

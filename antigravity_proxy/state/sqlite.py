@@ -20,43 +20,22 @@ purged every ``PURGE_INTERVAL`` seconds.
 
 from __future__ import annotations
 
-import fcntl
-import logging
 import sqlite3
 import threading
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Final, TypeVar
 
-from antigravity_proxy.state.protocol import FAILURE_RESET_AFTER, STICKY_TTL
+from antigravity_proxy.state.protocol import FAILURE_RESET_AFTER, STICKY_TTL, PoolView
+from antigravity_proxy.state.sqlite_file import connect, recover_if_corrupt
 
-log = logging.getLogger(__name__)
-
-SCHEMA: Final = """
-CREATE TABLE IF NOT EXISTS cooldowns (
-    key TEXT PRIMARY KEY, until REAL NOT NULL, reason TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS sticky (
-    session TEXT PRIMARY KEY, account TEXT NOT NULL, updated REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS failures (
-    account TEXT PRIMARY KEY, count INTEGER NOT NULL, updated REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS kv (
-    namespace TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
-    expires REAL NOT NULL, PRIMARY KEY (namespace, key)
-);
-"""
 PURGE_INTERVAL: Final = 600.0
 BUSY_TIMEOUT: Final = 2.0
-WAL_SIZE_LIMIT: Final = 4 * 1024 * 1024
 # Connections a worker keeps open between calls; more are opened while more
 # threads query at once, and closed when handed back past this many.
 IDLE_CONNECTIONS: Final = 8
 # SQLite's default limit on bound parameters is 999 on older builds.
 GET_MANY_BATCH: Final = 500
-CORRUPT_ERRORS: Final = frozenset({"SQLITE_CORRUPT", "SQLITE_NOTADB"})
 
 T = TypeVar("T")
 Query = Callable[[sqlite3.Connection], T]
@@ -86,7 +65,7 @@ class SQLiteState:
         self._lock = threading.Lock()
         self._next_purge = 0.0
         path.parent.mkdir(parents=True, exist_ok=True)
-        _recover_if_corrupt(path, busy_timeout)
+        recover_if_corrupt(path, busy_timeout)
 
     def set_cooldown(self, key: str, until: float, reason: str) -> None:
         """Extend, never shorten, an existing cooldown."""
@@ -101,12 +80,19 @@ class SQLiteState:
         self._write("DELETE FROM cooldowns WHERE key = ?", (key,))
 
     def active_cooldowns(self) -> dict[str, tuple[float, str]]:
-        def query(conn: sqlite3.Connection) -> dict[str, tuple[float, str]]:
+        return self._run(lambda conn: _cooldowns(conn, self.clock()))
+
+    def pool_view(self) -> PoolView:
+        """The live cooldowns and the failing accounts, on one connection."""
+        now = self.clock()
+
+        def query(conn: sqlite3.Connection) -> PoolView:
             rows = conn.execute(
-                "SELECT key, until, reason FROM cooldowns WHERE until > ?",
-                (self.clock(),),
+                "SELECT account FROM failures WHERE updated >= ?",
+                (now - FAILURE_RESET_AFTER,),
             )
-            return {key: (until, reason) for key, until, reason in rows}
+            failing = frozenset(str(account) for (account,) in rows)
+            return PoolView(_cooldowns(conn, now), failing)
 
         return self._run(query)
 
@@ -148,9 +134,7 @@ class SQLiteState:
         return self._run(query)
 
     def reset_failures(self, account: str) -> None:
-        """Called on every success, so the common case is a read, not a write."""
-        if self._scalar("SELECT 1 FROM failures WHERE account = ?", (account,)):
-            self._write("DELETE FROM failures WHERE account = ?", (account,))
+        self._write("DELETE FROM failures WHERE account = ?", (account,))
 
     def put(self, namespace: str, key: str, value: str, ttl: float) -> None:
         self._write(
@@ -240,6 +224,8 @@ class SQLiteState:
             conn.execute("DELETE FROM cooldowns WHERE until <= ?", (now,))
             conn.execute("DELETE FROM kv WHERE expires <= ?", (now,))
             conn.execute("DELETE FROM sticky WHERE updated <= ?", (now - STICKY_TTL,))
+            quiet = now - FAILURE_RESET_AFTER
+            conn.execute("DELETE FROM failures WHERE updated < ?", (quiet,))
 
         self._run(query)
 
@@ -306,7 +292,7 @@ class SQLiteState:
         with self._lock:
             if self._idle:
                 return self._idle.pop()
-        return _open(self.path, self.busy_timeout)
+        return connect(self.path, self.busy_timeout)
 
     def _give_back(self, conn: sqlite3.Connection) -> None:
         if conn.in_transaction:  # a query that left one open: not reusable
@@ -317,6 +303,13 @@ class SQLiteState:
                 self._idle.append(conn)
                 return
         conn.close()
+
+
+def _cooldowns(conn: sqlite3.Connection, now: float) -> dict[str, tuple[float, str]]:
+    rows = conn.execute(
+        "SELECT key, until, reason FROM cooldowns WHERE until > ?", (now,)
+    )
+    return {key: (until, reason) for key, until, reason in rows}
 
 
 def _evict_oldest(
@@ -359,56 +352,3 @@ def _select_many(
         return {str(key): str(value) for key, value in rows}
 
     return query
-
-
-def _open(path: Path, busy_timeout: float) -> sqlite3.Connection:
-    # Used by one thread at a time, but not always the one that opened it.
-    conn = sqlite3.connect(
-        path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
-    )
-    try:
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=NORMAL")
-        # The WAL is truncated back to this size after a checkpoint, so one
-        # large write does not leave a large file behind.
-        conn.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
-        conn.executescript(SCHEMA)
-    except sqlite3.Error:
-        conn.close()
-        raise
-    return conn
-
-
-def _recover_if_corrupt(path: Path, busy_timeout: float) -> None:
-    """Move a corrupt database (and its WAL) aside, under a lock across workers.
-
-    Why the lock and the second look: every worker starts at once, and a worker
-    must not move aside the fresh file another one just created.
-    """
-    if _is_sound(path, busy_timeout):
-        return
-    lock = path.with_name(path.name + ".lock")
-    with open(lock, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        if _is_sound(path, busy_timeout):
-            return
-        aside = path.with_name(f"{path.name}.corrupt-{int(time.time())}")
-        log.warning("shared state %s is corrupt; moved to %s", path, aside.name)
-        path.replace(aside)
-        for suffix in ("-wal", "-shm"):
-            path.with_name(path.name + suffix).unlink(missing_ok=True)
-
-
-def _is_sound(path: Path, busy_timeout: float) -> bool:
-    """False only for a file SQLite calls corrupt; busy or missing files are fine."""
-    try:
-        conn = _open(path, busy_timeout)
-    except sqlite3.DatabaseError as exc:
-        return getattr(exc, "sqlite_errorname", "") not in CORRUPT_ERRORS
-    try:
-        row = conn.execute("PRAGMA quick_check(1)").fetchone()
-        return row is None or row[0] == "ok"
-    except sqlite3.DatabaseError as exc:
-        return getattr(exc, "sqlite_errorname", "") not in CORRUPT_ERRORS
-    finally:
-        conn.close()

@@ -9,6 +9,7 @@ from antigravity_proxy.accounts.cooldown import (
     Cooldown,
     Reason,
     cooldown_from_error,
+    live_records,
     parse_duration,
 )
 
@@ -315,3 +316,14 @@ def test_cooldown_retry_after_http_date_uses_the_clock(value, expected):
 def test_cooldown_retry_after_http_date_without_clock_is_ignored():
     headers = {"Retry-After": "Tue, 14 Nov 2023 22:15:20 GMT"}
     assert seconds(429, QUOTA_BODY, headers) == 60
+
+
+def test_live_records_drop_ended_and_impossibly_long_rests():
+    records = {
+        "ended": (999.0, "x"),
+        "ends-now": (1000.0, "x"),
+        "running": (1100.0, "x"),
+        "at-the-cap": (1301.0, "x"),
+        "past-the-cap": (1301.5, "x"),  # written before the clock stepped back
+    }
+    assert set(live_records(records, 1000.0, 300)) == {"running", "at-the-cap"}

@@ -12,21 +12,27 @@ import time
 
 import pytest
 
-from antigravity_proxy.state import MemoryState, RedisSettings, RedisState, SQLiteState
+from antigravity_proxy.state import (
+    FAILURE_RESET_AFTER,
+    MemoryState,
+    RedisSettings,
+    RedisState,
+    SQLiteState,
+)
 
 BACKENDS = ("sqlite", "redis", "memory")
 SHORT = 0.3
 WAIT = 0.6  # past SHORT, with room for a loaded box
 
 
-def build(kind: str, request, tmp_path, prefix: str):
+def build(kind: str, request, tmp_path, prefix: str, clock=time.time):
     if kind == "sqlite":
-        return SQLiteState(tmp_path / "state.db", time.time)
+        return SQLiteState(tmp_path / "state.db", clock)
     if kind == "redis":
         server = request.getfixturevalue("redis_server")
         # a generous timeout: this suite checks answers, not a slow box
-        return RedisState(RedisSettings(server.url, prefix, 5000), time.time)
-    return MemoryState(time.time)
+        return RedisState(RedisSettings(server.url, prefix, 5000), clock)
+    return MemoryState(clock)
 
 
 @pytest.fixture(params=BACKENDS)
@@ -96,6 +102,45 @@ def test_contract_failures_count_and_reset(state):
     state.reset_failures("a")
     assert state.record_failure("a") == 1
     state.reset_failures("never-failed")
+
+
+def test_contract_pool_view_has_live_cooldowns_and_failing_accounts(state):
+    far = time.time() + 600
+    state.set_cooldown("acc:m", far, "x")
+    state.set_cooldown("soon", time.time() + SHORT, "y")
+    for account in ("a", "b"):
+        state.record_failure(account)
+    state.reset_failures("b")
+    view = state.pool_view()
+    assert set(view.cooldowns) == {"acc:m", "soon"}
+    assert view.cooldowns["acc:m"] == (far, "x")
+    assert view.failing == {"a"}
+    time.sleep(WAIT)
+    assert set(state.pool_view().cooldowns) == {"acc:m"}
+
+
+class Clock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_contract_failing_ends_with_a_quiet_window(
+    kind, request, tmp_path, redis_prefix
+):
+    clock = Clock(1_800_000_000.0)
+    state = build(kind, request, tmp_path, redis_prefix, clock)
+    state.record_failure("a")
+    clock.now += FAILURE_RESET_AFTER - 1
+    assert state.record_failure("a") == 2
+    clock.now += FAILURE_RESET_AFTER - 1
+    assert state.pool_view().failing == {"a"}
+    clock.now += 2  # an hour since the last failure: the count would start afresh
+    assert state.pool_view().failing == frozenset()
+    assert state.record_failure("a") == 1
+    state.close()
 
 
 def test_contract_kv_namespaces_ttl_and_delete(state):

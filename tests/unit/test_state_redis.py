@@ -12,6 +12,7 @@ import redis
 
 from antigravity_proxy.redis_url import redacted
 from antigravity_proxy.state import (
+    FAILURE_RESET_AFTER,
     AdvisoryState,
     MemoryState,
     RedisSettings,
@@ -47,7 +48,7 @@ def test_redis_keys_live_under_the_prefix_with_their_expiry(state, raw, redis_pr
     assert len(mine) == 10
     ttl = {k[len(redis_prefix) :]: raw.pttl(k) for k in mine}
     assert 3_590_000 < ttl["st:sid"] <= 3_600_000
-    assert 3_590_000 < ttl["fl:acc"] <= 3_600_000
+    assert 3_590_000 < ttl["fl"] <= 3_600_000  # one hash, alive an hour past a failure
     assert 80_000 < ttl["ls:refresh"] <= 90_000
     assert 110_000 < ttl["kv:sig:call"] <= 120_000
     assert 20_000 < ttl["kv:ctr:n"] <= 30_000
@@ -69,7 +70,15 @@ def test_redis_prefixes_keep_groups_apart(redis_server, redis_prefix):
 def test_redis_get_many_is_one_round_trip(state, monkeypatch):
     for i in range(2500):
         state.put("sig", f"call-{i}", str(i), 60)
-    sends = []
+    sends = count_sends(monkeypatch)
+    found = state.get_many("sig", [f"call-{i}" for i in range(3000)])
+    assert len(found) == 2500
+    assert len(sends) == 1
+
+
+def count_sends(monkeypatch) -> list[bytes]:
+    """The commands (a pipeline's together) redis-py sends from here on."""
+    sends: list[bytes] = []
     original = redis.connection.AbstractConnection.send_packed_command
 
     def counting(self, command, check_health=True):
@@ -79,9 +88,48 @@ def test_redis_get_many_is_one_round_trip(state, monkeypatch):
     monkeypatch.setattr(
         redis.connection.AbstractConnection, "send_packed_command", counting
     )
-    found = state.get_many("sig", [f"call-{i}" for i in range(3000)])
-    assert len(found) == 2500
+    return sends
+
+
+def test_redis_pool_view_is_one_round_trip(state, monkeypatch):
+    state.set_cooldown("a:m", time.time() + 60, "x")
+    state.record_failure("b")
+    sends = count_sends(monkeypatch)
+    view = state.pool_view()
+    assert set(view.cooldowns) == {"a:m"} and view.failing == {"b"}
     assert len(sends) == 1
+
+
+def test_redis_failure_hash_drops_stale_fields_and_odd_ones_count(
+    redis_server, redis_prefix, raw
+):
+    clock = FakeClock(1_800_000_000.0)
+    settings = RedisSettings(redis_server.url, redis_prefix, 5000)
+    state = RedisState(settings, clock)
+    state.record_failure("old")
+    clock.now += FAILURE_RESET_AFTER + 1
+    assert state.pool_view().failing == frozenset()  # stale: not failing
+    assert state.record_failure("old") == 1  # a quiet hour starts afresh
+    state.record_failure("new")
+    clock.now += FAILURE_RESET_AFTER / 2
+    assert state.record_failure("new") == 2
+    assert raw.hkeys(f"{redis_prefix}fl") == ["old", "new"]
+    clock.now += FAILURE_RESET_AFTER / 2 + 1
+    state.record_failure("new")  # the write drops "old", stale by now
+    assert raw.hkeys(f"{redis_prefix}fl") == ["new"]
+    raw.hset(f"{redis_prefix}fl", "odd", "not a count")
+    assert state.pool_view().failing == {"new", "odd"}  # resetting is harmless
+    state.reset_failures("odd")
+    assert state.pool_view().failing == {"new"}
+    state.close()
+
+
+class FakeClock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
 
 
 def test_redis_put_bounded_bookkeeping_matches_the_values(state, raw, redis_prefix):
