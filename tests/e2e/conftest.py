@@ -19,6 +19,20 @@ from tests.fakes.cloudcode import FakeCloudCode, serve
 from tests.upstream_env import seed_account, upstream_section
 
 
+def mcp_initialize(client: str) -> dict:
+    """An MCP ``initialize`` request (id 1) from a client named ``client``."""
+    return {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-11-25",
+            "capabilities": {},
+            "clientInfo": {"name": client, "version": "1"},
+        },
+    }
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -12,19 +12,14 @@ from tests.conftest import API_KEY
 from tests.e2e.conftest import sdk_stack
 from tests.fakes.cloudcode import Stream, quota_exhausted
 from tests.fakes.cloudcode import unavailable as upstream_unavailable
+from tests.integration.anthropic_support import WEATHER_TOOL
 
 pytestmark = pytest.mark.e2e
 
 MODEL = "gemini-3-flash"
 WEATHER = {
-    "name": "get_weather",
-    "description": "Weather for a city",
-    "input_schema": {
-        "type": "object",
-        "properties": {"city": {"type": "string"}},
-        "required": ["city"],
-        "additionalProperties": False,
-    },
+    **WEATHER_TOOL,
+    "input_schema": {**WEATHER_TOOL["input_schema"], "additionalProperties": False},
 }
 THINKING = {"type": "enabled", "budget_tokens": 2048}
 

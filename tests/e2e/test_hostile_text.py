@@ -32,16 +32,6 @@ def stack(tmp_path_factory):
         yield fake, gateway
 
 
-def raw_request(base_url: str, head: bytes, body: bytes) -> bytes:
-    host, port = base_url.removeprefix("http://").split(":")
-    with socket.create_connection((host, int(port)), timeout=10) as sock:
-        sock.sendall(head + b"Content-Length: %d\r\n\r\n" % len(body) + body)
-        chunks = []
-        while chunk := sock.recv(65536):
-            chunks.append(chunk)
-    return b"".join(chunks)
-
-
 def test_mapped_model_header_with_crlf_is_escaped_not_a_500(stack):
     _, gateway = stack
     body = {"model": "evil-1", "messages": [{"role": "user", "content": "hi"}]}
@@ -114,6 +104,15 @@ MALFORMED = [
 ]
 
 
+def request_head(line: bytes, auth: bytes, extra: bytes) -> bytes:
+    """A request's head before its blank line: ``line``, ``Host``, the gateway key
+    after ``auth``, ``Connection: close``, then the ``extra`` header lines."""
+    return (
+        line + b" HTTP/1.1\r\nHost: x\r\n" + auth + API_KEY.encode() + b"\r\n"
+        b"Connection: close\r\n" + extra
+    )
+
+
 def exchange_raw(base_url: str, data: bytes) -> tuple[int, dict[str, str], bytes]:
     """Send ``data`` as is; the status, headers and body that came back."""
     host, port = base_url.removeprefix("http://").split(":")
@@ -172,10 +171,7 @@ def test_malformed_headers_get_the_routes_protocol_error(
     """gunicorn refuses these while parsing the head, before the app runs;
     the answer is still the route's own JSON error, never gunicorn's HTML."""
     _, gateway = stack
-    head = (
-        line + b" HTTP/1.1\r\nHost: x\r\n" + auth + API_KEY.encode() + b"\r\n"
-        b"Connection: close\r\n" + extra + LENGTH + b"\r\n"
-    )
+    head = request_head(line, auth, extra + LENGTH) + b"\r\n"
     got, headers, body = exchange_raw(gateway.base_url, head + BODY)
     assert got == status, body[:300]
     assert headers["Content-Type"] == "application/json"
@@ -192,15 +188,13 @@ def test_malformed_headers_get_the_routes_protocol_error(
 
 def test_control_character_in_content_type_is_the_protocols_400(stack):
     _, gateway = stack
-    head = (
-        b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n"
-        b"Authorization: Bearer " + API_KEY.encode() + b"\r\n"
-        b"Connection: close\r\nContent-Type: application/json\x01\r\n"
+    head = request_head(
+        b"POST /v1/chat/completions",
+        b"Authorization: Bearer ",
+        b"Content-Type: application/json\x01\r\n" + LENGTH,
     )
-    answer = raw_request(gateway.base_url, head, b'{"model":"gemini-3-flash"}')
-    status_line, _, rest = answer.partition(b"\r\n")
-    assert status_line.split()[1] == b"400"
-    body = rest.split(b"\r\n\r\n", 1)[1]
+    status, _, body = exchange_raw(gateway.base_url, head + b"\r\n" + BODY)
+    assert status == 400
     assert json.loads(body)["error"]["type"] == "invalid_request_error"
 
 
@@ -244,13 +238,13 @@ def test_request_line_errors_are_json_too(stack, name, data, status):
 def test_bad_chunk_size_is_the_protocols_400(stack):
     """Body framing errors surface while the app reads the body: same format."""
     _, gateway = stack
-    head = (
-        b"POST /v1beta/models/gemini-3-flash:generateContent HTTP/1.1\r\n"
-        b"Host: x\r\nx-goog-api-key: " + API_KEY.encode() + b"\r\n"
-        b"Connection: close\r\nContent-Type: application/json\r\n"
-        b"Transfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n"
+    head = request_head(
+        b"POST /v1beta/models/gemini-3-flash:generateContent",
+        b"x-goog-api-key: ",
+        b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n",
     )
-    status, headers, body = exchange_raw(gateway.base_url, head)
+    chunked = b"\r\nzz\r\n{}\r\n0\r\n\r\n"
+    status, headers, body = exchange_raw(gateway.base_url, head + chunked)
     assert status == 400, body[:300]
     error = json.loads(body)["error"]
     assert error["status"] == "INVALID_ARGUMENT"

@@ -21,10 +21,11 @@ import requests
 
 from antigravity_proxy.state import POOL_VIEW_SECONDS
 from tests.conftest import API_KEY
-from tests.e2e.conftest import run_gateway
+from tests.e2e.conftest import mcp_initialize, run_gateway
 from tests.fakes.cloudcode import FakeCloudCode, Stream, serve
 from tests.fakes.cloudcode_steps import quota_exhausted
 from tests.fakes.zai import FakeZai
+from tests.integration.anthropic_support import WEATHER_TOOL
 from tests.redis_env import RedisServer, redis_state
 from tests.upstream_env import read_account, seed_account, upstream_section
 
@@ -36,26 +37,8 @@ ANTHROPIC = {"x-api-key": API_KEY, "anthropic-version": "2023-06-01"}
 BEARER = {"Authorization": f"Bearer {API_KEY}"}
 MCP = {**BEARER, "Accept": "application/json, text/event-stream"}
 VISION = "/mcp/zai-mcp-server/mcp"
-INIT = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-11-25",
-        "capabilities": {},
-        "clientInfo": {"name": "two-boxes", "version": "1"},
-    },
-}
+INIT = mcp_initialize("two-boxes")
 PING = {"jsonrpc": "2.0", "id": "p", "method": "ping"}
-WEATHER = {
-    "name": "get_weather",
-    "description": "Weather for a city",
-    "input_schema": {
-        "type": "object",
-        "properties": {"city": {"type": "string"}},
-        "required": ["city"],
-    },
-}
 
 
 class Group:
@@ -172,7 +155,7 @@ def test_thought_signature_made_on_one_box_continues_on_the_other(group):
     body = {
         "model": "gemini-3-flash",
         "max_tokens": 4096,
-        "tools": [WEATHER],
+        "tools": [WEATHER_TOOL],
         "thinking": {"type": "enabled", "budget_tokens": 2048},
         "messages": [question],
     }

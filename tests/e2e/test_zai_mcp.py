@@ -22,7 +22,7 @@ from mcp.client.session import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 
 from tests.conftest import API_KEY
-from tests.e2e.conftest import run_gateway
+from tests.e2e.conftest import mcp_initialize, run_gateway
 from tests.fakes.cloudcode import serve
 from tests.fakes.zai import ZAI_KEY, FakeZai
 
@@ -36,16 +36,7 @@ MCP_ON = {
 }
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
 ACCEPT = {**AUTH, "Accept": "application/json, text/event-stream"}
-INIT = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-11-25",
-        "capabilities": {},
-        "clientInfo": {"name": "e2e", "version": "1"},
-    },
-}
+INIT = mcp_initialize("e2e")
 
 
 @pytest.fixture(scope="module")

@@ -156,37 +156,42 @@ def test_zai_error_names_the_clients_own_request_id(gateway, zai):
     assert response.json["request_id"] == "client-req-42"
 
 
-@pytest.mark.parametrize("content", [b"<html>502 Bad Gateway</html>", b""])
-def test_anthropic_zai_error_not_json_passes_as_it_came(gateway, zai, content):
+UNTOUCHED = {
+    "html error": (b"<html>502 Bad Gateway</html>", 502, "text/html", False),
+    "empty error": (b"", 502, "text/html", False),
+    "2xx in the error shape": (
+        json.dumps(anthropic_error(200), indent=3).encode(),
+        200,
+        "application/json",
+        False,
+    ),
+    "2xx stream with an error event": (
+        b'event: error\ndata: {"type": "error", "error": {"type": "x"}}\n\n',
+        200,
+        "text/event-stream",
+        True,
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("content", "status", "content_type", "stream"),
+    UNTOUCHED.values(),
+    ids=UNTOUCHED.keys(),
+)
+def test_anthropic_zai_answer_passes_as_it_came(
+    gateway, zai, content, status, content_type, stream
+):
+    """Not JSON: nothing to name the request in; a 2xx or a stream: never parsed."""
     zai.post(
         ZAI + ANTHROPIC_UPSTREAM["/v1/messages"],
         body=content,
-        status=502,
-        content_type="text/html",
+        status=status,
+        content_type=content_type,
     )
-    response = post_anthropic(gateway, "/v1/messages", False)
-    assert response.status_code == 502
+    response = post_anthropic(gateway, "/v1/messages", stream)
+    assert response.status_code == status
     assert response.get_data() == content
-    assert response.mimetype == "text/html"
-    assert_length_fits(response)
-
-
-def test_anthropic_zai_2xx_is_never_parsed(gateway, zai):
-    content = json.dumps(anthropic_error(200), indent=3).encode()
-    zai.post(ZAI + ANTHROPIC_UPSTREAM["/v1/messages"], body=content, status=200)
-    response = post_anthropic(gateway, "/v1/messages", False)
-    assert response.status_code == 200
-    assert response.get_data() == content
-
-
-def test_anthropic_zai_error_stream_event_passes_untouched(gateway, zai):
-    event = b'event: error\ndata: {"type": "error", "error": {"type": "x"}}\n\n'
-    zai.post(
-        ZAI + ANTHROPIC_UPSTREAM["/v1/messages"],
-        body=event,
-        status=200,
-        content_type="text/event-stream",
-    )
-    response = post_anthropic(gateway, "/v1/messages", True)
-    assert response.status_code == 200
-    assert response.get_data() == event
+    assert response.mimetype == content_type
+    if not stream:
+        assert_length_fits(response)

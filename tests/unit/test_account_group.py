@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 
 from antigravity_proxy.accounts.edits import set_token
 from antigravity_proxy.accounts.files import AccountFiles
@@ -84,12 +85,24 @@ def test_token_refreshed_by_one_box_serves_the_other(tmp_path):
         assert on_b["access_token"] == "ya29.stale"  # box B's file was not needed
 
 
-def test_a_box_waits_for_the_lease_holder_and_reuses_its_token(tmp_path):
+@contextmanager
+def lease_taken(tmp_path):
+    """A group on the fake, and box B's account ``a`` whose refresh lease is taken.
+
+    Yields ``(fake, box_a, box_b, stale)``. The boxes share one state, so the
+    lease is the group's, whichever box took it.
+    """
     fake = FakeCloudCode()
     with serve(fake) as base:
         box_a, box_b = group(tmp_path, fake, base)
+        assert box_a.state is box_b.state
         stale = box_b.store.get("a")
-        assert box_a.state.claim(lease_name(stale), 30)  # box A is refreshing
+        assert box_b.state.claim(lease_name(stale), 30)
+        yield fake, box_a, box_b, stale
+
+
+def test_a_box_waits_for_the_lease_holder_and_reuses_its_token(tmp_path):
+    with lease_taken(tmp_path) as (fake, box_a, box_b, stale):  # box A refreshes
 
         def box_a_finishes(slept: int) -> None:
             if slept == 3:
@@ -104,11 +117,7 @@ def test_a_box_waits_for_the_lease_holder_and_reuses_its_token(tmp_path):
 
 
 def test_a_lease_holder_that_never_finishes_costs_at_most_the_wait(tmp_path):
-    fake = FakeCloudCode()
-    with serve(fake) as base:
-        _, box_b = group(tmp_path, fake, base)
-        stale = box_b.store.get("a")
-        assert box_b.state.claim(lease_name(stale), 30)  # a box that died
+    with lease_taken(tmp_path) as (fake, _, box_b, stale):  # a box that died
         waits = Waits()
         fresh = waiting_refresh(box_b, waits).refresh(stale, force=False)
         assert is_fresh(fresh, time.time())

@@ -161,19 +161,19 @@ def test_a_state_that_is_down_leaves_the_files_in_charge(tmp_path):
     assert read_account(tmp_path, "a")["quota"]["is_forbidden"] is True
 
 
+def raw_account(**fields) -> dict:
+    """Account ``a`` as its file holds it: a token, and ``fields`` beside it."""
+    token = {
+        "access_token": "t",
+        "refresh_token": "r",
+        "expires_in": 1,
+        "expiry_timestamp": 5,
+    }
+    return {"id": "a", "email": "a@example.test", "token": token, **fields}
+
+
 def test_malformed_records_are_ignored():
-    account = account_from_raw(
-        {
-            "id": "a",
-            "email": "a@example.test",
-            "token": {
-                "access_token": "t",
-                "refresh_token": "r",
-                "expires_in": 1,
-                "expiry_timestamp": 5,
-            },
-        }
-    )
+    account = account_from_raw(raw_account())
     records = {
         "a:token": "{not json",
         "a:disabled": json.dumps({"on": "yes"}),
@@ -221,17 +221,7 @@ GROUP_RECORDS = [
 @pytest.mark.parametrize("records", GROUP_RECORDS, ids=lambda r: next(iter(r)))
 @pytest.mark.parametrize("forbidden_file", [False, True])
 def test_applying_marks_to_the_file_reads_back_as_the_overlay(records, forbidden_file):
-    raw = {
-        "id": "a",
-        "email": "a@example.test",
-        "token": {
-            "access_token": "t",
-            "refresh_token": "r",
-            "expires_in": 1,
-            "expiry_timestamp": 5,
-        },
-        "quota": {"is_forbidden": forbidden_file, "last_updated": 2},
-    }
+    raw = raw_account(quota={"is_forbidden": forbidden_file, "last_updated": 2})
     account = account_from_raw(raw)
     apply_marks(raw, records, "a")
     assert account_from_raw(raw) == overlay(account, records)
