@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from antigravity_proxy.protocols.gemini.response import (
-    merge_chunks,
-    signatures_from_chunk,
-)
+from antigravity_proxy.protocols.gemini.chunk import chunk_from_upstream
+from antigravity_proxy.protocols.gemini.response import merge_chunks
 from antigravity_proxy.protocols.openai.responses_request import request_to_upstream
 from antigravity_proxy.protocols.openai.responses_types import ResponsesContext
 from antigravity_proxy.protocols.schema import clean_schema
@@ -16,7 +14,7 @@ def test_merge_chunks_ignores_candidates_that_are_not_a_list():
     assert merge_chunks(chunks) == {"modelVersion": "m"}
 
 
-def test_signatures_from_chunk_skips_calls_without_a_usable_key():
+def test_chunk_signatures_skip_calls_without_a_usable_key():
     chunk = {
         "candidates": [
             {
@@ -32,7 +30,7 @@ def test_signatures_from_chunk_skips_calls_without_a_usable_key():
             }
         ]
     }
-    assert signatures_from_chunk(chunk) == {"ok": "s2"}
+    assert chunk_from_upstream(chunk).signatures == {"ok": "s2"}
 
 
 def test_responses_tool_output_drops_empty_text_parts():
