@@ -104,3 +104,13 @@ class GunicornLogger(Logger):  # type: ignore[misc]
         super().setup(cfg)
         install(self.error_log)
         install(self.access_log)
+
+    def access(self, resp: Any, req: Any, environ: Any, request_time: Any) -> None:
+        """gunicorn's access line, only when its logger would print it.
+
+        Why: gunicorn builds the line's two dozen atoms for every request once
+        any logging config is set, even for a logger that drops the line; the
+        gateway writes its own access line (``accesslog``) and leaves this one off.
+        """
+        if self.access_log.isEnabledFor(logging.INFO):
+            super().access(resp, req, environ, request_time)

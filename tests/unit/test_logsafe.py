@@ -127,6 +127,22 @@ def test_gunicorn_logger_escapes_its_access_and_error_logs():
         root.handlers[:], root.level = saved
 
 
+@pytest.mark.parametrize("level", [logging.INFO, logging.CRITICAL])
+def test_gunicorn_access_atoms_are_built_only_for_a_line_that_prints(
+    monkeypatch, level
+):
+    """Off (the gateway's default): no atoms per request; on: gunicorn's own line."""
+    config = Config()
+    for key, value in gunicorn_options(GatewayConfig()).items():
+        config.set(key, value)
+    logger = config.logger_class(config)
+    built = []
+    monkeypatch.setattr(logger, "atoms", lambda *args: built.append(args) or {})
+    monkeypatch.setattr(logger.access_log, "level", level)
+    logger.access(None, None, {}, None)
+    assert len(built) == (1 if level == logging.INFO else 0)
+
+
 class DefaultingAtoms(dict):
     """Like gunicorn's ``SafeAtoms``: a missing key reads as ``-``."""
 
