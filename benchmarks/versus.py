@@ -73,12 +73,18 @@ class Round:
 
 @dataclass(frozen=True)
 class Summary:
-    """Medians over rounds (per gateway) and of the per-round differences."""
+    """Medians over rounds (per gateway) and of the per-round differences.
+
+    ``*_range`` is the lowest and highest per-round difference, printed beside
+    the median so a reader sees how far one round can mislead.
+    """
 
     added: Mapping[str, float]
     healthz: Mapping[str, float]
     added_diff: float
     healthz_diff: float
+    added_range: tuple[float, float]
+    healthz_range: tuple[float, float]
 
 
 def round_from_samples(samples: Mapping[str, Sequence[float]]) -> Round:
@@ -98,11 +104,15 @@ def summarize(rounds: Sequence[Round]) -> Summary:
     machine's mood moves both gateways together within a round, so the per-round
     difference cancels it; its median then drops the odd disturbed round.
     """
+    added = [diff(r.added) for r in rounds]
+    healthz = [diff(r.healthz) for r in rounds]
     return Summary(
         added={n: statistics.median(r.added[n] for r in rounds) for n in NAMES},
         healthz={n: statistics.median(r.healthz[n] for r in rounds) for n in NAMES},
-        added_diff=statistics.median(diff(r.added) for r in rounds),
-        healthz_diff=statistics.median(diff(r.healthz) for r in rounds),
+        added_diff=statistics.median(added),
+        healthz_diff=statistics.median(healthz),
+        added_range=(min(added), max(added)),
+        healthz_range=(min(healthz), max(healthz)),
     )
 
 
@@ -218,10 +228,13 @@ def print_summary(summary: Summary, rounds: int) -> None:
     over = f"(median of {rounds} rounds)"
     for name in NAMES:
         report(f"{name} added p50", summary.added[name], "ms", None, over)
-    report("added p50 diff", summary.added_diff, "ms", DIFF_GOAL, "(median per-round)")
+    spread = "(median per-round; {:+.2f}..{:+.2f})"
+    note = spread.format(*summary.added_range)
+    report("added p50 diff", summary.added_diff, "ms", DIFF_GOAL, note)
     for name in NAMES:
         report(f"{name} /healthz p50", summary.healthz[name], "ms", None, over)
-    report("/healthz p50 diff", summary.healthz_diff, "ms", None, "(median per-round)")
+    note = spread.format(*summary.healthz_range)
+    report("/healthz p50 diff", summary.healthz_diff, "ms", None, note)
 
 
 def main() -> None:

@@ -37,6 +37,8 @@ def test_the_difference_is_the_median_of_per_round_differences():
     assert summary.added_diff == pytest.approx(0.1)
     assert summary.healthz == pytest.approx({"base": 3.2, "this": 3.5})
     assert summary.healthz_diff == pytest.approx(0.0)
+    assert summary.added_range == pytest.approx((-0.5, 0.2))
+    assert summary.healthz_range == pytest.approx((-0.2, 0.5))
 
 
 def test_the_gateways_swap_places_every_round():
