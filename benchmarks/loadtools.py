@@ -64,18 +64,19 @@ def default_gateway(home: Path, data: Mapping[str, Any]) -> Iterator[Gateway]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_healthy(process, url)
+        wait_healthy(process, url)
         yield Gateway(process, url, time.perf_counter() - started)
     finally:
         _stop(process)
         log.close()
 
 
-def _wait_healthy(process: subprocess.Popen[bytes], url: str) -> None:
+def wait_healthy(process: subprocess.Popen[bytes], url: str) -> None:
+    """Poll ``url``'s ``/healthz`` until a 200; an exited process or 30 s fails."""
     deadline = time.perf_counter() + HEALTH_WAIT
     while time.perf_counter() < deadline:
         if process.poll() is not None:
-            raise RuntimeError("the gateway exited during start-up")
+            raise RuntimeError(f"the server for {url} exited during start-up")
         try:
             with requests.get(url + "/healthz", timeout=1) as reply:
                 if reply.status_code == 200:
@@ -83,7 +84,7 @@ def _wait_healthy(process: subprocess.Popen[bytes], url: str) -> None:
         except requests.ConnectionError:
             pass
         time.sleep(0.01)
-    raise RuntimeError("the gateway never answered /healthz")
+    raise RuntimeError(f"{url}/healthz never answered 200")
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:

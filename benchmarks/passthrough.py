@@ -19,7 +19,6 @@ import os
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,17 +26,17 @@ from typing import Any, Final
 
 import requests
 
-from benchmarks.loadtools import free_port
+from benchmarks.loadtools import free_port, wait_healthy
 
 REPO: Final = Path(__file__).resolve().parent.parent
-START_TIMEOUT: Final = 20.0
 
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
 _local = threading.local()
 
 
 def app(environ: Mapping[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-    """POST: forward the body to ``PASSTHROUGH_URL``; anything else: 200 (ready)."""
+    """POST: forward the body to ``PASSTHROUGH_URL``; anything else (``GET
+    /healthz`` when starting): an empty 200."""
     if environ["REQUEST_METHOD"] != "POST":
         start_response("200 OK", [("Content-Length", "0")])
         return [b""]
@@ -84,7 +83,7 @@ def running_passthrough(url: str, authorization: str, threads: int) -> Iterator[
     process = subprocess.Popen(command, env=env, cwd=REPO / "benchmarks")
     base = f"http://127.0.0.1:{port}"
     try:
-        _wait_ready(base, process)
+        wait_healthy(process, base)
         yield base
     finally:
         process.terminate()
@@ -93,18 +92,3 @@ def running_passthrough(url: str, authorization: str, threads: int) -> Iterator[
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(5)
-
-
-def _wait_ready(base: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError("the pass-through gunicorn exited at start")
-        try:
-            with requests.get(base + "/", timeout=1) as reply:
-                if reply.status_code == 200:
-                    return
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.05)
-    raise RuntimeError("the pass-through gunicorn did not answer within 20 s")
