@@ -13,6 +13,7 @@ from gunicorn.app.base import BaseApplication
 
 from antigravity_proxy.banner import announce
 from antigravity_proxy.config import Config
+from antigravity_proxy.heap import freeze_before_fork
 from antigravity_proxy.logsetup import logging_dict
 from antigravity_proxy.wsgi import create_app
 
@@ -45,6 +46,8 @@ def gunicorn_options(config: Config) -> dict[str, Any]:
         "graceful_timeout": 30,
         "keepalive": server.keepalive,
         "proc_name": "antigravity-proxy",
+        # Workers inherit the master's modules frozen (``heap``).
+        "pre_fork": freeze_before_fork,
     }
 
 
