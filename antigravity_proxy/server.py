@@ -48,6 +48,11 @@ def gunicorn_options(config: Config) -> dict[str, Any]:
         "proc_name": "antigravity-proxy",
         # Workers inherit the master's modules frozen (``heap``).
         "pre_fork": freeze_before_fork,
+        # No gunicornc control socket: its default path ($HOME/.gunicorn/
+        # gunicorn.ctl) is shared by every gunicorn the user runs, and serving it
+        # imports asyncio in the master and runs a thread there while the
+        # workers start.
+        "control_socket_disable": True,
     }
 
 
