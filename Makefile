@@ -26,7 +26,7 @@ install: $(DEV_STAMP) bytecode
 
 # The package's bytecode, as `pip install` writes it for a regular install. An
 # editable install has none, and where PYTHONDONTWRITEBYTECODE is set Python
-# compiled all ~110 modules from source on every start: about 0.4 s of `serve`'s
+# compiled all ~150 modules from source on every start: about 0.4 s of `serve`'s
 # start-up on the 2-core build box (`make bench`). Only changed modules are
 # compiled again; stale bytecode is never used (Python checks each source's mtime).
 bytecode: | $(PY)
