@@ -27,18 +27,21 @@ import requests
 
 from benchmarks.anthropic_path import HEADERS, MODEL, SYSTEM_PROMPT, agent_steps, tool
 from benchmarks.harness import (
+    GATEWAY_THREADS,
     Goal,
     Measurement,
     Send,
     Stack,
     added_latency,
-    direct_sender,
+    direct_request,
+    percentile,
     post_sender,
     report,
     running_stack,
     sequential_latencies,
 )
 from benchmarks.loadtools import worker_pids
+from benchmarks.passthrough import running_passthrough
 
 TITLE: Final = "agent requests (Claude Code sessions, /v1/messages)"
 PAIRS: Final = 150
@@ -61,12 +64,32 @@ def run() -> list[Measurement]:
         results = request_cpu(stack)
         raw = json.dumps(agent_body(HTTP_SIZE)).encode()
         gateway = post_sender(stack.gateway_url + "/v1/messages", raw, HEADERS)
-        direct = direct_sender(stack, gateway)
-        samples = sequential_latencies(
-            {"gateway": gateway, "direct": direct}, REQUESTS, WARMUP
-        )
+        call = direct_request(stack, gateway)
+        direct = post_sender(call.url, call.data, call.headers)
+        auth = call.headers["Authorization"]
+        with running_passthrough(call.url, auth, GATEWAY_THREADS) as floor_url:
+            floor = post_sender(floor_url, call.data, {})
+            sends = {"gateway": gateway, "direct": direct, "floor": floor}
+            samples = sequential_latencies(sends, REQUESTS, WARMUP)
         results += added_latency(samples, ADDED_GOAL)
+        results += floor_lines(samples)
     return results
+
+
+def floor_lines(samples: dict[str, list[float]]) -> list[Measurement]:
+    """What a bare pass-through proxy adds for the same bytes, and the rest.
+
+    The floor (``benchmarks/passthrough.py``) carries the envelope through the
+    same gunicorn and ``requests`` hop without reading it; the gateway's added
+    p50 minus the floor's is its own parsing, checking and translating.
+    """
+    p50 = {name: percentile(times, 0.50) * 1000 for name, times in samples.items()}
+    return [
+        report("floor added p50", p50["floor"] - p50["direct"], "ms", None,
+               "(bare pass-through proxy)"),
+        report("over floor p50", p50["gateway"] - p50["floor"], "ms", None,
+               "(the gateway's own work)"),
+    ]  # fmt: skip
 
 
 def request_cpu(stack: Stack) -> list[Measurement]:

@@ -15,13 +15,14 @@ import json
 from typing import Final
 
 from benchmarks.harness import (
+    GATEWAY_THREADS,
     Goal,
     Measurement,
     Send,
     StreamCall,
     added_latency,
     concurrent_load,
-    direct_sender,
+    direct_request,
     event_delays,
     get_sender,
     percentile,
@@ -30,6 +31,7 @@ from benchmarks.harness import (
     running_stack,
     sequential_latencies,
 )
+from benchmarks.passthrough import running_passthrough
 
 TITLE: Final = "gemini generateContent / streamGenerateContent"
 MODEL: Final = "gemini-3-flash"
@@ -50,28 +52,40 @@ def run() -> list[Measurement]:
     with running_stack() as stack:
         body = json.dumps(BODY).encode()
         gateway = post_sender(stack.gateway_url + GENERATE, body, {})
-        direct = direct_sender(stack, gateway)
+        call = direct_request(stack, gateway)
+        direct = post_sender(call.url, call.data, call.headers)
         hop = get_sender(stack.gateway_url + HEALTH)
+        auth = call.headers["Authorization"]
+        with running_passthrough(call.url, auth, GATEWAY_THREADS) as floor_url:
+            floor = post_sender(floor_url, call.data, {})
+            found = latencies(gateway, direct, hop, floor)
         return [
-            *latencies(gateway, direct, hop),
+            *found,
             *throughput(gateway, direct),
             *event_delays(stack, StreamCall(STREAM, BODY)),
         ]
 
 
-def latencies(gateway: Send, direct: Send, hop: Send) -> list[Measurement]:
-    """Added p50/p99 (gateway - direct) and the gateway's ``/healthz`` p50.
+def latencies(gateway: Send, direct: Send, hop: Send, floor: Send) -> list[Measurement]:
+    """Added p50/p99 (gateway - direct), the ``/healthz`` p50 and the floor.
 
     ``hop``, measured in the same interleaved loop, shows how much of the added
-    time is the client-to-gunicorn round trip alone.
+    time is the client-to-gunicorn round trip alone; ``floor`` (a bare
+    pass-through proxy on the same stack, ``benchmarks/passthrough.py``) what
+    any gateway built on gunicorn and ``requests`` adds at the least, so the
+    gateway's own work is its added p50 minus the floor's.
     """
-    sends = {"gateway": gateway, "direct": direct, "hop": hop}
+    sends = {"gateway": gateway, "direct": direct, "hop": hop, "floor": floor}
     samples = sequential_latencies(sends, REQUESTS, WARMUP)
-    hop_p50 = percentile(samples["hop"], 0.50) * 1000
+    p50 = {name: percentile(times, 0.50) * 1000 for name, times in samples.items()}
+    floor_added = p50["floor"] - p50["direct"]
     return [
         *added_latency(samples),
-        report("/healthz p50", hop_p50, "ms", None, "(gunicorn hop only)"),
-    ]
+        report("/healthz p50", p50["hop"], "ms", None, "(gunicorn hop only)"),
+        report("floor added p50", floor_added, "ms", None, "(bare pass-through proxy)"),
+        report("over floor p50", p50["gateway"] - p50["floor"], "ms", None,
+               "(the gateway's own work)"),
+    ]  # fmt: skip
 
 
 def throughput(gateway: Send, direct: Send) -> list[Measurement]:

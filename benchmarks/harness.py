@@ -167,12 +167,21 @@ def get_sender(url: str) -> Send:
     return send
 
 
-def direct_sender(stack: Stack, gateway: Send) -> Send:
-    """A ``Send`` replaying the gateway's own upstream envelope to the fake.
+@dataclass(frozen=True)
+class DirectCall:
+    """The gateway's own upstream request, ready to replay: URL, bytes, headers."""
+
+    url: str
+    data: bytes
+    headers: Mapping[str, str]
+
+
+def direct_request(stack: Stack, gateway: Send) -> DirectCall:
+    """The gateway's upstream envelope for ``gateway``'s request, with a token.
 
     One request through the gateway records the exact envelope (project, model,
-    session id) it sends upstream; the direct path POSTs those bytes with a token
-    for the same account, so both paths ask the fake for the identical answer.
+    session id) it sends upstream; replaying those bytes with a token for the
+    same account asks the fake for the identical answer.
     """
     with requests.Session() as session:
         gateway(session)
@@ -182,7 +191,13 @@ def direct_sender(stack: Stack, gateway: Send) -> Send:
         token = access_token(session, stack, sent.account_email)
     data = json.dumps(sent.json).encode()
     headers = {"Authorization": f"Bearer {token}"}
-    return post_sender(stack.fake_url + UPSTREAM_STREAM, data, headers)
+    return DirectCall(stack.fake_url + UPSTREAM_STREAM, data, headers)
+
+
+def direct_sender(stack: Stack, gateway: Send) -> Send:
+    """A ``Send`` POSTing the gateway's own upstream envelope straight to the fake."""
+    call = direct_request(stack, gateway)
+    return post_sender(call.url, call.data, call.headers)
 
 
 def sequential_latencies(
