@@ -8,7 +8,7 @@ PIP    := $(PY) -m pip install --quiet --disable-pip-version-check
 RUN_STAMP := $(VENV)/.run-stamp
 DEV_STAMP := $(VENV)/.dev-stamp
 
-.PHONY: install bytecode run demo test lint bench bench-peers fuzz clean
+.PHONY: install bytecode run demo test lint bench bench-versus bench-peers fuzz clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -103,6 +103,18 @@ lint: $(DEV_STAMP)
 
 bench: $(DEV_STAMP) bytecode
 	$(PY) -m benchmarks
+
+# This tree's gateway against REV's, both at once on one loopback fake, requests
+# interleaved (benchmarks/versus.py): separate `make bench` runs on a busy box
+# differ by more than a 0.2 ms regression. REV is extracted under .bench/rev-<sha>
+# with its own venv, made once (never in $(VENV)). The default, 2c3c343, is main
+# just before the request pipeline of issue 11, which must keep the added p50
+# within 0.2 ms of it. VERSUS_ARGS: e.g. --rounds 8 --requests 300.
+REV ?= 2c3c343
+VERSUS_ARGS ?=
+
+bench-versus: $(DEV_STAMP)
+	$(PY) -m benchmarks.versus --rev $(REV) $(VERSUS_ARGS)
 
 # The same loopback fake, the gateway and LiteLLM's proxy side by side. LiteLLM
 # lives in its own virtual environment under .bench/ (never in $(VENV)), so

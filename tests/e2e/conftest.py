@@ -60,8 +60,15 @@ def run_gateway(
     env=None,
     host: str = "127.0.0.1",
     args: tuple[str, ...] = (),
+    python: str | None = None,
+    cwd: Path | None = None,
 ):
-    """Start `antigravity-proxy serve`, wait for /healthz, stop it with SIGTERM."""
+    """Start `antigravity-proxy serve`, wait for /healthz, stop it with SIGTERM.
+
+    ``python`` is the interpreter to run it with (default: this one); ``cwd`` the
+    child's working directory (default: this one's). Both matter for running another
+    checkout's gateway: ``python -m`` imports a package in ``cwd`` first.
+    """
     data = dict(data)
     data.setdefault("proxy", {}).setdefault("api_key", API_KEY)
     config_path = write_config(home, data)
@@ -73,7 +80,7 @@ def run_gateway(
     child_env.pop("PORT", None)
     child_env.update(env or {})
     command = [
-        sys.executable,
+        python or sys.executable,
         "-m",
         "antigravity_proxy.cli",
         "--config",
@@ -91,7 +98,7 @@ def run_gateway(
     ]
     with open(log, "wb") as log_file:
         process = subprocess.Popen(
-            command, stdout=log_file, stderr=subprocess.STDOUT, env=child_env
+            command, stdout=log_file, stderr=subprocess.STDOUT, env=child_env, cwd=cwd
         )
     gateway = Gateway(process, f"http://127.0.0.1:{port}", home, log)
     try:
