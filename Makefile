@@ -8,7 +8,7 @@ PIP    := $(PY) -m pip install --quiet --disable-pip-version-check
 RUN_STAMP := $(VENV)/.run-stamp
 DEV_STAMP := $(VENV)/.dev-stamp
 
-.PHONY: install run demo test lint bench bench-versus bench-peers fuzz clean
+.PHONY: install bytecode run demo test lint bench bench-versus bench-peers fuzz clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -22,9 +22,17 @@ $(DEV_STAMP): setup.cfg setup.py | $(PY)
 	$(PIP) -e '.[test,dev]'
 	touch $@
 
-install: $(DEV_STAMP)
+install: $(DEV_STAMP) bytecode
 
-run: $(RUN_STAMP)
+# The package's bytecode, as `pip install` writes it for a regular install. An
+# editable install has none, and where PYTHONDONTWRITEBYTECODE is set Python
+# compiled all ~150 modules from source on every start: about 0.4 s of `serve`'s
+# start-up on the 2-core build box (`make bench`). Only changed modules are
+# compiled again; stale bytecode is never used (Python checks each source's mtime).
+bytecode: | $(PY)
+	$(PY) -m compileall -q antigravity_proxy
+
+run: $(RUN_STAMP) bytecode
 	$(VENV)/bin/antigravity-proxy serve
 
 # A first answer without a Google account: the loopback fake upstream, one
@@ -85,7 +93,7 @@ $(REDIS_STAMP): $(DEV_STAMP)
 	fi
 	touch $@
 
-test: $(DEV_STAMP) $(BROWSER_STAMP) $(SYSTEMD_STAMP) $(REDIS_STAMP)
+test: $(DEV_STAMP) bytecode $(BROWSER_STAMP) $(SYSTEMD_STAMP) $(REDIS_STAMP)
 	$(PY) -m pytest $(COVERAGE)
 
 lint: $(DEV_STAMP)
@@ -93,7 +101,7 @@ lint: $(DEV_STAMP)
 	$(VENV)/bin/ruff format --check antigravity_proxy tests benchmarks
 	$(VENV)/bin/mypy
 
-bench: $(DEV_STAMP)
+bench: $(DEV_STAMP) bytecode
 	$(PY) -m benchmarks
 
 # This tree's gateway against REV's, both at once on one loopback fake, requests

@@ -14,7 +14,6 @@ pages. Both cost milliseconds, hence at most once per ``min_gap`` seconds.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import gc
 import time
 from collections.abc import Callable
@@ -27,11 +26,13 @@ IDLE_GAP: Final = 60.0
 
 
 def malloc_trim() -> Callable[[], object] | None:
-    """glibc's ``malloc_trim(0)``; None where the C library has none (musl, macOS)."""
-    name = ctypes.util.find_library("c")
-    if name is None:
-        return None
-    trim = getattr(ctypes.CDLL(name), "malloc_trim", None)
+    """glibc's ``malloc_trim(0)``; None where the C library has none (musl, macOS).
+
+    Looked up among the symbols the process already loaded (``CDLL(None)``):
+    ``ctypes.util.find_library`` runs ``ldconfig -p`` in a subprocess, about
+    20 ms of every worker's start-up.
+    """
+    trim = getattr(ctypes.CDLL(None), "malloc_trim", None)
     if trim is None:
         return None
     return lambda: trim(0)

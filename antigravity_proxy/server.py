@@ -13,6 +13,7 @@ from gunicorn.app.base import BaseApplication
 
 from antigravity_proxy.banner import announce
 from antigravity_proxy.config import Config
+from antigravity_proxy.heap import freeze_before_fork
 from antigravity_proxy.logsetup import logging_dict
 from antigravity_proxy.wsgi import create_app
 
@@ -45,6 +46,13 @@ def gunicorn_options(config: Config) -> dict[str, Any]:
         "graceful_timeout": 30,
         "keepalive": server.keepalive,
         "proc_name": "antigravity-proxy",
+        # Workers inherit the master's modules frozen (``heap``).
+        "pre_fork": freeze_before_fork,
+        # No gunicornc control socket: its default path ($HOME/.gunicorn/
+        # gunicorn.ctl) is shared by every gunicorn the user runs, and serving it
+        # imports asyncio in the master and runs a thread there while the
+        # workers start.
+        "control_socket_disable": True,
     }
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gc
 
-from antigravity_proxy.heap import freeze_startup
+from antigravity_proxy.heap import freeze_before_fork, freeze_startup
 
 
 def test_freeze_startup_moves_live_objects_to_the_permanent_generation():
@@ -15,3 +15,15 @@ def test_freeze_startup_moves_live_objects_to_the_permanent_generation():
         assert gc.get_count()[0] < gc.get_freeze_count()
     finally:
         gc.unfreeze()
+
+
+def test_pre_fork_hook_takes_the_masters_objects_out_of_every_collection():
+    """What a worker inherits from the master is frozen: its collections skip it."""
+    gc.unfreeze()
+    built_by_master = [{"module": "state"}]
+    try:
+        freeze_before_fork(server=None, worker=None)
+        assert all(obj is not built_by_master for obj in gc.get_objects())
+    finally:
+        gc.unfreeze()
+    assert any(obj is built_by_master for obj in gc.get_objects())
