@@ -21,6 +21,7 @@ from typing import Final
 
 import requests
 
+from antigravity_proxy.config import ServerConfig
 from benchmarks.harness import Goal, Measurement, report
 from benchmarks.loadtools import MemorySampler, default_gateway, rss_mib, worker_pids
 from tests.fakes.cloudcode import FakeCloudCode, serve
@@ -32,6 +33,8 @@ ROUNDS: Final = 6
 CONCURRENCY: Final = 4
 SETTLE: Final = 3.0
 GROWTH_GOAL: Final = Goal(16.0)
+BOOT_WAIT: Final = 10.0
+BOOT_SETTLE: Final = 1.0
 
 Send = Callable[[requests.Session, str], None]
 
@@ -106,7 +109,7 @@ def run() -> list[Measurement]:
 
 
 def _measure(url: str, pid: int) -> list[Measurement]:
-    workers = len(worker_pids(pid))
+    workers = _all_workers(pid)
     before = _workers_rss(pid) / workers
     sampler = MemorySampler(pid)
     sampler.start()
@@ -124,6 +127,22 @@ def _measure(url: str, pid: int) -> list[Measurement]:
         report("worker RSS settled", first - before, "MiB+", None, "(first half)"),
         report("second half growth", second - first, "MiB", GROWTH_GOAL),
     ]
+
+
+def _all_workers(pid: int) -> int:
+    """Wait for every default worker, booted; how many there are.
+
+    Why: ``/healthz`` answers as soon as the first worker is up, and gunicorn
+    forks the next up to 0.1 s later: counted then, one worker's RSS was the
+    "before" of two.
+    """
+    deadline = time.monotonic() + BOOT_WAIT
+    while len(worker_pids(pid)) < ServerConfig().workers:
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    time.sleep(BOOT_SETTLE)  # the last one forked may still be in create_app
+    return len(worker_pids(pid))
 
 
 def _load_and_settle(url: str, pid: int, rounds: int) -> float:
