@@ -8,7 +8,7 @@ on the 2-core build machine, measured in-process. ``gc.freeze`` moves them to
 the permanent generation, so a collection walks only what requests made. The
 collection first makes sure no garbage is frozen along with them.
 
-``freeze_before_fork`` (gunicorn's ``pre_fork`` hook) does the same in the master
+``server.before_fork`` (gunicorn's ``pre_fork`` hook) does the same in the master
 before each fork. A worker then inherits the master's objects (every module,
 imported once there) already frozen: its own start-up collection walks only what
 the worker built, and no collection in a worker writes to the master's objects,
@@ -20,15 +20,9 @@ master's takes 20-30 ms, once, and a worker's then well under 1 ms.
 from __future__ import annotations
 
 import gc
-from typing import Any
 
 
 def freeze_startup() -> None:
     """Collect once, then freeze every object alive now (call after start-up)."""
     gc.collect()
     gc.freeze()
-
-
-def freeze_before_fork(server: Any, worker: Any) -> None:
-    """gunicorn's ``pre_fork`` hook: ``freeze_startup`` in the master."""
-    freeze_startup()

@@ -11,9 +11,10 @@ from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
+from antigravity_proxy import forksignals
 from antigravity_proxy.banner import announce
 from antigravity_proxy.config import Config
-from antigravity_proxy.heap import freeze_before_fork
+from antigravity_proxy.heap import freeze_startup
 from antigravity_proxy.logsetup import logging_dict
 from antigravity_proxy.wsgi import create_app
 
@@ -47,13 +48,23 @@ def gunicorn_options(config: Config) -> dict[str, Any]:
         "keepalive": server.keepalive,
         "proc_name": "antigravity-proxy",
         # Workers inherit the master's modules frozen (``heap``).
-        "pre_fork": freeze_before_fork,
+        "pre_fork": before_fork,
         # No gunicornc control socket: its default path ($HOME/.gunicorn/
         # gunicorn.ctl) is shared by every gunicorn the user runs, and serving it
         # imports asyncio in the master and runs a thread there while the
         # workers start.
         "control_socket_disable": True,
     }
+
+
+def before_fork(server: Any, worker: Any) -> None:
+    """gunicorn's ``pre_fork`` hook, in the master before each worker's fork.
+
+    The worker inherits the master's objects frozen (``heap``) and gunicorn's
+    signals held until its own handlers are in place (``forksignals``).
+    """
+    freeze_startup()
+    forksignals.hold()
 
 
 def _bracket(host: str) -> str:

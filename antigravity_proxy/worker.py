@@ -41,6 +41,7 @@ from gunicorn.http.unreader import SocketUnreader
 from gunicorn.http2 import negotiation
 from gunicorn.workers.gthread import TConn, ThreadWorker
 
+from antigravity_proxy import forksignals
 from antigravity_proxy.config import Config, load_config
 from antigravity_proxy.http import header_text
 from antigravity_proxy.intake import Intake, Phase
@@ -159,6 +160,15 @@ class GatewayWorker(ThreadWorker):  # type: ignore[misc]
             # Before the pool starts its threads: each stream holds one.
             threading.stack_size(self.limits.thread_stack)
         super().init_process()
+
+    def init_signals(self) -> None:
+        """The worker's handlers, then the signals the master held for the fork.
+
+        A stop sent while this worker was booting waited, blocked, until now
+        (``forksignals``): it reaches these handlers instead of the master's.
+        """
+        super().init_signals()
+        forksignals.release()
 
     def notify(self) -> None:
         """The heartbeat the master checks, sent at most every ``HEARTBEAT_GAP``.

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import gc
 
-from antigravity_proxy.heap import freeze_before_fork, freeze_startup
+from antigravity_proxy import forksignals
+from antigravity_proxy.heap import freeze_startup
+from antigravity_proxy.server import before_fork
 
 
 def test_freeze_startup_moves_live_objects_to_the_permanent_generation():
@@ -22,8 +24,9 @@ def test_pre_fork_hook_takes_the_masters_objects_out_of_every_collection():
     gc.unfreeze()
     built_by_master = [{"module": "state"}]
     try:
-        freeze_before_fork(server=None, worker=None)
+        before_fork(server=None, worker=None)
         assert all(obj is not built_by_master for obj in gc.get_objects())
     finally:
+        forksignals.release()
         gc.unfreeze()
     assert any(obj is built_by_master for obj in gc.get_objects())

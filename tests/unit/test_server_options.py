@@ -14,8 +14,7 @@ from gunicorn.config import Config as GunicornConfig
 
 from antigravity_proxy.config import Config, ServerConfig, load_config
 from antigravity_proxy.config_template import DEFAULT_TEMPLATE
-from antigravity_proxy.heap import freeze_before_fork
-from antigravity_proxy.server import gunicorn_options
+from antigravity_proxy.server import before_fork, gunicorn_options
 
 
 def from_template(tmp_path) -> Config:
@@ -51,9 +50,9 @@ def test_the_template_states_the_server_defaults():
 
 def test_no_control_socket_and_a_pre_fork_freeze():
     """No gunicornc socket at the per-user path every gunicorn shares; the master
-    freezes its objects before each fork (``heap.freeze_before_fork``)."""
+    freezes its objects and holds its signals before each fork (``before_fork``)."""
     settings = GunicornConfig()
     for key, value in gunicorn_options(Config()).items():
         settings.set(key, value)
     assert settings.control_socket_disable is True
-    assert settings.pre_fork is freeze_before_fork
+    assert settings.pre_fork is before_fork
