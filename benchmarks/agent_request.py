@@ -34,7 +34,7 @@ from benchmarks.harness import (
     Stack,
     added_latency,
     direct_request,
-    percentile,
+    floor_latency,
     post_sender,
     report,
     running_stack,
@@ -72,24 +72,8 @@ def run() -> list[Measurement]:
             sends = {"gateway": gateway, "direct": direct, "floor": floor}
             samples = sequential_latencies(sends, REQUESTS, WARMUP)
         results += added_latency(samples, ADDED_GOAL)
-        results += floor_lines(samples)
+        results += floor_latency(samples)
     return results
-
-
-def floor_lines(samples: dict[str, list[float]]) -> list[Measurement]:
-    """What a bare pass-through proxy adds for the same bytes, and the rest.
-
-    The floor (``benchmarks/passthrough.py``) carries the envelope through the
-    same gunicorn and ``requests`` hop without reading it; the gateway's added
-    p50 minus the floor's is its own parsing, checking and translating.
-    """
-    p50 = {name: percentile(times, 0.50) * 1000 for name, times in samples.items()}
-    return [
-        report("floor added p50", p50["floor"] - p50["direct"], "ms", None,
-               "(bare pass-through proxy)"),
-        report("over floor p50", p50["gateway"] - p50["floor"], "ms", None,
-               "(the gateway's own work)"),
-    ]  # fmt: skip
 
 
 def request_cpu(stack: Stack) -> list[Measurement]:

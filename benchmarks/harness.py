@@ -117,11 +117,7 @@ def running_stack(extra_config: Mapping[str, Any] | None = None) -> Iterator[Sta
     fake = FakeCloudCode()
     with tempfile.TemporaryDirectory(prefix="agp-bench-") as tmp, serve(fake) as url:
         home = Path(tmp) / "home"
-        tokens = {}
-        for name in ACCOUNTS:
-            seed_account(home, fake, name)
-            account = read_account(home, name)
-            tokens[account["email"]] = account["token"]["refresh_token"]
+        tokens = seeded(home, fake)
         data = {
             "proxy": {"auth_mode": "off"},
             "upstream": upstream_section(url),
@@ -129,6 +125,16 @@ def running_stack(extra_config: Mapping[str, Any] | None = None) -> Iterator[Sta
         }
         with run_gateway(home, data, workers=1, threads=GATEWAY_THREADS) as gateway:
             yield Stack(fake, url, gateway.base_url, tokens, gateway.process.pid)
+
+
+def seeded(home: Path, fake: FakeCloudCode) -> dict[str, str]:
+    """Seed ``ACCOUNTS`` into ``home``; their refresh tokens keyed by e-mail."""
+    tokens = {}
+    for name in ACCOUNTS:
+        seed_account(home, fake, name)
+        account = read_account(home, name)
+        tokens[account["email"]] = account["token"]["refresh_token"]
+    return tokens
 
 
 def access_token(session: requests.Session, stack: Stack, email: str) -> str:
@@ -242,6 +248,18 @@ def added_latency(
         judged = (goal or ADDED_P50_GOAL) if label == "p50" else None
         results.append(report(f"added latency {label}", via - bare, "ms", judged, note))
     return results
+
+
+def floor_latency(samples: Mapping[str, Sequence[float]]) -> list[Measurement]:
+    """The floor's added p50 (``samples["floor"]`` minus ``["direct"]``) and the
+    gateway's p50 over it: its own work (``benchmarks/passthrough.py``)."""
+    p50 = {name: percentile(samples[name], 0.50) * 1000 for name in samples}
+    return [
+        report("floor added p50", p50["floor"] - p50["direct"], "ms", None,
+               "(bare pass-through proxy)"),
+        report("over floor p50", p50["gateway"] - p50["floor"], "ms", None,
+               "(the gateway's own work)"),
+    ]  # fmt: skip
 
 
 def concurrent_load(send: Send, concurrency: int, seconds: float) -> LoadResult:

@@ -28,11 +28,11 @@ from typing import Final
 import requests
 import yaml
 
-from benchmarks.harness import ACCOUNTS, GATEWAY_THREADS
+from benchmarks.harness import GATEWAY_THREADS, seeded
 from tests.e2e.conftest import run_gateway
 from tests.fakes.cloudcode import FakeCloudCode, serve
 from tests.fakes.gemini_api import GeminiApi
-from tests.upstream_env import read_account, seed_account, upstream_section
+from tests.upstream_env import upstream_section
 
 API_KEY: Final = "bench-gemini-key"
 # The models both gateways are asked for; LiteLLM maps each to ``gemini/<id>``.
@@ -70,11 +70,7 @@ def peer_stack(litellm: Path) -> Iterator[PeerStack]:
     api = GeminiApi(fake)
     with tempfile.TemporaryDirectory(prefix="agp-peers-") as tmp, serve(api) as url:
         home = Path(tmp) / "home"
-        tokens = {}
-        for name in ACCOUNTS:
-            seed_account(home, fake, name)
-            account = read_account(home, name)
-            tokens[account["email"]] = account["token"]["refresh_token"]
+        tokens = seeded(home, fake)
         data = {"proxy": {"auth_mode": "off"}, "upstream": upstream_section(url)}
         with (
             run_gateway(home, data, workers=1, threads=GATEWAY_THREADS) as gateway,

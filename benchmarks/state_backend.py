@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Final
 
 from benchmarks.harness import (
-    ACCOUNTS,
     GATEWAY_THREADS,
     Goal,
     Measurement,
@@ -30,12 +29,13 @@ from benchmarks.harness import (
     percentile,
     post_sender,
     report,
+    seeded,
     sequential_latencies,
 )
 from tests.e2e.conftest import run_gateway
 from tests.fakes.cloudcode import FakeCloudCode, serve
 from tests.redis_env import RedisServer, redis_state
-from tests.upstream_env import read_account, seed_account, upstream_section
+from tests.upstream_env import upstream_section
 
 TITLE: Final = "state backend: redis beside sqlite (gemini generateContent)"
 GENERATE: Final = "/v1beta/models/gemini-3-flash:generateContent"
@@ -83,11 +83,7 @@ def two_stacks() -> Iterator[tuple[str, str, Stack]]:
         (root / "redis").mkdir()
         server = RedisServer(root / "redis").start()
         stack.callback(server.stop)
-        tokens = {}
-        for name in ACCOUNTS:
-            seed_account(root / "sqlite", fake, name)
-            account = read_account(root / "sqlite", name)
-            tokens[account["email"]] = account["token"]["refresh_token"]
+        tokens = seeded(root / "sqlite", fake)
         shutil.copytree(root / "sqlite" / "accounts", root / "redis" / "accounts")
         base = {"proxy": {"auth_mode": "off"}, "upstream": upstream_section(fake_url)}
         prefix = f"bench{uuid.uuid4().hex[:6]}:"

@@ -36,7 +36,6 @@ import requests
 
 from benchmarks.gemini_path import BODY, GENERATE, HEALTH
 from benchmarks.harness import (
-    ACCOUNTS,
     GATEWAY_THREADS,
     Goal,
     Send,
@@ -47,12 +46,13 @@ from benchmarks.harness import (
     percentile,
     post_sender,
     report,
+    seeded,
     sequential_latencies,
 )
 from benchmarks.revision import Revision, check_runs_own_code, provisioned, this_tree
 from tests.e2e.conftest import run_gateway
 from tests.fakes.cloudcode import FakeCloudCode, serve
-from tests.upstream_env import read_account, seed_account, upstream_section
+from tests.upstream_env import upstream_section
 
 DEFAULT_REV: Final = "2c3c343"  # main before issue 11's request pipeline
 ROUNDS: Final = 6
@@ -156,16 +156,6 @@ def two_gateways(base: Revision, this: Revision) -> Iterator[dict[str, Stack]]:
             pid = gateway.process.pid
             stacks[name] = Stack(fake, url, gateway.base_url, tokens, pid)
         yield stacks
-
-
-def seeded(home: Path, fake: FakeCloudCode) -> dict[str, str]:
-    """Seed ``ACCOUNTS`` into ``home``; their refresh tokens keyed by e-mail."""
-    tokens = {}
-    for name in ACCOUNTS:
-        seed_account(home, fake, name)
-        account = read_account(home, name)
-        tokens[account["email"]] = account["token"]["refresh_token"]
-    return tokens
 
 
 def senders(stacks: Mapping[str, Stack]) -> dict[str, Send]:
