@@ -35,18 +35,16 @@ HELD: Final = frozenset(
 )
 """gunicorn's arbiter signals: every one the master handles or forwards."""
 
-_after_fork_registered = False
-
 
 def hold() -> None:
     """Block ``HELD`` in this thread until the next ``fork`` returns here."""
-    global _after_fork_registered
-    if not _after_fork_registered:
-        os.register_at_fork(after_in_parent=release)
-        _after_fork_registered = True
     signal.pthread_sigmask(signal.SIG_BLOCK, HELD)
 
 
 def release() -> None:
     """Unblock ``HELD``; any of them that arrived meanwhile is delivered now."""
     signal.pthread_sigmask(signal.SIG_UNBLOCK, HELD)
+
+
+# Every fork's parent unblocks (a no-op unless ``hold`` blocked).
+os.register_at_fork(after_in_parent=release)

@@ -47,7 +47,7 @@ def gunicorn_options(config: Config) -> dict[str, Any]:
         "graceful_timeout": 30,
         "keepalive": server.keepalive,
         "proc_name": "antigravity-proxy",
-        # Workers inherit the master's modules frozen (``heap``).
+        # Workers inherit the master's modules frozen and its signals held.
         "pre_fork": before_fork,
         # No gunicornc control socket: its default path ($HOME/.gunicorn/
         # gunicorn.ctl) is shared by every gunicorn the user runs, and serving it
