@@ -149,16 +149,20 @@ def sdk_stack(
     wrap=None,
     workers: int = 2,
     threads: int = 8,
+    accounts: tuple[tuple[str, str], ...] = (
+        ("ultra", "Google AI Ultra"),
+        ("pro", "Google AI Pro"),
+    ),
 ):
-    """The fake upstream with two accounts (Ultra, Pro) and a gateway in strict mode.
+    """The fake upstream with ``accounts`` (id, tier) and a gateway in strict mode.
 
     ``wrap`` may wrap the fake's WSGI app (e.g. to log which worker calls it).
     Yields ``(fake, gateway)``.
     """
     fake = FakeCloudCode()
     with serve(wrap(fake) if wrap else fake) as base:
-        seed_account(home, fake, "ultra", tier="Google AI Ultra")
-        seed_account(home, fake, "pro", tier="Google AI Pro")
+        for name, tier in accounts:
+            seed_account(home, fake, name, tier=tier)
         data = {
             "proxy": {"api_key": API_KEY, "auth_mode": "strict"},
             "upstream": upstream_section(base),

@@ -200,24 +200,23 @@ def test_stream_cut_midway_ends_with_gemini_error_event(stack, fake):
     assert "choices" not in json.dumps(events)
 
 
-def test_invalid_grant_account_disabled_on_disk(stack, fake, tmp_path):
-    _, gateway = stack
-    seed_account(gateway.home, fake, "revoked", tier="Google AI Ultra")
-    # The cut stream of the test before counts against the account that served
-    # it (a short cooldown); a fresh account serves this request whatever it was.
-    seed_account(gateway.home, fake, "spare")
-    fake.revoke("1//rt-revoked")
-    fake.script(
-        quota_exhausted("1s"), account="ultra@example.test"
-    )  # keep ultra out of the way
-    client = genai.Client(
-        api_key=API_KEY, http_options=types.HttpOptions(base_url=gateway.base_url)
-    )
-    assert client.models.generate_content(
-        model="gemini-3-flash", contents="still served"
-    ).text
-    saved = read_account(gateway.home, "revoked")
-    assert saved["disabled"] is True and "invalid_grant" in saved["disabled_reason"]
+def test_invalid_grant_account_disabled_on_disk(tmp_path):
+    # A gateway of its own with two accounts: the pool's two random picks then
+    # always include both, so the better-ranked (Ultra, revoked) is tried first,
+    # whatever the module's earlier tests left cooling or sticky.
+    accounts = (("revoked", "Google AI Ultra"), ("spare", "Google AI Pro"))
+    with sdk_stack(tmp_path / "home", accounts=accounts) as (fake, gateway):
+        fake.revoke("1//rt-revoked")
+        client = genai.Client(
+            api_key=API_KEY, http_options=types.HttpOptions(base_url=gateway.base_url)
+        )
+        assert client.models.generate_content(
+            model="gemini-3-flash", contents="still served"
+        ).text
+        saved = read_account(gateway.home, "revoked")
+        assert saved["disabled"] is True and "invalid_grant" in saved["disabled_reason"]
+        called = [r.account_email for r in fake.requests if "GenerateContent" in r.path]
+        assert called[-1] == "spare@example.test"  # the account that answered
 
 
 def test_expired_token_refreshed_once_across_workers(stack, fake):

@@ -22,7 +22,10 @@ from antigravity_proxy.usage.row import (
 )
 
 HOUR = 3600
-BASE = int(time.time()) // HOUR * HOUR - 10 * HOUR  # an hour boundary, recent
+DAY = 86400
+# Yesterday 06:00 UTC: recent, on an hour boundary, and every row the tests make
+# (up to three hours of them) falls on that one UTC day, whatever the clock says.
+BASE = int(time.time()) // DAY * DAY - DAY + 6 * HOUR
 
 
 @pytest.mark.parametrize(
