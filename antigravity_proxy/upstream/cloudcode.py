@@ -35,8 +35,9 @@ from antigravity_proxy.errors import (
 )
 from antigravity_proxy.sse import SSEDecoder
 from antigravity_proxy.upstream.egress import (
-    prepared_post,
-    proxies_for,
+    EnvironmentRoutes,
+    prepared,
+    route,
     thread_session,
 )
 from antigravity_proxy.upstream.message_text import TextMeaning, first_match, says
@@ -58,7 +59,7 @@ class _Post:
     data: bytes
     headers: dict[str, str]
     stream: bool
-    proxies: dict[str, str] | None
+    proxy_url: str
 
 
 class CloudCodeClient:
@@ -68,6 +69,7 @@ class CloudCodeClient:
         self.config = config
         self.timeout = (config.connect_timeout, config.read_timeout)
         self._local = threading.local()
+        self._environment = EnvironmentRoutes()
 
     @property
     def session(self) -> requests.Session:
@@ -105,7 +107,7 @@ class CloudCodeClient:
         """
         data = json_codec.dumps(body)
         headers = {**self.headers(access_token, project), **(extra_headers or {})}
-        post = _Post(method, data, headers, stream, proxies_for(proxy_url))
+        post = _Post(method, data, headers, stream, proxy_url)
         try:
             return self._over_bases(post)
         except UpstreamStatus as err:
@@ -138,10 +140,10 @@ class CloudCodeClient:
             try:
                 session = self.session
                 response = session.send(
-                    prepared_post(session, url, post.data, post.headers),
+                    prepared(session, "POST", url, post.data, post.headers),
                     stream=post.stream,
                     timeout=self.timeout,
-                    **_route(post.proxies),
+                    proxies=route(self._environment, url, post.proxy_url),
                 )
             except requests.Timeout as exc:
                 log.warning("upstream %s timed out at %s", method, base)
@@ -170,11 +172,6 @@ class CloudCodeClient:
                 "upstream %s answered %s at %s", method, response.status_code, base
             )
         raise last
-
-
-def _route(proxies: dict[str, str] | None) -> dict[str, Any]:
-    """``send``'s ``proxies``: the account's own, else (absent) the session's."""
-    return {} if proxies is None else {"proxies": proxies}
 
 
 def json_body(response: requests.Response, method: str) -> dict[str, Any]:

@@ -38,7 +38,11 @@ from antigravity_proxy.errors import (
 from antigravity_proxy.http import header_text
 from antigravity_proxy.protocols.mcp import errors as mcp_errors
 from antigravity_proxy.upstream.cloudcode import json_body
-from antigravity_proxy.upstream.egress import thread_session
+from antigravity_proxy.upstream.egress import (
+    EnvironmentRoutes,
+    prepared,
+    thread_session,
+)
 from antigravity_proxy.upstream.watch import watched_chunks
 from antigravity_proxy.upstream.zai_errors import is_rpc_error
 from antigravity_proxy.zai_dispatch import model_for_zai
@@ -143,6 +147,7 @@ class ZaiClient:
     def __init__(self, config: Config) -> None:
         self.config = config
         self._local = threading.local()
+        self._environment = EnvironmentRoutes()
 
     def anthropic(
         self, path: str, body: bytes, client_headers: HeaderSource, stream: bool
@@ -223,7 +228,13 @@ class ZaiClient:
     def _session(self) -> requests.Session:
         return thread_session(self._local)
 
-    def _send(self, method: str, url: str, **kwargs: Any) -> requests.Response:
+    def _send(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        data: bytes | Iterable[bytes] | None,
+    ) -> requests.Response:
         """One request to z.ai; a redirect is answered as it is, never followed.
 
         Why: ``requests`` would resend ``x-api-key`` (and, to the same host, the
@@ -231,14 +242,14 @@ class ZaiClient:
         cannot be sent twice anyway.
         """
         timeout = (self.config.upstream.connect_timeout, READ_TIMEOUT)
+        session = self._session()
         try:
-            return self._session().request(
-                method,
-                url,
+            return session.send(
+                prepared(session, method, url, data, headers),
                 stream=True,
                 timeout=timeout,
                 allow_redirects=False,
-                **kwargs,
+                proxies=self._environment.for_url(url),
             )
         except requests.ReadTimeout as exc:
             raise UpstreamTimeout("z.ai did not answer in time") from exc

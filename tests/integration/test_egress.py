@@ -185,3 +185,26 @@ def test_a_dead_proxy_on_the_only_account_is_a_502_not_a_direct_call(
     assert response.status_code == 502  # the upstream could not be reached
     assert "unreachable" in response.json["error"]["message"]
     assert fake_upstream.requests[before:] == []
+
+
+@pytest.mark.parametrize(
+    ("no_proxy", "via_environment"),
+    [("", True), ("localhost,10.0.0.0/8", True), ("example.test, 127.0.0.0/8", False)],
+)
+def test_accounts_without_a_proxy_follow_the_environment_and_its_no_proxy(
+    monkeypatch, gateway, home, fake_upstream, no_proxy, via_environment
+):
+    """The environment's proxy serves accounts without their own, unless NO_PROXY
+    names the upstream's host (``127.0.0.1``, matched here by a CIDR range)."""
+    seed_account(home, fake_upstream, "b")
+    with egress.running("http") as proxy:
+        for name in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        monkeypatch.setenv("http_proxy", proxy.url)
+        monkeypatch.setenv("NO_PROXY", no_proxy)
+        monkeypatch.setenv("no_proxy", no_proxy)
+        serve_twice(gateway(), fake_upstream)
+    via, direct = through(fake_upstream, proxy, "b@example.test")
+    expected = (EVERY_KIND, set()) if via_environment else (set(), EVERY_KIND)
+    assert (via, direct) == expected

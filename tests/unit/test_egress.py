@@ -7,17 +7,20 @@ import socket
 
 import pytest
 import requests
+from requests.utils import select_proxy
 
 from antigravity_proxy.accounts.edits import set_proxy_url
 from antigravity_proxy.accounts.files import AccountFiles
 from antigravity_proxy.accounts.store import AccountLoadError
 from antigravity_proxy.upstream.egress import (
+    EnvironmentRoutes,
     ProxyUrlError,
     egress_session,
     normalize_proxy_url,
-    prepared_post,
+    prepared,
     proxies_for,
     redact,
+    route,
 )
 from tests.fakes import egress
 
@@ -177,14 +180,15 @@ HEADER_CASES = [
 
 
 @pytest.mark.parametrize("headers", HEADER_CASES)
-@pytest.mark.parametrize("data", [b"", b'{"a":1}', "é".encode() * 3000])
-def test_prepared_post_equals_what_session_post_prepares(headers, data):
+@pytest.mark.parametrize("data", [None, b"", b'{"a":1}', "é".encode() * 3000])
+@pytest.mark.parametrize("method", ["POST", "GET", "DELETE"])
+def test_prepared_equals_what_session_request_prepares(method, headers, data):
     session = requests.Session()
     session.headers["X-Session-Default"] = "kept"
     url = "https://cloudcode-pa.example.test/v1internal:streamGenerateContent?alt=sse"
-    ours = prepared_post(session, url, data, headers)
+    ours = prepared(session, method, url, data, headers)
     theirs = session.prepare_request(
-        requests.Request("POST", url, data=data, headers=headers)
+        requests.Request(method, url, data=data, headers=headers)
     )
     assert (ours.method, ours.url, ours.body) == (
         theirs.method,
@@ -196,6 +200,95 @@ def test_prepared_post_equals_what_session_post_prepares(headers, data):
 
 
 @pytest.mark.parametrize("value", ["a\r\nX-Injected: 1", "a\nb", " leading"])
-def test_prepared_post_refuses_header_values_that_would_break_the_request(value):
+def test_prepared_refuses_header_values_that_would_break_the_request(value):
     with pytest.raises(requests.exceptions.InvalidHeader):
-        prepared_post(requests.Session(), "https://x.test/", b"", {"x-h": value})
+        prepared(requests.Session(), "POST", "https://x.test/", b"", {"x-h": value})
+
+
+def test_prepared_streams_an_iterable_body_chunked():
+    ours = prepared(requests.Session(), "POST", "https://x.test/", iter([b"a"]), {})
+    assert ours.headers["Transfer-Encoding"] == "chunked"
+    assert list(ours.body) == [b"a"]
+
+
+ENVIRONMENT_CASES = [
+    # (environment, url, proxies chosen)
+    ({}, "https://cloudcode-pa.googleapis.com/v1internal:x", {}),
+    (
+        {"HTTPS_PROXY": "http://corp:3128"},
+        "https://cloudcode-pa.googleapis.com/v1internal:x",
+        {"https": "http://corp:3128"},
+    ),
+    (
+        {"HTTPS_PROXY": "http://corp:3128", "NO_PROXY": "googleapis.com"},
+        "https://cloudcode-pa.googleapis.com/v1internal:x",
+        {},
+    ),
+    (
+        {"http_proxy": "http://corp:3128", "no_proxy": "10.0.0.0/8,.internal"},
+        "http://10.1.2.3:8080/v1internal:x",
+        {},
+    ),
+    (
+        {"http_proxy": "http://corp:3128", "no_proxy": "10.0.0.0/8,.internal"},
+        "http://u:p@mirror.internal:8080/v1internal:x",
+        {},
+    ),
+    (
+        {"http_proxy": "http://corp:3128", "no_proxy": "10.0.0.0/8,.internal"},
+        "http://192.168.1.5/v1internal:x",
+        {"http": "http://corp:3128"},
+    ),
+    (
+        {"ALL_PROXY": "socks5h://corp:1080", "NO_PROXY": "*"},
+        "https://open.bigmodel.cn/api",
+        {},
+    ),
+    (
+        {"ALL_PROXY": "socks5h://corp:1080"},
+        "https://open.bigmodel.cn/api",
+        {"all": "socks5h://corp:1080"},
+    ),
+]
+PROXY_VARIABLES = (
+    "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "REQUEST_METHOD",
+)  # fmt: skip
+
+
+def set_environment(monkeypatch, environment):
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+
+
+@pytest.mark.parametrize(("environment", "url", "chosen"), ENVIRONMENT_CASES)
+def test_environment_routes_honour_no_proxy_as_requests_does(
+    monkeypatch, environment, url, chosen
+):
+    set_environment(monkeypatch, environment)
+    routes = EnvironmentRoutes()
+    assert dict(routes.for_url(url)) == chosen
+    assert routes.for_url(url) is routes.for_url(url)  # decided once per host
+    # The proxy requests would pick reading the environment on every call.
+    theirs = requests.Session().merge_environment_settings(url, {}, None, None, None)
+    assert select_proxy(url, routes.for_url(url)) == select_proxy(
+        url, theirs["proxies"]
+    )
+
+
+def test_environment_routes_remember_a_bounded_number_of_hosts(monkeypatch):
+    set_environment(monkeypatch, {"HTTPS_PROXY": "http://corp:3128"})
+    routes = EnvironmentRoutes()
+    for n in range(EnvironmentRoutes.MAX_HOSTS + 10):
+        assert routes.for_url(f"https://h{n}.example/") == routes.proxies
+    assert len(routes._by_host) == EnvironmentRoutes.MAX_HOSTS
+
+
+def test_route_prefers_the_accounts_proxy_over_the_environment(monkeypatch):
+    set_environment(monkeypatch, {"HTTPS_PROXY": "http://corp:3128"})
+    routes = EnvironmentRoutes()
+    url = "https://cloudcode-pa.googleapis.com/x"
+    assert route(routes, url, "socks5://own:1") == proxies_for("socks5://own:1")
+    assert route(routes, url, "") == {"https": "http://corp:3128"}
