@@ -11,14 +11,17 @@ upstream.
 
 from __future__ import annotations
 
+import io
 import tempfile
 from collections.abc import Mapping
-from typing import IO, TYPE_CHECKING, Any, Final
+from typing import IO, TYPE_CHECKING, Any, Final, Protocol, cast
 from urllib.parse import quote
 
-from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
 from werkzeug.formparser import FormDataParser
+from werkzeug.utils import cached_property
 from werkzeug.wrappers import Request, Response
+from werkzeug.wsgi import LimitedStream
 
 from antigravity_proxy import json_codec
 from antigravity_proxy.errors import InvalidRequest, RequestTooLarge
@@ -35,17 +38,84 @@ HEADER_TEXT_MAX: Final = 256
 HEADER_SAFE: Final = "".join(chr(c) for c in range(0x20, 0x7F) if chr(c) != "%")
 
 
+class ServerStream(Protocol):
+    """What ``WholeBody`` needs of the server's ``wsgi.input``."""
+
+    def read(self, size: int, /) -> bytes: ...
+
+
+class WholeBody(io.RawIOBase):
+    """The body of a request with a ``Content-Length``, read whole in one call.
+
+    Werkzeug's ``LimitedStream`` semantics for a sized body: never more than
+    ``length`` bytes, and a client that stops sending early (no bytes, or the
+    server's read failing) is ``ClientDisconnected``. Why not Werkzeug's: its
+    ``readall`` (what ``get_data`` calls) reads 64 KiB at a time through a
+    ``bytearray``, and gunicorn answers each such read by copying what it holds
+    beyond it twice; asking the server for the whole rest at once cost a 700 KB
+    agent request about 2.5 ms of CPU less, a 3 MB one about 10 ms.
+    """
+
+    def __init__(self, stream: ServerStream, length: int) -> None:
+        self.stream = stream
+        self.length = length
+        self.left = length
+
+    def readable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self.length - self.left
+
+    def readinto(self, buffer: Any) -> int:
+        data = self._take(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def readall(self) -> bytes:
+        parts = []
+        while self.left > 0:
+            parts.append(self._take(self.left))
+        return b"".join(parts)
+
+    def _take(self, size: int) -> bytes:
+        """Up to ``size`` bytes of what is left (none once all was read)."""
+        size = min(size, self.left)
+        if size <= 0:
+            return b""
+        try:
+            data = self.stream.read(size)
+        except (OSError, ValueError) as exc:
+            raise ClientDisconnected() from exc
+        if not data:
+            raise ClientDisconnected()
+        self.left -= len(data)
+        return data
+
+
 class GatewayRequest(Request):
     """A request that closes every upload file it opened, parsed or not.
 
     Why: Werkzeug hands an upload's temporary file to the form only once the
     whole form parsed; a truncated or malformed multipart body leaves the files
     of its parts open (``Request.close`` cannot see them) until the collector.
+    A body of known length is read through ``WholeBody``.
     """
 
     def __init__(self, environ: WSGIEnvironment) -> None:
         super().__init__(environ)
         self.opened: list[IO[bytes]] = []
+
+    @cached_property
+    def stream(self) -> IO[bytes]:
+        """Werkzeug's stream; ``WholeBody`` where that limits to the length."""
+        stream = super().stream
+        if (
+            isinstance(stream, LimitedStream)
+            and "wsgi.input_terminated" not in self.environ
+        ):
+            return cast(IO[bytes], WholeBody(self.input_stream, stream.limit))
+        return stream
 
     def _get_file_stream(
         self,

@@ -24,12 +24,12 @@ from antigravity_proxy.errors import (
     NotFoundError,
     UpstreamStatus,
 )
+from antigravity_proxy.handlers.anthropic_history import history_needs
 from antigravity_proxy.media import ImageRef, fetch_images
 from antigravity_proxy.models import resolve_model
 from antigravity_proxy.pipeline import Pipeline
 from antigravity_proxy.protocols.anthropic.background import is_background_request
 from antigravity_proxy.protocols.anthropic.request import as_model, parallel_tool_use
-from antigravity_proxy.protocols.anthropic.signature import decode_signature
 from antigravity_proxy.protocols.anthropic.types import MessagesContext
 from antigravity_proxy.services import Services
 from antigravity_proxy.sessions import session_key
@@ -38,7 +38,6 @@ from antigravity_proxy.upstream.message_text import TextMeaning, says
 
 SIGNATURE_NAMESPACE: Final = "anthropic-signature"
 CLAUDE_CODE_BETA: Final = "claude-code-20250219"
-MEDIA_BLOCKS: Final = frozenset({"image", "document"})
 PROMPT_TOO_LONG: Final = "prompt is too long"
 
 
@@ -56,16 +55,15 @@ def plan_messages(services: Services, body: Mapping[str, Any]) -> Plan:
     model = as_model(body)
     stream = _stream_flag(body.get("stream"))
     upstream_model = upstream_model_for(services.config, model, body)
+    needs = history_needs(body.get("messages"), upstream_model)
     ctx = MessagesContext(
         message_id=f"msg_{uuid.uuid4().hex[:24]}",
         id_seed=uuid.uuid4().hex[:12],
         model=model,
         upstream_model=upstream_model,
-        signatures=remembered_signatures(
-            services.state, unsigned_tool_ids(body.get("messages"), upstream_model)
-        ),
+        signatures=remembered_signatures(services.state, needs.unsigned_tool_ids),
         stop_sequences=_stop_sequences(body.get("stop_sequences")),
-        media=fetch_url_media(body.get("messages")),
+        media=fetched_images(needs.images),
         parallel_tool_use=parallel_tool_use(body),
     )
     return Plan(ctx, conversation_key(body), stream)
@@ -171,33 +169,6 @@ def user_texts(messages: Any) -> Iterator[str]:
                 yield block["text"]
 
 
-def unsigned_tool_ids(messages: Any, upstream_model: str) -> list[str]:
-    """Replayed ``tool_use`` ids that history gives no usable signature.
-
-    A thinking block carrying our signature for a call (placement ``call``, same
-    upstream model) signs the next ``tool_use`` of its message; every other
-    ``tool_use`` (blank, foreign or stale signatures) needs the shared store.
-    """
-    ids: list[str] = []
-    for message in messages if isinstance(messages, list) else []:
-        if not isinstance(message, Mapping) or message.get("role") != "assistant":
-            continue
-        signed = False
-        for block in _blocks(message.get("content")):
-            if block.get("type") == "thinking":
-                found = decode_signature(block.get("signature"))
-                signed = (
-                    found is not None
-                    and found.placement == "call"
-                    and found.model == upstream_model
-                )
-            elif block.get("type") == "tool_use":
-                if not signed and isinstance(block.get("id"), str):
-                    ids.append(block["id"])
-                signed = False
-    return ids
-
-
 def remembered_signatures(state: SharedState, tool_ids: list[str]) -> dict[str, str]:
     """tool_use id -> upstream signature, for the ids the store knows."""
     return signatures.recall(state, SIGNATURE_NAMESPACE, tool_ids)
@@ -209,65 +180,23 @@ def remember_signatures(state: SharedState, found: Mapping[str, str]) -> None:
 
 
 def fetch_url_media(messages: Any) -> dict[str, tuple[str, str]]:
-    """Download ``url`` image sources (public addresses only) for the translator.
+    """The ``url`` images of ``messages``, downloaded (``fetched_images``)."""
+    return fetched_images(history_needs(messages, "").images)
+
+
+def fetched_images(refs: list[ImageRef]) -> dict[str, tuple[str, str]]:
+    """URL -> (mime type, base64 data) of ``url`` image sources (public
+    addresses only), for the translator.
 
     Why images only: the guarded fetcher accepts images by their bytes; a
-    ``url`` document source is refused up front, naming the field, rather than
-    reported as unreachable.
+    ``url`` document source was refused up front (``history_needs``), naming
+    the field, rather than reported as unreachable.
     """
-    refs: list[ImageRef] = []
-    for i, message in enumerate(messages if isinstance(messages, list) else []):
-        content = message.get("content") if isinstance(message, dict) else None
-        for j, block in enumerate(_blocks(content)):
-            if block.get("type") == "tool_result":
-                refs.extend(_nested_url_sources(block, i, j))
-            elif _has_url_source(block):
-                refs.append(_url_source(block, f"messages[{i}].content[{j}]"))
     fetched = fetch_images(refs)
     return {
         url: (media.mime_type, base64.b64encode(media.data).decode("ascii"))
         for url, media in fetched.items()
     }
-
-
-def _nested_url_sources(block: Mapping[str, Any], i: int, j: int) -> list[ImageRef]:
-    """The ``url`` images inside a ``tool_result``'s content blocks."""
-    return [
-        _url_source(item, f"messages[{i}].content[{j}].content[{k}]")
-        for k, item in enumerate(_blocks(block.get("content")))
-        if _has_url_source(item)
-    ]
-
-
-def _has_url_source(block: Mapping[str, Any]) -> bool:
-    """An ``image`` or ``document`` block whose source is a ``url``.
-
-    Why a test apart from ``_url_source``: history holds thousands of blocks,
-    and only these few need their path spelled out.
-    """
-    kind, source = block.get("type"), block.get("source")
-    return (
-        isinstance(kind, str)
-        and kind in MEDIA_BLOCKS
-        and isinstance(source, Mapping)
-        and source.get("type") == "url"
-    )
-
-
-def _url_source(block: Mapping[str, Any], param: str) -> ImageRef:
-    """The ``ImageRef`` of a block ``_has_url_source`` found (``param`` is its path)."""
-    if block.get("type") != "image":
-        raise InvalidRequest(
-            f"{param}.source: 'url' document sources are not supported by this "
-            "gateway; send the file as a 'base64' source",
-            param=f"{param}.source.type",
-        )
-    url = block["source"].get("url")
-    if not isinstance(url, str) or not url:
-        raise InvalidRequest(
-            f"{param}.source.url: Field required", param=f"{param}.source.url"
-        )
-    return ImageRef(url, f"{param}.source.url")
 
 
 def _blocks(content: Any) -> list[dict[str, Any]]:

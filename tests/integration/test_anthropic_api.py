@@ -252,6 +252,24 @@ def test_url_document_source_is_refused_naming_the_field(client, fake_upstream):
     assert "base64" in response.json["error"]["message"]
 
 
+def test_url_source_path_counts_null_blocks_before_it(client, fake_upstream):
+    """A ``null`` block passes the shape check; the path still names the real
+    index of the ``url`` block after it (the media walk once counted only the
+    object blocks, naming ``content[0]`` here)."""
+    image = {"type": "image", "source": {"type": "url", "url": ""}}
+    tool = {"type": "tool_result", "tool_use_id": "t", "content": [None, image]}
+    response = client.post(MESSAGES, json=body([None, image]))
+    assert response.status_code == 400
+    assert response.json["error"]["message"] == (
+        "messages[0].content[1].source.url: Field required"
+    )
+    response = client.post(MESSAGES, json=body([None, tool]))
+    assert response.json["error"]["message"] == (
+        "messages[0].content[1].content[1].source.url: Field required"
+    )
+    assert fake_upstream.calls(":streamGenerateContent") == []
+
+
 @pytest.mark.parametrize(
     ("configured", "expected"),
     [(None, "gemini-2.5-flash"), ("claude-sonnet-4-6", "claude-sonnet-4-6")],

@@ -11,47 +11,34 @@ document's ``title``/``context``/``citations``, ``redacted_thinking`` (Anthropic
 encrypted reasoning; no upstream can read it), ``server_tool_use`` and
 ``web_search_tool_result`` history (the upstream ran the search itself and keeps
 no such parts), thinking blocks whose signature is empty or not ours (see
-``_Turn.thinking``), and empty text.
+``Turns.thinking``), and empty text.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any, Final
 
-from antigravity_proxy.errors import InvalidRequest
 from antigravity_proxy.protocols.anthropic.signature import (
     SKIP_SIGNATURE,
     ThinkingSignature,
     decode_signature,
 )
 from antigravity_proxy.protocols.anthropic.types import (
+    FieldError,
     JsonObject,
     MessagesContext,
     Part,
     as_list,
     as_object,
     as_str,
+    object_error,
     unknown_tag,
 )
 
 IMAGE_TYPES: Final = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
 PDF_TYPE: Final = "application/pdf"
 RESULT_BLOCK_TYPES: Final = ("text", "image", "document")
-
-
-@dataclass(frozen=True, slots=True)
-class Replay:
-    """What converting one message needs besides the message itself.
-
-    :param ctx: the translation context (upstream model, cached signatures, media).
-    :param tool_names: tool_use id -> tool name over the whole history, because a
-        ``functionResponse`` must carry the name of the call it answers.
-    """
-
-    ctx: MessagesContext
-    tool_names: Mapping[str, str] = field(default_factory=dict)
 
 
 def tool_names(messages: list[Any]) -> dict[str, str]:
@@ -71,19 +58,6 @@ def tool_names(messages: list[Any]) -> dict[str, str]:
     }
 
 
-def message_parts(message: JsonObject, param: str, replay: Replay) -> list[Part]:
-    """The Gemini parts of one ``user`` or ``assistant`` message."""
-    content = message.get("content")
-    if isinstance(content, str):
-        return [{"text": content}] if content else []
-    turn = _Turn(replay)
-    for j, block in enumerate(as_list(content, f"{param}.content")):
-        where = f"{param}.content[{j}]"
-        turn.add(as_object(block, where), where)
-    turn.flush_media()
-    return turn.parts
-
-
 def system_texts(content: Any, param: str) -> list[str]:
     """The texts of a ``system`` value or ``role: system`` message content."""
     if isinstance(content, str):
@@ -100,69 +74,93 @@ def system_texts(content: Any, param: str) -> list[str]:
     return texts
 
 
-def media_part(block: JsonObject, param: str, ctx: MessagesContext) -> Part:
+def media_part(block: JsonObject, ctx: MessagesContext) -> Part:
     """An ``image`` or ``document`` block as one part (inlineData or text).
 
+    Errors name the field relative to the block (``source.media_type``).
     Why ``url`` sources need ``ctx.media``: the translator never does I/O; the
     handler fetches the URLs beforehand, and a URL it could not fetch is the
     client's error, as Anthropic reports an unreachable URL.
     """
     is_image = block.get("type") == "image"
-    source = as_object(block.get("source"), f"{param}.source")
+    source = as_object(block.get("source"), "source")
     kind = source.get("type")
     if kind == "base64":
-        mime = as_str(source.get("media_type"), f"{param}.source.media_type")
+        mime = as_str(source.get("media_type"), "source.media_type")
         allowed = IMAGE_TYPES if is_image else frozenset({PDF_TYPE})
         if mime not in allowed:
-            raise InvalidRequest(
-                f"{param}.source.media_type: unsupported media type {mime!r}",
-                param=f"{param}.source.media_type",
-            )
-        data = as_str(source.get("data"), f"{param}.source.data")
+            detail = f"unsupported media type {mime!r}"
+            raise FieldError("source.media_type", detail)
+        data = as_str(source.get("data"), "source.data")
         return {"inlineData": {"mimeType": mime, "data": data}}
     if kind == "url":
-        return _fetched(as_str(source.get("url"), f"{param}.source.url"), param, ctx)
+        return _fetched(as_str(source.get("url"), "source.url"), ctx)
     if kind == "text" and not is_image:
-        return {"text": as_str(source.get("data"), f"{param}.source.data")}
+        return {"text": as_str(source.get("data"), "source.data")}
     expected = ("base64", "url") if is_image else ("base64", "text", "url")
-    raise unknown_tag(kind, f"{param}.source.type", expected)
+    raise unknown_tag(kind, "source.type", expected)
 
 
-def _fetched(url: str, param: str, ctx: MessagesContext) -> Part:
+def _fetched(url: str, ctx: MessagesContext) -> Part:
     found = ctx.media.get(url)
     if found is None:
-        raise InvalidRequest(
-            f"{param}.source.url: could not fetch {url!r}", param=f"{param}.source.url"
-        )
+        raise FieldError("source.url", f"could not fetch {url!r}")
     mime, data = found
     return {"inlineData": {"mimeType": mime, "data": data}}
 
 
-class _Turn:
-    """Parts of one message, plus the signature waiting for the part it belongs to.
+class Turns:
+    """Parts of each message in turn, plus the signature waiting for its part.
 
     A thinking block with our signature for ``call`` or ``text`` does not become a
     part: its signature goes onto the next ``functionCall`` (or text) part of the
     same message, where the upstream issued it. ``signed`` records that this
     message already carries a signature (on a call or a thought part): Gemini
-    signs only the first of parallel calls, so later ones need none.
+    signs only the first of parallel calls, so later ones need none. One object
+    serves a whole conversation; ``message_parts`` starts each message afresh.
+
+    :param ctx: the translation context (upstream model, cached signatures, media).
+    :param tool_names: tool_use id -> tool name over the whole history, because a
+        ``functionResponse`` must carry the name of the call it answers.
     """
 
-    def __init__(self, replay: Replay) -> None:
-        self.replay = replay
+    __slots__ = ("ctx", "tool_names", "parts", "pending", "signed", "result_media")
+
+    def __init__(self, ctx: MessagesContext, tool_names: Mapping[str, str]) -> None:
+        self.ctx = ctx
+        self.tool_names = tool_names
         self.parts: list[Part] = []
         self.pending: ThinkingSignature | None = None
         self.signed = False
         self.result_media: list[Part] = []
 
-    def add(self, block: JsonObject, param: str) -> None:
+    def message_parts(self, message: JsonObject) -> list[Part]:
+        """The Gemini parts of one ``user`` or ``assistant`` message.
+
+        Errors name the field relative to the message (``content[0].type``).
+        """
+        content = message.get("content")
+        if isinstance(content, str):
+            return [{"text": content}] if content else []
+        self.parts, self.pending, self.signed = [], None, False
+        for j, block in enumerate(as_list(content, "content")):
+            if not isinstance(block, dict):
+                raise object_error(block, f"content[{j}]")
+            try:
+                self.add(block)
+            except FieldError as exc:
+                raise exc.within(f"content[{j}]") from None
+        self.flush_media()
+        return self.parts
+
+    def add(self, block: JsonObject) -> None:
         kind = block.get("type")
         handler = BLOCK_HANDLERS.get(kind) if isinstance(kind, str) else None
         if handler is None:
-            raise unknown_tag(kind, f"{param}.type", tuple(BLOCK_HANDLERS))
+            raise unknown_tag(kind, "type", tuple(BLOCK_HANDLERS))
         if kind != "tool_result":
             self.flush_media()
-        handler(self, block, param)
+        handler(self, block)
 
     def flush_media(self) -> None:
         """Media of consecutive tool results, after all their function responses.
@@ -174,8 +172,8 @@ class _Turn:
             self.parts.extend(self.result_media)
             self.result_media = []
 
-    def text(self, block: JsonObject, param: str) -> None:
-        text = as_str(block.get("text"), f"{param}.text")
+    def text(self, block: JsonObject) -> None:
+        text = as_str(block.get("text"), "text")
         if not text:
             return
         part: Part = {"text": text}
@@ -184,10 +182,10 @@ class _Turn:
             self.pending = None
         self.parts.append(part)
 
-    def media(self, block: JsonObject, param: str) -> None:
-        self.parts.append(media_part(block, param, self.replay.ctx))
+    def media(self, block: JsonObject) -> None:
+        self.parts.append(media_part(block, self.ctx))
 
-    def thinking(self, block: JsonObject, param: str) -> None:
+    def thinking(self, block: JsonObject) -> None:
         """Replay our own signed thinking; drop the rest.
 
         Why drop rather than send as plain text: the upstream rejects thought
@@ -199,9 +197,9 @@ class _Turn:
         models check the text against it); for a call or text part the thought
         text is not needed and is dropped.
         """
-        text = as_str(block.get("thinking"), f"{param}.thinking")
+        text = as_str(block.get("thinking"), "thinking")
         found = decode_signature(block.get("signature"))
-        if found is None or found.model != self.replay.ctx.upstream_model:
+        if found is None or found.model != self.ctx.upstream_model:
             return
         if found.placement == "thought":
             part = {"text": text, "thought": True, "thoughtSignature": found.signature}
@@ -210,18 +208,18 @@ class _Turn:
         else:
             self.pending = found
 
-    def redacted(self, block: JsonObject, param: str) -> None:
-        as_str(block.get("data"), f"{param}.data")
+    def redacted(self, block: JsonObject) -> None:
+        as_str(block.get("data"), "data")
 
-    def server_tool(self, block: JsonObject, param: str) -> None:
+    def server_tool(self, block: JsonObject) -> None:
         """Server-tool history (web search) has no upstream part; dropped."""
 
-    def tool_use(self, block: JsonObject, param: str) -> None:
-        call_id = as_str(block.get("id"), f"{param}.id")
-        name = as_str(block.get("name"), f"{param}.name")
+    def tool_use(self, block: JsonObject) -> None:
+        call_id = as_str(block.get("id"), "id")
+        name = as_str(block.get("name"), "name")
         # A shallow copy: the upstream body shares the client's nested values,
         # which nothing mutates, instead of copying a long history twice.
-        args = dict(as_object(block.get("input"), f"{param}.input"))
+        args = dict(as_object(block.get("input"), "input"))
         part: Part = {"functionCall": {"name": name, "args": args, "id": call_id}}
         signature = self._call_signature(call_id)
         if signature is not None:
@@ -234,29 +232,28 @@ class _Turn:
         if self.pending is not None and self.pending.placement == "call":
             signature, self.pending = self.pending.signature, None
             return signature
-        cached = self.replay.ctx.signatures.get(call_id)
+        cached = self.ctx.signatures.get(call_id)
         if cached:
             return cached
         return None if self.signed else SKIP_SIGNATURE
 
-    def tool_result(self, block: JsonObject, param: str) -> None:
+    def tool_result(self, block: JsonObject) -> None:
         """A ``tool_result`` as a ``functionResponse`` plus its media parts.
 
         Why ``output``/``error``: Gemini's documented keys for a function's result
         and failure, so ``is_error`` reaches the model instead of being lost.
         """
-        call_id = as_str(block.get("tool_use_id"), f"{param}.tool_use_id")
-        text, media = _result_content(block.get("content"), param, self.replay.ctx)
+        call_id = as_str(block.get("tool_use_id"), "tool_use_id")
+        text, media = _result_content(block.get("content"), self.ctx)
         key = "error" if block.get("is_error") is True else "output"
-        name = self.replay.tool_names.get(call_id, call_id)
+        name = self.tool_names.get(call_id, call_id)
         response = {"name": name, "id": call_id, "response": {key: text}}
         self.parts.append({"functionResponse": response})
-        self.result_media.extend(media)
+        if media:
+            self.result_media.extend(media)
 
 
-def _result_content(
-    content: Any, param: str, ctx: MessagesContext
-) -> tuple[str, list[Part]]:
+def _result_content(content: Any, ctx: MessagesContext) -> tuple[str, list[Part]]:
     """A tool result's text (blocks joined by newlines) and its media parts."""
     if content is None:
         return "", []
@@ -264,31 +261,41 @@ def _result_content(
         return content, []
     texts: list[str] = []
     media: list[Part] = []
-    for j, block in enumerate(as_list(content, f"{param}.content")):
-        where = f"{param}.content[{j}]"
-        block = as_object(block, where)
-        kind = block.get("type")
-        if kind not in RESULT_BLOCK_TYPES:
-            raise unknown_tag(kind, f"{where}.type", RESULT_BLOCK_TYPES)
-        if kind == "text":
-            texts.append(as_str(block.get("text"), f"{where}.text"))
-            continue
-        part = media_part(block, where, ctx)
-        if "text" in part:
-            texts.append(part["text"])
-        else:
-            media.append(part)
+    for k, block in enumerate(as_list(content, "content")):
+        if not isinstance(block, dict):
+            raise object_error(block, f"content[{k}]")
+        try:
+            _result_block(block, texts, media, ctx)
+        except FieldError as exc:
+            raise exc.within(f"content[{k}]") from None
     return "\n".join(texts), media
 
 
-BLOCK_HANDLERS: Final[Mapping[str, Callable[[_Turn, JsonObject, str], None]]] = {
-    "text": _Turn.text,
-    "image": _Turn.media,
-    "document": _Turn.media,
-    "tool_use": _Turn.tool_use,
-    "tool_result": _Turn.tool_result,
-    "thinking": _Turn.thinking,
-    "redacted_thinking": _Turn.redacted,
-    "server_tool_use": _Turn.server_tool,
-    "web_search_tool_result": _Turn.server_tool,
+def _result_block(
+    block: JsonObject, texts: list[str], media: list[Part], ctx: MessagesContext
+) -> None:
+    """One block of a tool result, onto its ``texts`` or its ``media``."""
+    kind = block.get("type")
+    if kind == "text":
+        texts.append(as_str(block.get("text"), "text"))
+        return
+    if kind not in RESULT_BLOCK_TYPES:
+        raise unknown_tag(kind, "type", RESULT_BLOCK_TYPES)
+    part = media_part(block, ctx)
+    if "text" in part:
+        texts.append(part["text"])
+    else:
+        media.append(part)
+
+
+BLOCK_HANDLERS: Final[Mapping[str, Callable[[Turns, JsonObject], None]]] = {
+    "text": Turns.text,
+    "image": Turns.media,
+    "document": Turns.media,
+    "tool_use": Turns.tool_use,
+    "tool_result": Turns.tool_result,
+    "thinking": Turns.thinking,
+    "redacted_thinking": Turns.redacted,
+    "server_tool_use": Turns.server_tool,
+    "web_search_tool_result": Turns.server_tool,
 }

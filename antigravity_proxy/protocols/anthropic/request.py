@@ -27,14 +27,14 @@ from typing import Any, Final
 
 from antigravity_proxy.errors import InvalidRequest
 from antigravity_proxy.protocols.anthropic.content import (
-    Replay,
-    message_parts,
+    Turns,
     system_texts,
     tool_names,
 )
 from antigravity_proxy.protocols.anthropic.generation import generation_config
 from antigravity_proxy.protocols.anthropic.types import (
     Content,
+    FieldError,
     JsonObject,
     MessagesContext,
     Part,
@@ -43,6 +43,7 @@ from antigravity_proxy.protocols.anthropic.types import (
     as_object,
     as_str,
     not_one_of,
+    object_error,
     unknown_tag,
 )
 from antigravity_proxy.protocols.schema import clean_schema
@@ -159,26 +160,35 @@ def conversation(
         raise InvalidRequest(
             "messages: at least one message is required", param="messages"
         )
-    replay = Replay(ctx, tool_names(messages))
+    turns = Turns(ctx, tool_names(messages))
     contents: list[Content] = []
-    for i, raw in enumerate(messages):
-        param = f"messages[{i}]"
-        message = as_object(raw, param)
-        role = message.get("role")
-        if role == "system":
-            texts.extend(system_texts(message.get("content"), f"{param}.content"))
-        elif isinstance(role, str) and role in ROLE_TO_UPSTREAM:
-            _append(
-                contents, ROLE_TO_UPSTREAM[role], message_parts(message, param, replay)
-            )
-        else:
-            raise not_one_of(role, f"{param}.role", ("user", "assistant", "system"))
+    for i, message in enumerate(messages):
+        if not isinstance(message, dict):
+            raise object_error(message, f"messages[{i}]")
+        try:
+            _add_message(message, turns, texts, contents)
+        except FieldError as exc:
+            raise exc.within(f"messages[{i}]") from None
     if not contents:
         raise InvalidRequest(
             "messages: at least one user or assistant message is required",
             param="messages",
         )
     return [{"text": t} for t in texts], contents
+
+
+def _add_message(
+    message: JsonObject, turns: Turns, texts: list[str], contents: list[Content]
+) -> None:
+    """One message onto the system ``texts`` or the ``contents``; errors name
+    fields relative to the message."""
+    role = message.get("role")
+    if role == "system":
+        texts.extend(system_texts(message.get("content"), "content"))
+    elif isinstance(role, str) and role in ROLE_TO_UPSTREAM:
+        _append(contents, ROLE_TO_UPSTREAM[role], turns.message_parts(message))
+    else:
+        raise not_one_of(role, "role", ("user", "assistant", "system"))
 
 
 def _system(raw: Any) -> list[str]:

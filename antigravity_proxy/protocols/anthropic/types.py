@@ -154,6 +154,25 @@ def _too_deep_path(body: Any) -> str:
                 stack.append((child, path, depth + 1))
 
 
+class FieldError(InvalidRequest):
+    """An ``InvalidRequest`` about one field: ``"{param}: {detail}"``.
+
+    Why ``within``: a long history holds thousands of blocks, and spelling each
+    one's path (``messages[2].content[0].text``) before reading it cost more
+    than translating it. The block readers name a field relative to the value
+    they read (``text``, ``source.media_type``); each enclosing loop prefixes its
+    own step as the error passes, so only a request that fails pays for a path.
+    """
+
+    def __init__(self, param: str, detail: str) -> None:
+        super().__init__(f"{param}: {detail}", param=param)
+        self.detail = detail
+
+    def within(self, prefix: str) -> FieldError:
+        """The same error for the field as seen from ``prefix``'s parent."""
+        return FieldError(f"{prefix}.{self.param}", self.detail)
+
+
 def as_object(value: Any, param: str) -> JsonObject:
     """``value`` when it is a JSON object, else an error naming ``param``.
 
@@ -162,68 +181,64 @@ def as_object(value: Any, param: str) -> JsonObject:
     """
     if isinstance(value, dict):
         return value
+    raise object_error(value, param)
+
+
+def object_error(value: Any, param: str) -> FieldError:
+    """The error for ``value`` at ``param`` where an object is required."""
     if value is None:
-        raise InvalidRequest(f"{param}: Field required", param=param)
-    raise InvalidRequest(f"{param}: Input should be an object", param=param)
+        return FieldError(param, "Field required")
+    return FieldError(param, "Input should be an object")
 
 
 def as_list(value: Any, param: str) -> list[Any]:
     if not isinstance(value, list):
-        raise InvalidRequest(f"{param}: Input should be a valid list", param=param)
+        raise FieldError(param, "Input should be a valid list")
     return value
 
 
 def as_str(value: Any, param: str) -> str:
+    if isinstance(value, str):
+        return value
     if value is None:
-        raise InvalidRequest(f"{param}: Field required", param=param)
-    if not isinstance(value, str):
-        raise InvalidRequest(f"{param}: Input should be a valid string", param=param)
-    return value
+        raise FieldError(param, "Field required")
+    raise FieldError(param, "Input should be a valid string")
 
 
 def as_int(value: Any, param: str, minimum: int) -> int:
     """An integer ≥ ``minimum``; booleans are not integers here (JSON ``true``)."""
     if value is None:
-        raise InvalidRequest(f"{param}: Field required", param=param)
+        raise FieldError(param, "Field required")
     if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidRequest(f"{param}: Input should be a valid integer", param=param)
+        raise FieldError(param, "Input should be a valid integer")
     if value < minimum:
-        raise InvalidRequest(
-            f"{param}: Input should be greater than or equal to {minimum}",
-            param=param,
-        )
+        raise FieldError(param, f"Input should be greater than or equal to {minimum}")
     return value
 
 
 def as_number(value: Any, param: str, low: float, high: float) -> float | int:
     """A number within [``low``, ``high``] (Anthropic's documented range)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise InvalidRequest(f"{param}: Input should be a valid number", param=param)
+        raise FieldError(param, "Input should be a valid number")
     if not low <= value <= high:
-        raise InvalidRequest(
-            f"{param}: Input should be between {low} and {high}", param=param
-        )
+        raise FieldError(param, f"Input should be between {low} and {high}")
     return value
 
 
-def unknown_tag(value: Any, param: str, expected: tuple[str, ...]) -> InvalidRequest:
+def unknown_tag(value: Any, param: str, expected: tuple[str, ...]) -> FieldError:
     """The error for a ``type`` tag outside ``expected``, worded like Anthropic's."""
     if value is None:
-        return InvalidRequest(
-            f"{param}: Unable to extract tag using discriminator 'type'", param=param
-        )
+        return FieldError(param, "Unable to extract tag using discriminator 'type'")
     tags = ", ".join(f"'{tag}'" for tag in expected)
-    return InvalidRequest(
-        f"{param}: Input tag {value!r} found using 'type' does not match any of "
+    return FieldError(
+        param,
+        f"Input tag {value!r} found using 'type' does not match any of "
         f"the expected tags: {tags}",
-        param=param,
     )
 
 
-def not_one_of(value: Any, param: str, expected: tuple[str, ...]) -> InvalidRequest:
+def not_one_of(value: Any, param: str, expected: tuple[str, ...]) -> FieldError:
     """The error for a value outside an enumeration (``role``, ``effort``)."""
     *head, last = [f"'{item}'" for item in expected]
     choices = f"{', '.join(head)} or {last}" if head else last
-    return InvalidRequest(
-        f"{param}: Input should be {choices} (got {value!r})", param=param
-    )
+    return FieldError(param, f"Input should be {choices} (got {value!r})")
