@@ -22,6 +22,7 @@ from benchmarks import (
     memory,
     openai_path,
     state_backend,
+    stream_cpu,
     stream_translation,
     usage_ledger,
 )
@@ -40,6 +41,7 @@ MODULES: Final[Sequence[Benchmark]] = (
     anthropic_path,
     agent_request,
     stream_translation,
+    stream_cpu,
     usage_ledger,
     state_backend,
     capacity,
