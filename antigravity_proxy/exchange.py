@@ -41,7 +41,6 @@ import enum
 import logging
 import re
 import socket
-import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping, MutableMapping
@@ -164,17 +163,19 @@ class Exchange:
     # The client's connection, when the server exposes it: a stream's silence
     # waits on it too, so a client that leaves is seen without polling.
     client_socket: socket.socket | None = field(default=None, repr=False)
-    _cancelled: threading.Event = field(default_factory=threading.Event, repr=False)
+    # A flag only ever raised, never waited on: a plain bool (a threading.Event
+    # built a Condition and a lock for every request).
+    _cancelled: bool = field(default=False, repr=False)
 
     @property
     def cancelled(self) -> bool:
         """True once the client is known to be gone: make no further upstream call."""
-        if not self._cancelled.is_set() and self.client_gone():
-            self._cancelled.set()
-        return self._cancelled.is_set()
+        if not self._cancelled and self.client_gone():
+            self._cancelled = True
+        return self._cancelled
 
     def cancel(self) -> None:
-        self._cancelled.set()
+        self._cancelled = True
 
     def describe(self, models: tuple[str, str], stream: bool) -> None:
         """The client's model, the upstream model and whether it streams."""

@@ -116,6 +116,10 @@ def relay(
 ) -> Iterator[bytes]:
     """Translated frames of ``upstream``'s events, each as soon as it arrives.
 
+    The frames one upstream event makes (a block's start and its first delta)
+    leave as one write: the server makes a send per item, and an item per frame
+    cost a stream a system call and a pass through the WSGI layers per frame.
+
     ``on_end`` runs however the stream ends (done, failed, client gone), and
     before the final frames are sent: a fast client's next turn, perhaps on
     another worker, must find what this turn learnt (thought signatures).
@@ -125,7 +129,9 @@ def relay(
     ending = Ending.CLIENT_GONE  # unless the loop says otherwise
     tail: list[bytes] = []
     try:
-        yield from preamble
+        opening = b"".join(preamble)
+        if opening:
+            yield opening
         yield from _frames(upstream, translator, watch)
         tail, ending = translator.finish(), Ending.COMPLETE
     except ClientGone:
@@ -142,7 +148,8 @@ def relay(
         _settle(watch, translator, failure, ending)
         if on_end is not None:
             on_end()
-    yield from tail
+    if tail:
+        yield b"".join(tail)
 
 
 def _frames(
@@ -163,7 +170,7 @@ def _frames(
             frames = translator.feed(event)
             if frames:
                 quiet_since = time.monotonic()
-                yield from frames
+                yield b"".join(frames)
         if translator.done:
             break  # e.g. a stop sequence matched locally: stop reading early
 

@@ -231,6 +231,18 @@ def _kib(pid: int, name: str, label: str) -> int:
     return 0
 
 
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU seconds of a process and its children so far."""
+    ticks = 0
+    for each in (pid, *_children(pid)):
+        try:
+            fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def worker_pids(pid: int) -> list[int]:
     return _children(pid)
 

@@ -11,6 +11,7 @@ rather than raised, because a half-understood quota is better than no account.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Iterable, Mapping
@@ -229,8 +230,12 @@ def _tier_label(tier: object) -> str | None:
     return _str_or_none(tier.get("name")) or _str_or_none(tier.get("id"))
 
 
+@functools.lru_cache(maxsize=1024)
 def model_group(name: str) -> str | None:
     """The quota bucket a model id belongs to, or None for an ungrouped id.
+
+    Cached: picking an account asks it for every quota entry of every account
+    on each request, about the same few dozen names.
 
     Mirrors Antigravity-Manager's ``normalize_to_standard_id``: the upstream
     shares one quota between the variants of a family (``gemini-3-pro-low`` and
@@ -290,8 +295,12 @@ def _bool_or_none(value: object) -> bool | None:
     return value if isinstance(value, bool) else None
 
 
+@functools.lru_cache(maxsize=1024)
 def reset_timestamp(text: str | None) -> float | None:
     """A quota ``reset_time`` (RFC 3339) as unix seconds; without an offset, UTC.
+
+    Cached: each request's account pick reads every account's reset time, and
+    those change only when the quota is refreshed.
 
     Why UTC: the upstream writes ``...Z``, but a hand-edited or foreign account
     file may drop the offset, and local time would shift the ranking by hours.

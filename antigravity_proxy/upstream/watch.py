@@ -47,6 +47,9 @@ _UPSTREAM, _CLIENT, _QUIET = "upstream", "client", "quiet"
 class _Transport:
     """The socket and buffered file under a streamed ``requests`` response."""
 
+    _poll: Any = None  # ``select.poll`` once the stream first waited
+    _client_fd = -1  # the client's descriptor registered in it, if any
+
     def __init__(self, response: requests.Response) -> None:
         fp: Any = getattr(getattr(response.raw, "_fp", None), "fp", None)
         sock: Any = getattr(getattr(fp, "raw", None), "_sock", None)
@@ -64,19 +67,36 @@ class _Transport:
             return _UPSTREAM
         if self._buffered(fp, sock):
             return _UPSTREAM
-        # poll, not select: a worker holding hundreds of streams has
-        # descriptors past select's limit of 1024.
-        poller = select.poll()
         try:
-            poller.register(sock, select.POLLIN)
-            if client is not None:
-                poller.register(client, select.POLLIN)
-            events = poller.poll(tick * 1000)
+            events = self._poller(sock, client).poll(tick * 1000)
         except (OSError, ValueError):
             return _UPSTREAM  # the read will say what went wrong
         if any(fd == sock.fileno() for fd, _ in events):
             return _UPSTREAM
         return _CLIENT if events else _QUIET
+
+    def _poller(self, sock: socket.socket, client: socket.socket | None) -> Any:
+        """The stream's ``poll`` object, watching ``sock`` and ``client``.
+
+        Made once per stream, not once per wait: a stream waits once per event.
+        poll, not select: a worker holding hundreds of streams has descriptors
+        past select's limit of 1024.
+        """
+        poller = self._poll
+        if poller is None:
+            poller = self._poll = select.poll()
+            poller.register(sock, select.POLLIN)
+        client_fd = -1 if client is None else client.fileno()
+        if client is not None and client_fd < 0:
+            raise ValueError("the client's socket is closed")  # as register would
+        if client_fd != self._client_fd:
+            if self._client_fd >= 0:
+                poller.unregister(self._client_fd)
+                self._client_fd = -1
+            if client is not None:
+                poller.register(client, select.POLLIN)
+                self._client_fd = client_fd
+        return poller
 
     @staticmethod
     def _buffered(fp: io.BufferedReader, sock: socket.socket) -> bool:

@@ -199,6 +199,35 @@ def test_prepared_equals_what_session_request_prepares(method, headers, data):
     assert list(ours.headers.lower_items()) == list(theirs.headers.lower_items())
 
 
+URL_CASES = [
+    "https://cloudcode-pa.example.test/v1internal:streamGenerateContent?alt=sse",
+    "https://user:secret@mirror.example.test/v1internal:generateContent",
+    "https://bücher.example/v1 internal:x?a=1 2",
+    "http://[::1]:8080/v1internal:x",
+]
+
+
+@pytest.mark.parametrize("url", URL_CASES)
+def test_prepared_url_and_credentials_match_prepare_every_time(url):
+    """The URL's share of ``prepare`` is looked up after the first call: the
+    second call must still equal what ``prepare`` makes (credentials included)."""
+    expected = requests.PreparedRequest()
+    expected.prepare(method="POST", url=url, headers={"a": "b"}, data=b"{}")
+    for _ in range(2):
+        ours = prepared(requests.Session(), "POST", url, b"{}", {"a": "b"})
+        assert ours.url == expected.url
+        assert ours.headers.get("Authorization") == expected.headers.get(
+            "Authorization"
+        )
+
+
+@pytest.mark.parametrize("url", ["no-scheme.example/x", "http://", "https://a b/"])
+def test_prepared_refuses_a_bad_url_every_time(url):
+    for _ in range(2):
+        with pytest.raises(requests.exceptions.RequestException):
+            prepared(requests.Session(), "POST", url, b"", {})
+
+
 @pytest.mark.parametrize("value", ["a\r\nX-Injected: 1", "a\nb", " leading"])
 def test_prepared_refuses_header_values_that_would_break_the_request(value):
     with pytest.raises(requests.exceptions.InvalidHeader):
