@@ -47,7 +47,7 @@ from antigravity_proxy.upstream.watch import (
     CLIENT_TICK,
     DEFAULT_TICK,
     SILENCE,
-    watched_chunks,
+    WatchedBody,
 )
 from antigravity_proxy.upstream.zai import Relayed
 
@@ -132,7 +132,8 @@ def relay(
         opening = b"".join(preamble)
         if opening:
             yield opening
-        yield from _frames(upstream, translator, watch)
+        body = _watched(upstream, watch)
+        yield from _frames(upstream, iter(body), translator, watch)
         tail, ending = translator.finish(), Ending.COMPLETE
     except ClientGone:
         log.info("client went away during upstream silence; upstream closed")
@@ -144,20 +145,29 @@ def relay(
         ending = Ending.UPSTREAM_CUT
         tail = _in_band_error(translator, InternalError("stream failed"), exchange)
     finally:
-        upstream.close()
+        if ending is not Ending.COMPLETE:
+            upstream.close()
         _settle(watch, translator, failure, ending)
         if on_end is not None:
             on_end()
-    if tail:
-        yield b"".join(tail)
+    try:
+        if tail:
+            yield b"".join(tail)
+        if ending is Ending.COMPLETE:
+            body.release()  # after the last frame left, so the client waits not
+    finally:
+        upstream.close()
 
 
 def _frames(
-    upstream: requests.Response, translator: StreamTranslator, watch: Watch
+    upstream: requests.Response,
+    chunks: Iterator[bytes],
+    translator: StreamTranslator,
+    watch: Watch,
 ) -> Iterator[bytes]:
     """The translator's frames, with heartbeats and client checks in silence."""
     quiet_since = time.monotonic()
-    for event in iter_events(upstream, _watched(upstream, watch)):
+    for event in iter_events(upstream, chunks):
         if event is SILENCE:
             if watch.exchange.cancelled:
                 raise ClientGone("the client went away")
@@ -175,10 +185,10 @@ def _frames(
             break  # e.g. a stop sequence matched locally: stop reading early
 
 
-def _watched(upstream: requests.Response, watch: Watch) -> Iterator[bytes]:
+def _watched(upstream: requests.Response, watch: Watch) -> WatchedBody:
     """The upstream's chunks, silence ticks included; with the client's socket
     watched, ticks are only as frequent as heartbeats need."""
-    return watched_chunks(
+    return WatchedBody(
         upstream,
         client=watch.exchange.client_socket,
         client_tick=min(CLIENT_TICK, max(DEFAULT_TICK, watch.interval / 3)),
@@ -218,7 +228,7 @@ def collect(upstream: requests.Response, watch: Watch) -> list[dict[str, Any]]:
     events: list[dict[str, Any]] = []
     try:
         with upstream:
-            for event in iter_events(upstream, _watched(upstream, watch)):
+            for event in iter_events(upstream, iter(_watched(upstream, watch))):
                 if event is SILENCE and watch.exchange.cancelled:
                     watch.exchange.end(Ending.CLIENT_GONE)
                     raise ClientGone("the client went away")

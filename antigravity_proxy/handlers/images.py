@@ -150,11 +150,7 @@ def _attempt(
 
 
 def _pool() -> ThreadPoolExecutor:
-    """The process's image-call pool, made on first use (after gunicorn's fork).
-
-    Long-lived threads keep their upstream sessions (one per thread), so
-    connections are reused across requests.
-    """
+    """The process's image-call pool, made on first use (after gunicorn's fork)."""
     global _executor
     with _executor_lock:
         if _executor is None:

@@ -4,8 +4,8 @@
 network errors try the next base; 429, 400, 401 and 403 come back at once (another
 host would answer the same for this account). Transport failures and non-2xx
 statuses leave this module only as ``GatewayError`` subclasses, raised ``from``
-the ``requests`` exception. Each thread has its own ``requests.Session``, so a
-gthread worker's concurrent streams never share a connection pool.
+the ``requests`` exception. The threads of a worker share one session, so a
+connection a finished call gave back serves the next call (`SharedSession`).
 
 Every call names the account's egress proxy (``proxy_url``, ``""`` for none):
 the parameter has no default, so no call site can forget the account's proxy
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -36,9 +35,9 @@ from antigravity_proxy.errors import (
 from antigravity_proxy.sse import SSEDecoder
 from antigravity_proxy.upstream.egress import (
     EnvironmentRoutes,
+    SharedSession,
     prepared,
     route,
-    thread_session,
 )
 from antigravity_proxy.upstream.message_text import TextMeaning, first_match, says
 from antigravity_proxy.upstream.watch import SILENCE
@@ -68,12 +67,12 @@ class CloudCodeClient:
     def __init__(self, config: UpstreamConfig) -> None:
         self.config = config
         self.timeout = (config.connect_timeout, config.read_timeout)
-        self._local = threading.local()
+        self._sessions = SharedSession()
         self._environment = EnvironmentRoutes()
 
     @property
     def session(self) -> requests.Session:
-        return thread_session(self._local)
+        return self._sessions.get()
 
     def headers(self, access_token: str, project: str = "") -> dict[str, str]:
         headers = {

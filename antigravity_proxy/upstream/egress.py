@@ -17,6 +17,7 @@ leaving through the wrong address is what the user set the proxy to avoid.
 from __future__ import annotations
 
 import functools
+import os
 import threading
 import urllib.request
 from collections.abc import Iterable, Mapping
@@ -24,6 +25,7 @@ from typing import Final
 from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 import requests
+from requests.adapters import HTTPAdapter
 from requests.utils import get_auth_from_url
 
 SCHEMES: Final = ("http", "https", "socks5", "socks5h")
@@ -127,18 +129,48 @@ def egress_session(proxy_url: str) -> requests.Session:
     return session
 
 
-def thread_session(local: threading.local) -> requests.Session:
-    """This thread's session in ``local``, made on first use.
+POOL_SIZE: Final = 1024
+"""Idle upstream connections a worker keeps per host: above the default threads
+(768), so a burst's connections are all kept for the calls after it."""
+
+
+class SharedSession:
+    """One ``requests`` session for every thread of this process, made on first use.
+
+    Why shared: a connection a finished call gave back serves whichever thread
+    calls next (urllib3's pool hands out the most recently returned one), so a
+    stream after a stream skips the TCP and TLS handshakes. With a session per
+    thread, the request threads taking calls in turn rarely met their own idle
+    connection again. Why per process: a pool made before a fork would hand the
+    same socket to two workers, so a forked child makes its own.
 
     It never reads the environment itself: each call names its proxies (`route`),
     so ``requests`` does not scan ``os.environ`` per call.
     """
-    session: requests.Session | None = getattr(local, "session", None)
-    if session is None:
+
+    def __init__(self, pool_size: int = POOL_SIZE) -> None:
+        self.pool_size = pool_size
+        self._session: requests.Session | None = None
+        self._pid = 0
+        self._lock = threading.Lock()
+
+    def get(self) -> requests.Session:
+        session = self._session
+        if session is not None and self._pid == os.getpid():
+            return session
+        with self._lock:
+            if self._session is None or self._pid != os.getpid():
+                self._session = self._new()
+                self._pid = os.getpid()
+            return self._session
+
+    def _new(self) -> requests.Session:
         session = requests.Session()
         session.trust_env = False
-        local.session = session
-    return session
+        adapter = HTTPAdapter(pool_maxsize=self.pool_size)
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
+        return session
 
 
 def route(environment: EnvironmentRoutes, url: str, proxy_url: str) -> dict[str, str]:

@@ -41,6 +41,8 @@ from antigravity_proxy.errors import UpstreamTimeout, UpstreamUnavailable
 SILENCE: Final = b""
 DEFAULT_TICK: Final = 0.25
 CLIENT_TICK: Final = 5.0
+RELEASE_GRACE: Final = 0.02
+RELEASE_LIMIT: Final = 64 * 1024
 _UPSTREAM, _CLIENT, _QUIET = "upstream", "client", "quiet"
 
 
@@ -110,6 +112,81 @@ class _Transport:
             sock.settimeout(timeout)
 
 
+class WatchedBody:
+    """A streamed body read as ``watched_chunks`` describes, and `release`.
+
+    The body's own chunk iterator is kept here, not inside the iterator the
+    caller holds: a caller that stops early drops its iterator, and ``release``
+    can still go on reading the same body to its end.
+    """
+
+    def __init__(
+        self,
+        response: requests.Response,
+        tick: float = DEFAULT_TICK,
+        *,
+        client: socket.socket | None = None,
+        client_tick: float = CLIENT_TICK,
+    ) -> None:
+        self.transport = _Transport(response)
+        self.chunks = response.iter_content(chunk_size=None)
+        self.tick = tick
+        self.client = client
+        self.client_tick = client_tick
+
+    def __iter__(self) -> Iterator[bytes]:
+        transport, chunks, client = self.transport, self.chunks, self.client
+        silent_since: float | None = None
+        while True:
+            state = transport.ready(self.client_tick if client else self.tick, client)
+            if state is not _UPSTREAM:
+                if state is _CLIENT:
+                    client = None  # gone (the caller stops) or readable for good
+                now = time.monotonic()
+                silent_since = silent_since or now
+                if transport.limit is not None and now - silent_since > transport.limit:
+                    raise UpstreamTimeout("upstream stream stalled")
+                yield SILENCE
+                continue
+            silent_since = None
+            try:
+                chunk = next(chunks)
+            except StopIteration:
+                return
+            except requests.Timeout as exc:
+                raise UpstreamTimeout("upstream stream stalled") from exc
+            except requests.RequestException as exc:
+                raise UpstreamUnavailable("upstream stream was cut off") from exc
+            yield chunk
+
+    def release(self, grace: float = RELEASE_GRACE, limit: int = RELEASE_LIMIT) -> bool:
+        """Read the rest of the body once its reader is done, so that the
+        connection is reused.
+
+        A stream's translator is done at the upstream's last event, a few bytes
+        before the body ends (the chunked encoding's end). A response closed
+        before its end takes its connection with it, and the next call pays a new
+        TCP and TLS handshake; read to its end, the connection goes back to the
+        pool. Only what arrives within ``grace`` seconds, ``limit`` bytes at most,
+        is read: an upstream still generating after a local stop is not waited
+        for, and the client's response ends at most ``grace`` later. True when
+        the body was read to its end. The caller closes the response.
+        """
+        deadline = time.monotonic() + grace
+        left = limit
+        while left >= 0:
+            wait = max(0.0, deadline - time.monotonic())
+            if self.transport.ready(wait) is not _UPSTREAM:
+                return False
+            try:
+                left -= len(next(self.chunks))
+            except StopIteration:
+                return True
+            except requests.RequestException:
+                return False
+        return False
+
+
 def watched_chunks(
     response: requests.Response,
     tick: float = DEFAULT_TICK,
@@ -119,27 +196,4 @@ def watched_chunks(
 ) -> Iterator[bytes]:
     """Each chunk of ``response``'s body as it arrives; ``b""`` per silent tick,
     and at once when ``client``'s socket stirs (the caller checks it)."""
-    transport = _Transport(response)
-    chunks = response.iter_content(chunk_size=None)
-    silent_since: float | None = None
-    while True:
-        state = transport.ready(client_tick if client else tick, client)
-        if state is not _UPSTREAM:
-            if state is _CLIENT:
-                client = None  # gone (the caller stops) or readable for good
-            now = time.monotonic()
-            silent_since = silent_since or now
-            if transport.limit is not None and now - silent_since > transport.limit:
-                raise UpstreamTimeout("upstream stream stalled")
-            yield SILENCE
-            continue
-        silent_since = None
-        try:
-            chunk = next(chunks)
-        except StopIteration:
-            return
-        except requests.Timeout as exc:
-            raise UpstreamTimeout("upstream stream stalled") from exc
-        except requests.RequestException as exc:
-            raise UpstreamUnavailable("upstream stream was cut off") from exc
-        yield chunk
+    return iter(WatchedBody(response, tick, client=client, client_tick=client_tick))

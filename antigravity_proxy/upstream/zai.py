@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import IO, Any, Final, Protocol
@@ -40,8 +39,8 @@ from antigravity_proxy.protocols.mcp import errors as mcp_errors
 from antigravity_proxy.upstream.cloudcode import json_body
 from antigravity_proxy.upstream.egress import (
     EnvironmentRoutes,
+    SharedSession,
     prepared,
-    thread_session,
 )
 from antigravity_proxy.upstream.watch import watched_chunks
 from antigravity_proxy.upstream.zai_errors import is_rpc_error
@@ -140,13 +139,13 @@ class ZaiClient:
     """z.ai's HTTP client, built once per worker and injected as ``Services.zai``.
 
     It returns data (``Relayed``, parsed JSON), never a werkzeug response: the
-    handlers decide how an answer reaches the client. Each thread has its own
-    ``requests.Session``.
+    handlers decide how an answer reaches the client. The worker's threads share
+    its connections (``SharedSession``).
     """
 
     def __init__(self, config: Config) -> None:
         self.config = config
-        self._local = threading.local()
+        self._sessions = SharedSession()
         self._environment = EnvironmentRoutes()
 
     def anthropic(
@@ -226,7 +225,7 @@ class ZaiClient:
         )
 
     def _session(self) -> requests.Session:
-        return thread_session(self._local)
+        return self._sessions.get()
 
     def _send(
         self,
