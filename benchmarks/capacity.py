@@ -38,6 +38,7 @@ from benchmarks.harness import (
     percentile,
     report,
     scripted_chunks,
+    seeded,
 )
 from benchmarks.loadtools import (
     MemorySampler,
@@ -50,7 +51,7 @@ from benchmarks.loadtools import (
     spread,
 )
 from tests.fakes.cloudcode import FakeCloudCode, QuietHandler, Stream
-from tests.upstream_env import seed_account, upstream_section
+from tests.upstream_env import upstream_section
 
 TITLE: Final = "capacity (serve defaults, 1,000 streams)"
 STREAMS: Final = 1000
@@ -101,8 +102,7 @@ def run() -> list[Measurement]:
     fake = FakeCloudCode()
     with tempfile.TemporaryDirectory(prefix="agp-cap-") as tmp:
         home = Path(tmp) / "home"
-        for name in ACCOUNTS:
-            seed_account(home, fake, name)
+        seeded(home, fake, ACCOUNTS)
         for _ in range(STREAMS):
             fake.script(
                 Stream(scripted_chunks(CHUNK_TEXTS), delay=STREAM_GAP),

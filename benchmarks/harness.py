@@ -127,10 +127,12 @@ def running_stack(extra_config: Mapping[str, Any] | None = None) -> Iterator[Sta
             yield Stack(fake, url, gateway.base_url, tokens, gateway.process.pid)
 
 
-def seeded(home: Path, fake: FakeCloudCode) -> dict[str, str]:
-    """Seed ``ACCOUNTS`` into ``home``; their refresh tokens keyed by e-mail."""
+def seeded(
+    home: Path, fake: FakeCloudCode, names: Sequence[str] = ACCOUNTS
+) -> dict[str, str]:
+    """Seed the accounts ``names`` into ``home``; their refresh tokens by e-mail."""
     tokens = {}
-    for name in ACCOUNTS:
+    for name in names:
         seed_account(home, fake, name)
         account = read_account(home, name)
         tokens[account["email"]] = account["token"]["refresh_token"]

@@ -30,9 +30,15 @@ from werkzeug.test import EnvironBuilder
 from antigravity_proxy.config import load_config
 from antigravity_proxy.wsgi import create_app
 from benchmarks.capacity import ACCOUNTS, STREAM_BODY, STREAM_MODEL, wide_fake
-from benchmarks.harness import CHUNK_TEXTS, Measurement, report, scripted_chunks
+from benchmarks.harness import (
+    CHUNK_TEXTS,
+    Measurement,
+    report,
+    scripted_chunks,
+    seeded,
+)
 from tests.fakes.cloudcode import FakeCloudCode, Stream
-from tests.upstream_env import seed_account, upstream_section
+from tests.upstream_env import upstream_section
 
 TITLE: Final = "stream CPU (in-process, one Anthropic stream)"
 STREAMS: Final = 300
@@ -44,8 +50,7 @@ def run() -> list[Measurement]:
     fake = FakeCloudCode()
     with tempfile.TemporaryDirectory(prefix="agp-cpu-") as tmp:
         home = Path(tmp) / "home"
-        for name in ACCOUNTS:
-            seed_account(home, fake, name)
+        seeded(home, fake, ACCOUNTS)
         for _ in range(WARM_UP + STREAMS):
             fake.script(Stream(scripted_chunks(CHUNK_TEXTS)), model=STREAM_MODEL)
         with wide_fake(fake) as url:
